@@ -87,6 +87,16 @@ export const VersionResponse: MessageFns<VersionResponse> = {
     }
     return obj;
   },
+
+  create(base?: DeepPartial<VersionResponse>): VersionResponse {
+    return VersionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VersionResponse>): VersionResponse {
+    const message = createBaseVersionResponse();
+    message.version = object.version ?? "";
+    message.revision = object.revision ?? "";
+    return message;
+  },
 };
 
 export type VersionDefinition = typeof VersionDefinition;
@@ -106,12 +116,21 @@ export const VersionDefinition = {
 } as const;
 
 export interface VersionServiceImplementation<CallContextExt = {}> {
-  version(request: Empty, context: CallContext & CallContextExt): Promise<VersionResponse>;
+  version(request: Empty, context: CallContext & CallContextExt): Promise<DeepPartial<VersionResponse>>;
 }
 
 export interface VersionClient<CallOptionsExt = {}> {
-  version(request: Empty, options?: CallOptions & CallOptionsExt): Promise<VersionResponse>;
+  version(request: DeepPartial<Empty>, options?: CallOptions & CallOptionsExt): Promise<VersionResponse>;
 }
+
+type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+
+type DeepPartial<T> = T extends Builtin ? T
+  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+  : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
+  : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
+  : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
+  : Partial<T>;
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;
@@ -122,4 +141,6 @@ interface MessageFns<T> {
   decode(input: BinaryReader | Uint8Array, length?: number): T;
   fromJSON(object: any): T;
   toJSON(message: T): unknown;
+  create(base?: DeepPartial<T>): T;
+  fromPartial(object: DeepPartial<T>): T;
 }
