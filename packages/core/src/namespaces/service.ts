@@ -1,0 +1,33 @@
+import { NamespaceCreate, NamespaceDelete, NamespaceUpdate } from "@berth/api/containerd/events/namespace";
+import type { NamespacesServiceImplementation } from "@berth/api/containerd/services/namespaces/v1/namespace";
+import { invalidArgument } from "@berth/client/errdefs";
+import type { EventPublisher } from "../events/publisher.js";
+import type { NamespaceStore } from "../metadata/namespaces.js";
+
+export function namespacesService(store: NamespaceStore, events: EventPublisher): NamespacesServiceImplementation {
+  return {
+    async get(req) {
+      return { namespace: store.get(req.name) };
+    },
+    async list(req) {
+      return { namespaces: store.list(req.filter ? [req.filter] : []) };
+    },
+    async create(req) {
+      if (!req.namespace) throw invalidArgument("namespace must not be empty");
+      const ns = store.create(req.namespace.name, req.namespace.labels);
+      events.publish(ns.name, "/namespaces/create", "NamespaceCreate", NamespaceCreate, { name: ns.name, labels: ns.labels });
+      return { namespace: ns };
+    },
+    async update(req) {
+      if (!req.namespace) throw invalidArgument("namespace must not be empty");
+      const ns = store.update(req.namespace.name, req.namespace.labels, req.updateMask ?? []);
+      events.publish(ns.name, "/namespaces/update", "NamespaceUpdate", NamespaceUpdate, { name: ns.name, labels: ns.labels });
+      return { namespace: ns };
+    },
+    async delete(req) {
+      store.delete(req.name);
+      events.publish(req.name, "/namespaces/delete", "NamespaceDelete", NamespaceDelete, { name: req.name });
+      return {};
+    },
+  };
+}
