@@ -17,7 +17,7 @@ done
 log() { printf '==> %s\n' "$*"; }
 
 # Runtime parts, plus what the tests and benchmarks use (real registry, ctr, CNI, protoc).
-packages=(runc containerd containernetworking-plugins iptables iproute2 util-linux
+packages=(systemd runc containerd containernetworking-plugins iptables iproute2 util-linux
   docker-registry busybox-static umoci skopeo
   protobuf-compiler libprotobuf-dev golang-github-containerd-containerd-dev
   golang-github-gogo-protobuf-dev golang-github-gogo-googleapis-dev)

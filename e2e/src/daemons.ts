@@ -1,0 +1,89 @@
+// The daemons under test, behind one shape so each compatibility test runs the same
+// steps against berthd and against Debian's containerd 1.6.
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startContainerd } from "./fixtures/containerd.js";
+import { type ManagedProcess, spawnManaged } from "./fixtures/process.js";
+import { tempDir, waitFor } from "./fixtures/tmp.js";
+import { ctr } from "./fixtures/ctr.js";
+import { unmountUnder } from "./fixtures/mounts.js";
+import { removeDir } from "./fixtures/tmp.js";
+
+export interface DaemonUnderTest {
+  kind: "berthd" | "containerd";
+  /** gRPC socket path. */
+  address: string;
+  root: string;
+  logFile: string;
+  /** SIGKILL the daemon (not its children), for crash tests. */
+  kill(): Promise<void>;
+  /** Start again on the same root/state after kill(). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+export const berthdMain = join(repoRoot, "packages/core/dist/main.js");
+
+async function waitForCtr(address: string, what: string): Promise<void> {
+  await waitFor(async () => (await ctr(address, ["version"], { timeoutMs: 5000 })).exitCode === 0, {
+    timeoutMs: 30_000,
+    intervalMs: 100,
+    what,
+  });
+}
+
+export async function startBerthdDaemon(): Promise<DaemonUnderTest> {
+  const dir = await tempDir("berthd-");
+  const root = join(dir, "root");
+  const state = join(dir, "state");
+  const address = join(dir, "berthd.sock");
+  const configFile = join(dir, "berthd.yaml");
+  const logFile = join(dir, "berthd.log");
+  await writeFile(configFile, `root: ${root}\nstate: ${state}\ngrpc:\n  address: ${address}\nlogLevel: debug\n`);
+  let proc: ManagedProcess;
+  const launch = async () => {
+    proc = await spawnManaged(process.execPath, [berthdMain, "--config", configFile], { logFile });
+    await waitForCtr(address, `berthd serving on ${address} (log ${logFile})`);
+  };
+  await launch();
+  return {
+    kind: "berthd",
+    address,
+    root,
+    logFile,
+    async kill() {
+      process.kill(proc.pid, "SIGKILL");
+      await proc.waitExit(10_000);
+    },
+    restart: launch,
+    async stop() {
+      await proc.stop();
+      await unmountUnder(dir);
+      await removeDir(dir);
+    },
+  };
+}
+
+export async function startContainerdDaemon(): Promise<DaemonUnderTest> {
+  let c = await startContainerd();
+  return {
+    kind: "containerd",
+    address: c.address,
+    root: c.root,
+    logFile: c.logFile,
+    async kill() {
+      process.kill(c.pid, "SIGKILL");
+    },
+    async restart() {
+      c = await startContainerd({ root: c.root, state: c.state });
+    },
+    stop: () => c.stop(),
+  };
+}
+
+export const daemonKinds = [
+  { kind: "berthd", start: startBerthdDaemon },
+  { kind: "containerd", start: startContainerdDaemon },
+] as const;
