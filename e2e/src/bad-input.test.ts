@@ -13,7 +13,10 @@ for (const { kind, start } of daemonKinds) {
     let bare: Clients;
     before(async () => {
       daemon = await start();
-      c = clients(daemon.address, "badinput");
+      const setup = clients(daemon.address, "badinput");
+      await setup.leases.create({ id: "bad-input-test" });
+      setup.close();
+      c = clients(daemon.address, "badinput", "bad-input-test");
       bare = clients(daemon.address);
     });
     after(async () => {
@@ -38,7 +41,7 @@ for (const { kind, start } of daemonKinds) {
       assert.equal(await codeOf(c.content.info({ digest: `sha256:${"a".repeat(64)}` })), Status.NOT_FOUND);
       assert.equal(await codeOf(c.snapshots.stat({ snapshotter: "overlayfs", key: "nope" })), Status.NOT_FOUND);
       assert.equal(await codeOf(c.leases.delete({ id: "nope" })), Status.NOT_FOUND);
-      assert.equal(await codeOf(c.namespaces.get({ name: "nope" })), Status.NOT_FOUND);
+      assert.equal(await codeOf(c.namespaces.delete({ name: "nope" })), Status.NOT_FOUND);
       assert.equal(await codeOf(c.content.status({ ref: "nope" })), Status.NOT_FOUND);
     });
 
@@ -59,6 +62,7 @@ for (const { kind, start } of daemonKinds) {
       await c.leases.create({ id: "twice" });
       assert.equal(await codeOf(c.leases.create({ id: "twice" })), Status.ALREADY_EXISTS);
       await c.leases.delete({ id: "twice" });
+      assert.equal(await codeOf(c.namespaces.create({ namespace: { name: "badinput" } })), Status.ALREADY_EXISTS);
     });
 
     test("a blob whose bytes do not match its digest or size is never committed", async () => {

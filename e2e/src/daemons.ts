@@ -1,5 +1,6 @@
 // The daemons under test, behind one shape so each compatibility test runs the same
 // steps against berthd and against Debian's containerd 1.6.
+import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -70,11 +71,22 @@ export async function startContainerdDaemon(): Promise<DaemonUnderTest> {
   let c = await startContainerd();
   return {
     kind: "containerd",
-    address: c.address,
-    root: c.root,
-    logFile: c.logFile,
+    // A restart gets a new socket: read the current one.
+    get address() {
+      return c.address;
+    },
+    get root() {
+      return c.root;
+    },
+    get logFile() {
+      return c.logFile;
+    },
     async kill() {
       process.kill(c.pid, "SIGKILL");
+      await waitFor(() => !existsSync(`/proc/${c.pid}/status`) || readFileSync(`/proc/${c.pid}/status`, "utf8").includes("State:\tZ"), {
+        timeoutMs: 10_000,
+        what: `containerd ${c.pid} to exit`,
+      });
     },
     async restart() {
       c = await startContainerd({ root: c.root, state: c.state });
@@ -83,7 +95,10 @@ export async function startContainerdDaemon(): Promise<DaemonUnderTest> {
   };
 }
 
-export const daemonKinds = [
+const allDaemons = [
   { kind: "berthd", start: startBerthdDaemon },
   { kind: "containerd", start: startContainerdDaemon },
 ] as const;
+
+/** The daemons compatibility tests run against; BERTH_E2E_DAEMONS=berthd (or containerd) narrows it. */
+export const daemonKinds = allDaemons.filter((d) => (process.env.BERTH_E2E_DAEMONS ?? "berthd,containerd").split(",").includes(d.kind));

@@ -8,9 +8,12 @@ import { SnapshotsDefinition } from "@berth/api/containerd/services/snapshots/v1
 import { createHash } from "node:crypto";
 import { type Channel, Metadata, createChannel, createClient } from "nice-grpc";
 
-export function clients(address: string, namespace?: string) {
+/** Clients for a daemon; resources made through them join `lease`, as real clients' work does (else GC may take them). */
+export function clients(address: string, namespace?: string, lease?: string) {
   const channel: Channel = createChannel(`unix://${address}`);
-  const metadata = namespace === undefined ? Metadata() : Metadata({ "containerd-namespace": namespace });
+  const metadata = Metadata();
+  if (namespace !== undefined) metadata.set("containerd-namespace", namespace);
+  if (lease !== undefined) metadata.set("containerd-lease", lease);
   const opts = { "*": { metadata } };
   return {
     channel,

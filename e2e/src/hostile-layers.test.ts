@@ -19,11 +19,15 @@ type Entry = { name: string; type?: "file" | "symlink" | "link" | "directory" | 
 async function tarOf(entries: Entry[]): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on("data", (c: Buffer) => chunks.push(c));
-  const done = new Promise((r) => p.on("end", r));
+  p.on("data", (c: unknown) => {
+    chunks.push(c as Buffer);
+  });
+  const done = new Promise<void>((r) => p.on("end", () => r()));
   for (const e of entries) {
     const type = e.type ?? "file";
-    p.entry({ name: e.name, type, linkname: e.linkname, mode: type === "directory" ? 0o755 : 0o644, devmajor: e.devmajor, devminor: e.devminor, uid: 0, gid: 0, mtime: new Date(0) }, type === "file" ? (e.data ?? "evil") : undefined);
+    const header = { name: e.name, type, linkname: e.linkname, mode: type === "directory" ? 0o755 : 0o644, devmajor: e.devmajor, devminor: e.devminor, uid: 0, gid: 0, mtime: new Date(0) };
+    if (type === "file") p.entry(header, e.data ?? "evil");
+    else p.entry(header);
   }
   p.finalize();
   await done;
@@ -66,7 +70,10 @@ for (const { kind, start } of daemonKinds) {
     const passwd = statSync("/etc/passwd");
     before(async () => {
       daemon = await start();
-      c = clients(daemon.address, "hostile");
+      const setup = clients(daemon.address, "hostile");
+      await setup.leases.create({ id: "hostile-test" });
+      setup.close();
+      c = clients(daemon.address, "hostile", "hostile-test");
     });
     after(async () => {
       c?.close();

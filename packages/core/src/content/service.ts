@@ -2,9 +2,9 @@
 import { ContentDelete } from "@berth/api/containerd/events/content";
 import {
   type ContentServiceImplementation,
+  WriteAction,
   type WriteContentRequest,
   type WriteContentResponse,
-  WriteAction,
 } from "@berth/api/containerd/services/content/v1/content";
 import { BerthError, invalidArgument } from "@berth/client/errdefs";
 import type { EventPublisher } from "../events/publisher.js";
@@ -14,14 +14,25 @@ import { requestContext } from "../server/context.js";
 
 const readChunk = 1 << 20;
 
-export function contentService(store: NamespacedContentStore, gc: GarbageCollector, events: EventPublisher): ContentServiceImplementation {
+export function contentService(
+  store: NamespacedContentStore,
+  gc: GarbageCollector,
+  events: EventPublisher,
+): ContentServiceImplementation {
   return {
     async info(req, call) {
       return { info: await store.info(requestContext(call), req.digest) };
     },
     async update(req, call) {
       if (!req.info) throw invalidArgument("info must not be empty");
-      return { info: await store.update(requestContext(call), req.info.digest, req.info.labels, req.updateMask ?? []) };
+      return {
+        info: await store.update(
+          requestContext(call),
+          req.info.digest,
+          req.info.labels,
+          req.updateMask ?? [],
+        ),
+      };
     },
     async *list(req, call) {
       const infos = await store.list(requestContext(call), req.filters);
@@ -30,7 +41,9 @@ export function contentService(store: NamespacedContentStore, gc: GarbageCollect
     async delete(req, call) {
       const ctx = requestContext(call);
       store.delete(ctx, req.digest);
-      events.publish(ctx.namespace, "/content/delete", "ContentDelete", ContentDelete, { digest: req.digest });
+      events.publish(ctx.namespace, "/content/delete", "containerd.events.ContentDelete", ContentDelete, {
+        digest: req.digest,
+      });
       gc.schedule();
       return {};
     },
@@ -38,7 +51,8 @@ export function contentService(store: NamespacedContentStore, gc: GarbageCollect
       if (req.offset < 0 || req.size < 0) throw invalidArgument("offset and size must not be negative");
       const reader = await store.reader(requestContext(call), req.digest);
       try {
-        if (req.offset > reader.size) throw new BerthError("OutOfRange", `read offset ${req.offset} beyond blob size ${reader.size}`);
+        if (req.offset > reader.size)
+          throw new BerthError("OutOfRange", `read offset ${req.offset} beyond blob size ${reader.size}`);
         const end = req.size > 0 ? Math.min(reader.size, req.offset + req.size) : reader.size;
         for (let off = req.offset; off < end && !call.signal.aborted; ) {
           const data = await reader.readAt(off, Math.min(readChunk, end - off));
@@ -96,7 +110,10 @@ async function* writeStream(
       let st = await writer.status();
       if (action === WriteAction.WRITE || action === WriteAction.COMMIT) {
         if (req.offset > 0 && req.offset !== st.offset) {
-          throw new BerthError("OutOfRange", `write @${req.offset} must occur at current offset ${st.offset}`);
+          throw new BerthError(
+            "OutOfRange",
+            `write @${req.offset} must occur at current offset ${st.offset}`,
+          );
         }
         if (req.offset === 0 && st.offset > 0 && req.data.length > 0) await writer.truncate(0);
         if (req.data.length > 0) await writer.write(req.data);

@@ -5,8 +5,11 @@ import type { EventExchange } from "./exchange.js";
 export class EventPublisher {
   constructor(private readonly exchange: EventExchange) {}
 
-  /** `name` is the event's proto message name within `containerd.events`, e.g. "ImageCreate". */
-  publish<T>(namespace: string, topic: string, name: string, type: MessageType<T>, event: T): void {
-    this.exchange.publish({ timestamp: new Date(), namespace, topic, event: toAny(`containerd.events.${name}`, type, event) });
+  /**
+   * `typeUrl` is the event's full proto message name, which is what containerd's typeurl
+   * puts in the Any: "containerd.events.TaskExit", but "containerd.services.images.v1.ImageCreate".
+   */
+  publish<T>(namespace: string, topic: string, typeUrl: string, type: MessageType<T>, event: T): void {
+    this.exchange.publish({ timestamp: new Date(), namespace, topic, event: toAny(typeUrl, type, event) });
   }
 }

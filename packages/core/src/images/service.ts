@@ -25,19 +25,19 @@ export function imagesService(store: ImageStore, gc: GarbageCollector, events: E
     async create(req, call) {
       const ctx = requestContext(call);
       const img = store.create(ctx, fromWire(req.image));
-      events.publish(ctx.namespace, "/images/create", "ImageCreate", ImageCreate, { name: img.name, labels: img.labels });
+      events.publish(ctx.namespace, "/images/create", "containerd.services.images.v1.ImageCreate", ImageCreate, { name: img.name, labels: img.labels });
       return { image: toWire(img) };
     },
     async update(req, call) {
       const ctx = requestContext(call);
       const img = store.update(ctx, fromWire(req.image), req.updateMask ?? []);
-      events.publish(ctx.namespace, "/images/update", "ImageUpdate", ImageUpdate, { name: img.name, labels: img.labels });
+      events.publish(ctx.namespace, "/images/update", "containerd.services.images.v1.ImageUpdate", ImageUpdate, { name: img.name, labels: img.labels });
       return { image: toWire(img) };
     },
     async delete(req, call) {
       const ctx = requestContext(call);
       store.delete(ctx, req.name);
-      events.publish(ctx.namespace, "/images/delete", "ImageDelete", ImageDelete, { name: req.name });
+      events.publish(ctx.namespace, "/images/delete", "containerd.services.images.v1.ImageDelete", ImageDelete, { name: req.name });
       if (req.sync) await gc.collect();
       else gc.schedule();
       return {};

@@ -28,7 +28,7 @@ export function snapshotsService(snapshotters: Map<string, NamespacedSnapshotter
     async prepare(req, call) {
       const ctx = requestContext(call);
       const mounts = await get(req.snapshotter).prepare(ctx, req.key, req.parent, req.labels);
-      events.publish(ctx.namespace, "/snapshot/prepare", "SnapshotPrepare", SnapshotPrepare, { key: req.key, parent: req.parent });
+      events.publish(ctx.namespace, "/snapshot/prepare", "containerd.events.SnapshotPrepare", SnapshotPrepare, { key: req.key, parent: req.parent });
       return { mounts: mountsToWire(mounts) };
     },
     async view(req, call) {
@@ -41,13 +41,13 @@ export function snapshotsService(snapshotters: Map<string, NamespacedSnapshotter
     async commit(req, call) {
       const ctx = requestContext(call);
       await get(req.snapshotter).commit(ctx, req.name, req.key, req.labels);
-      events.publish(ctx.namespace, "/snapshot/commit", "SnapshotCommit", SnapshotCommit, { key: req.key, name: req.name });
+      events.publish(ctx.namespace, "/snapshot/commit", "containerd.events.SnapshotCommit", SnapshotCommit, { key: req.key, name: req.name });
       return {};
     },
     async remove(req, call) {
       const ctx = requestContext(call);
       await get(req.snapshotter).remove(ctx, req.key);
-      events.publish(ctx.namespace, "/snapshot/remove", "SnapshotRemove", SnapshotRemove, { key: req.key });
+      events.publish(ctx.namespace, "/snapshot/remove", "containerd.events.SnapshotRemove", SnapshotRemove, { key: req.key });
       gc.schedule();
       return {};
     },
