@@ -3,6 +3,7 @@
 import { join } from "node:path";
 import type { ContentStore } from "../content/store.js";
 import type { Snapshotter } from "../snapshots/snapshotter.js";
+import { ContainerStore } from "./containers.js";
 import { NamespacedContentStore } from "./content.js";
 import { type MetadataDB, openMetadataDB } from "./db.js";
 import { GarbageCollector, type GcLogger } from "./gc.js";
@@ -16,6 +17,7 @@ export class Metadata {
   readonly namespaces: NamespaceStore;
   readonly images: ImageStore;
   readonly leases: LeaseStore;
+  readonly containers: ContainerStore;
   readonly content: NamespacedContentStore;
   readonly snapshotters = new Map<string, NamespacedSnapshotter>();
   readonly gc: GarbageCollector;
@@ -30,6 +32,7 @@ export class Metadata {
     this.namespaces = new NamespaceStore(db);
     this.images = new ImageStore(db, this.namespaces);
     this.leases = new LeaseStore(db, this.namespaces);
+    this.containers = new ContainerStore(db, this.namespaces, this.leases);
     this.content = new NamespacedContentStore(db, contentStore, this.namespaces, this.leases, this.gcLock);
     for (const [name, sn] of Object.entries(snapshotters)) {
       this.snapshotters.set(name, new NamespacedSnapshotter(name, db, sn, this.namespaces, this.leases, this.gcLock));

@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { ContainersDefinition } from "@berth/api/containerd/services/containers/v1/containers";
 import { ContentDefinition } from "@berth/api/containerd/services/content/v1/content";
 import { DiffDefinition } from "@berth/api/containerd/services/diff/v1/diff";
 import { EventsDefinition } from "@berth/api/containerd/services/events/v1/events";
@@ -17,6 +18,7 @@ import { TtrpcServer } from "@berth/ttrpc";
 import { type Server, createServer } from "nice-grpc";
 import type { BerthdConfig } from "../config/config.js";
 import { LocalContentStore } from "../content/local.js";
+import { containersService } from "../containers/service.js";
 import { contentService } from "../content/service.js";
 import { Differ } from "../diff/differ.js";
 import { diffService } from "../diff/service.js";
@@ -106,7 +108,7 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
     init: async (get) => ({ instance: new Differ(get<Metadata>("io.containerd.metadata.v1", "bolt").content) }),
   });
   registry.register({ type: "io.containerd.gc.v1", id: "scheduler", requires: ["io.containerd.metadata.v1"], init: async () => ({ instance: {} }) });
-  for (const id of ["content", "snapshots", "images", "leases", "namespaces", "diff", "events", "introspection", "version"]) {
+  for (const id of ["containers", "content", "snapshots", "images", "leases", "namespaces", "diff", "events", "introspection", "version"]) {
     registry.register({ type: "io.containerd.grpc.v1", id, requires: ["io.containerd.metadata.v1", "io.containerd.differ.v1"], init: async () => ({ instance: {} }) });
   }
 
@@ -120,6 +122,7 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
   const server: Server = createServer().use(errorMiddleware(log));
   server.add(VersionDefinition, versionService());
   server.add(NamespacesDefinition, namespacesService(metadata.namespaces, publisher));
+  server.add(ContainersDefinition, containersService(metadata.containers, metadata.gc, publisher));
   server.add(ContentDefinition, contentService(metadata.content, metadata.gc, publisher));
   server.add(ImagesDefinition, imagesService(metadata.images, metadata.gc, publisher));
   server.add(LeasesDefinition, leasesService(metadata.leases, metadata.gc));
