@@ -1,6 +1,7 @@
 // berthd as a library: builds the plugin graph from a config, serves containerd's v1
 // API on a unix socket (and its ttrpc events service for shims), and stops cleanly.
 import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ContainersDefinition } from "@berth/api/containerd/services/containers/v1/containers";
@@ -11,6 +12,7 @@ import { ImagesDefinition } from "@berth/api/containerd/services/images/v1/image
 import { IntrospectionDefinition } from "@berth/api/containerd/services/introspection/v1/introspection";
 import { LeasesDefinition } from "@berth/api/containerd/services/leases/v1/leases";
 import { NamespacesDefinition } from "@berth/api/containerd/services/namespaces/v1/namespace";
+import { TasksDefinition } from "@berth/api/containerd/services/tasks/v1/tasks";
 import { SnapshotsDefinition } from "@berth/api/containerd/services/snapshots/v1/snapshots";
 import { EventsDefinition as TtrpcEventsDefinition } from "@berth/api/containerd/services/ttrpc/events/v1/events";
 import { VersionDefinition } from "@berth/api/containerd/services/version/v1/version";
@@ -38,6 +40,8 @@ import { OverlaySnapshotter } from "../snapshots/overlay.js";
 import { snapshotsService } from "../snapshots/service.js";
 import type { Snapshotter } from "../snapshots/snapshotter.js";
 import { versionService } from "../version/service.js";
+import { RuntimeManager } from "../runtime/manager.js";
+import { tasksService } from "../tasks/service.js";
 import { errorMiddleware } from "./errors.js";
 
 export interface Berthd {
@@ -108,7 +112,7 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
     init: async (get) => ({ instance: new Differ(get<Metadata>("io.containerd.metadata.v1", "bolt").content) }),
   });
   registry.register({ type: "io.containerd.gc.v1", id: "scheduler", requires: ["io.containerd.metadata.v1"], init: async () => ({ instance: {} }) });
-  for (const id of ["containers", "content", "snapshots", "images", "leases", "namespaces", "diff", "events", "introspection", "version"]) {
+  for (const id of ["containers", "tasks", "content", "snapshots", "images", "leases", "namespaces", "diff", "events", "introspection", "version"]) {
     registry.register({ type: "io.containerd.grpc.v1", id, requires: ["io.containerd.metadata.v1", "io.containerd.differ.v1"], init: async () => ({ instance: {} }) });
   }
 
@@ -133,6 +137,17 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
 
   await mkdir(dirname(config.grpc.address), { recursive: true, mode: 0o711 });
   await rm(config.grpc.address, { force: true });
+  const runtime = new RuntimeManager(
+    {
+      state: config.state,
+      grpcAddress: config.grpc.address,
+      ttrpcAddress: config.ttrpc.address,
+      publishBinary: existsSync("/usr/local/bin/berthd") ? "/usr/local/bin/berthd" : process.argv[1] ?? "berthd",
+    },
+    publisher,
+    log.child({ module: "runtime" }),
+  );
+  server.add(TasksDefinition, tasksService(runtime, metadata.containers));
   await server.listen(`unix://${config.grpc.address}`);
   await chmod(config.grpc.address, 0o660);
 
@@ -149,6 +164,7 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
   await mkdir(dirname(config.ttrpc.address), { recursive: true, mode: 0o711 });
   await ttrpc.listen(config.ttrpc.address);
 
+  await runtime.restore();
   log.info("berthd serving", { grpc: config.grpc.address, ttrpc: config.ttrpc.address, root: config.root, state: config.state });
 
   let stopped = false;
@@ -161,6 +177,7 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
       if (stopped) return;
       stopped = true;
       server.forceShutdown();
+      runtime.close();
       await ttrpc.close().catch(() => undefined);
       await metadata.close();
       for (const [id] of snapshotterRegistrations) {

@@ -1,0 +1,285 @@
+// The runtime manager: one bundle per task under the state dir, shims launched by
+// runtime name and shared by address, reconnected on restart, cleaned up when they die.
+import { existsSync } from "node:fs";
+import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { TaskDelete, TaskExit } from "@berth/api/containerd/events/task";
+import {
+  type DeleteResponse,
+  type StateResponse,
+  TaskDefinition,
+} from "@berth/api/containerd/runtime/v2/task/shim";
+import type { Mount as WireMount } from "@berth/api/containerd/types/mount";
+import type { Any } from "@berth/api/google/protobuf/any";
+import { alreadyExists, invalidArgument, notFound } from "@berth/client/errdefs";
+import { TtrpcClient, type TtrpcServiceClient, createTtrpcClient, namespaceMetadata } from "@berth/ttrpc";
+import { execa } from "execa";
+import type { EventPublisher } from "../events/publisher.js";
+import type { Logger } from "../log/logger.js";
+import type { ContainerRecord } from "../metadata/containers.js";
+import { deleteShim, findShimBinary, openShimLog, startShim } from "./shim-binary.js";
+
+type TaskClient = TtrpcServiceClient<typeof TaskDefinition>;
+
+interface ShimConnection {
+  address: string;
+  client: TtrpcClient;
+  tasks: Set<string>;
+  closing: boolean;
+  closeLog?: () => void;
+}
+
+export interface TaskEntry {
+  namespace: string;
+  id: string;
+  bundle: string;
+  runtime: string;
+  binary: string;
+  pid: number;
+  shim: ShimConnection;
+  /** Typed client for this task's namespace. */
+  api: TaskClient;
+}
+
+export interface RuntimeConfig {
+  state: string;
+  grpcAddress: string;
+  ttrpcAddress: string;
+  publishBinary: string;
+  /** Extra directories searched for shim binaries before PATH. */
+  shimDirs?: string[];
+}
+
+interface BundleRecord {
+  runtime: string;
+  binary: string;
+}
+
+export interface CreateOptions {
+  rootfs: WireMount[];
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+  options: Any | undefined;
+}
+
+const key = (ns: string, id: string) => `${ns}/${id}`;
+
+export class RuntimeManager {
+  private readonly tasks = new Map<string, TaskEntry>();
+  private readonly shims = new Map<string, ShimConnection>();
+  private readonly creating = new Set<string>();
+  private closed = false;
+
+  constructor(
+    private readonly cfg: RuntimeConfig,
+    private readonly events: EventPublisher,
+    private readonly log: Logger,
+  ) {}
+
+  private get root(): string {
+    return join(this.cfg.state, "io.containerd.runtime.v2.task");
+  }
+
+  bundleDir(ns: string, id: string): string {
+    return join(this.root, ns, id);
+  }
+
+  get(ns: string, id: string): TaskEntry {
+    const t = this.tasks.get(key(ns, id));
+    if (!t) throw notFound(`no running task found: task ${id} not found`);
+    return t;
+  }
+
+  has(ns: string, id: string): boolean {
+    return this.tasks.has(key(ns, id));
+  }
+
+  list(ns: string): TaskEntry[] {
+    return [...this.tasks.values()].filter((t) => t.namespace === ns);
+  }
+
+  all(): TaskEntry[] {
+    return [...this.tasks.values()];
+  }
+
+  private async connect(address: string): Promise<ShimConnection> {
+    const existing = this.shims.get(address);
+    if (existing && !existing.client.isClosed) return existing;
+    const client = await TtrpcClient.connect(address);
+    const conn: ShimConnection = { address, client, tasks: new Set(), closing: false };
+    this.shims.set(address, conn);
+    client.closed.then(() => this.onShimClosed(conn));
+    return conn;
+  }
+
+  private taskApi(conn: ShimConnection, ns: string): TaskClient {
+    return createTtrpcClient(TaskDefinition, conn.client, { defaultMetadata: namespaceMetadata(ns) });
+  }
+
+  async create(ns: string, container: ContainerRecord, opts: CreateOptions): Promise<TaskEntry> {
+    const k = key(ns, container.id);
+    if (this.tasks.has(k) || this.creating.has(k)) throw alreadyExists(`task ${container.id}: already exists`);
+    if (!container.spec) throw invalidArgument(`container ${container.id} has no spec`);
+    this.creating.add(k);
+    const bundle = this.bundleDir(ns, container.id);
+    let closeLog: (() => void) | undefined;
+    try {
+      const binary = findShimBinary(container.runtime.name, this.cfg.shimDirs);
+      await rm(bundle, { recursive: true, force: true });
+      await mkdir(join(bundle, "rootfs"), { recursive: true, mode: 0o711 });
+      await writeFile(join(bundle, "config.json"), container.spec.value);
+      await writeFile(join(bundle, "runtime.json"), JSON.stringify({ runtime: container.runtime.name, binary } satisfies BundleRecord));
+      closeLog = await openShimLog(bundle, this.log.child({ shim: container.id }));
+      const address = await startShim({
+        binary,
+        namespace: ns,
+        id: container.id,
+        bundle,
+        grpcAddress: this.cfg.grpcAddress,
+        ttrpcAddress: this.cfg.ttrpcAddress,
+        publishBinary: this.cfg.publishBinary,
+        options: container.runtime.options,
+      });
+      const conn = await this.connect(address);
+      conn.closeLog ??= closeLog;
+      const api = this.taskApi(conn, ns);
+      const resp = await api.create({
+        id: container.id,
+        bundle,
+        rootfs: opts.rootfs,
+        terminal: opts.terminal,
+        stdin: opts.stdin,
+        stdout: opts.stdout,
+        stderr: opts.stderr,
+        options: opts.options,
+      });
+      const entry: TaskEntry = { namespace: ns, id: container.id, bundle, runtime: container.runtime.name, binary, pid: resp.pid, shim: conn, api };
+      conn.tasks.add(k);
+      this.tasks.set(k, entry);
+      return entry;
+    } catch (err) {
+      closeLog?.();
+      await this.removeBundle(bundle);
+      throw err;
+    } finally {
+      this.creating.delete(k);
+    }
+  }
+
+  /** Deletes the init process and the task; shuts the shim down when it serves nothing else. */
+  async delete(ns: string, id: string): Promise<DeleteResponse> {
+    const t = this.get(ns, id);
+    const resp = await t.api.delete({ id, execId: "" });
+    this.tasks.delete(key(ns, id));
+    t.shim.tasks.delete(key(ns, id));
+    if (t.shim.tasks.size === 0) {
+      t.shim.closing = true;
+      await t.api.shutdown({ id, now: false }).catch(() => undefined);
+      t.shim.client.close();
+      t.shim.closeLog?.();
+      this.shims.delete(t.shim.address);
+    }
+    await this.removeBundle(t.bundle);
+    return resp;
+  }
+
+  private async removeBundle(bundle: string): Promise<void> {
+    const rootfs = join(bundle, "rootfs");
+    if (existsSync(rootfs)) await execa("umount", ["-l", rootfs], { reject: false });
+    await rm(bundle, { recursive: true, force: true }).catch((err) => this.log.warn("cannot remove bundle", { bundle, error: String(err) }));
+  }
+
+  /** A shim connection closed: unless we closed it, its tasks are dead; clean up after them. */
+  private async onShimClosed(conn: ShimConnection): Promise<void> {
+    if (this.shims.get(conn.address) === conn) this.shims.delete(conn.address);
+    conn.closeLog?.();
+    if (conn.closing || this.closed) return;
+    for (const k of [...conn.tasks]) {
+      const t = this.tasks.get(k);
+      if (!t) continue;
+      this.tasks.delete(k);
+      this.log.warn("shim died: cleaning up its task", { namespace: t.namespace, id: t.id, address: conn.address });
+      await this.cleanupDeadShim(t.namespace, t.id, t.bundle, t.binary, t.pid);
+    }
+  }
+
+  private async cleanupDeadShim(ns: string, id: string, bundle: string, binary: string, pid: number): Promise<void> {
+    const resp = await deleteShim({
+      binary,
+      namespace: ns,
+      id,
+      bundle,
+      grpcAddress: this.cfg.grpcAddress,
+      ttrpcAddress: this.cfg.ttrpcAddress,
+      publishBinary: this.cfg.publishBinary,
+    }).catch(() => ({ pid, exitStatus: 137, exitedAt: new Date() }));
+    const exitedAt = resp.exitedAt ?? new Date();
+    this.events.publish(ns, "/tasks/exit", "containerd.events.TaskExit", TaskExit, {
+      containerId: id,
+      id,
+      pid: resp.pid || pid,
+      exitStatus: resp.exitStatus,
+      exitedAt,
+    });
+    this.events.publish(ns, "/tasks/delete", "containerd.events.TaskDelete", TaskDelete, {
+      containerId: id,
+      pid: resp.pid || pid,
+      exitStatus: resp.exitStatus,
+      exitedAt,
+      id: "",
+    });
+    await this.removeBundle(bundle);
+  }
+
+  /** Reconnects to the shims of every bundle on disk; cleans up after those that died. */
+  async restore(): Promise<void> {
+    if (!existsSync(this.root)) return;
+    for (const ns of await readdir(this.root)) {
+      for (const id of await readdir(join(this.root, ns)).catch(() => [] as string[])) {
+        const bundle = join(this.root, ns, id);
+        let rec: BundleRecord;
+        try {
+          rec = JSON.parse(await readFile(join(bundle, "runtime.json"), "utf8")) as BundleRecord;
+        } catch {
+          this.log.warn("removing a bundle with no runtime record", { bundle });
+          await this.removeBundle(bundle);
+          continue;
+        }
+        let state: StateResponse | null = null;
+        let conn: ShimConnection | null = null;
+        try {
+          const addressFile = (await readFile(join(bundle, "address"), "utf8")).trim();
+          const address = addressFile.startsWith("unix://") ? addressFile.slice("unix://".length) : addressFile;
+          conn = await this.connect(address);
+          state = await this.taskApi(conn, ns).state({ id, execId: "" }, { timeoutMs: 10_000 });
+        } catch (err) {
+          this.log.warn("shim of a task is gone: cleaning up", { namespace: ns, id, error: String(err) });
+          if (conn && conn.tasks.size === 0) {
+            conn.closing = true;
+            conn.client.close();
+          }
+          await this.cleanupDeadShim(ns, id, bundle, rec.binary, 0);
+          continue;
+        }
+        const api = this.taskApi(conn, ns);
+        const entry: TaskEntry = { namespace: ns, id, bundle, runtime: rec.runtime, binary: rec.binary, pid: state.pid, shim: conn, api };
+        conn.tasks.add(key(ns, id));
+        this.tasks.set(key(ns, id), entry);
+        this.log.info("reconnected to task", { namespace: ns, id, pid: state.pid, status: state.status });
+      }
+    }
+  }
+
+  /** Disconnects from shims without stopping them: containers outlive the daemon. */
+  close(): void {
+    this.closed = true;
+    for (const conn of this.shims.values()) {
+      conn.closing = true;
+      conn.client.close();
+      conn.closeLog?.();
+    }
+    this.shims.clear();
+  }
+}
