@@ -40,6 +40,7 @@ import { OverlaySnapshotter } from "../snapshots/overlay.js";
 import { snapshotsService } from "../snapshots/service.js";
 import type { Snapshotter } from "../snapshots/snapshotter.js";
 import { versionService } from "../version/service.js";
+import { DaemonMetrics } from "../metrics/metrics.js";
 import { RuntimeManager } from "../runtime/manager.js";
 import { tasksService } from "../tasks/service.js";
 import { errorMiddleware } from "./errors.js";
@@ -123,7 +124,8 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
   // Crash leftovers (ingests without records, half-made snapshots) go at start.
   await metadata.gc.collect().catch((err) => log.warn("start-up garbage collection failed", { error: String(err) }));
 
-  const server: Server = createServer().use(errorMiddleware(log));
+  const metrics = new DaemonMetrics();
+  const server: Server = createServer().use(metrics.middleware()).use(errorMiddleware(log));
   server.add(VersionDefinition, versionService());
   server.add(NamespacesDefinition, namespacesService(metadata.namespaces, publisher));
   server.add(ContainersDefinition, containersService(metadata.containers, metadata.gc, publisher));
@@ -165,6 +167,8 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
   await ttrpc.listen(config.ttrpc.address);
 
   await runtime.restore();
+  metrics.watchTasks(runtime);
+  const metricsServer = config.metrics.address !== "" ? await metrics.serve(config.metrics.address, log) : null;
   log.info("berthd serving", { grpc: config.grpc.address, ttrpc: config.ttrpc.address, root: config.root, state: config.state });
 
   let stopped = false;
@@ -178,6 +182,7 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
       stopped = true;
       server.forceShutdown();
       runtime.close();
+      metricsServer?.close();
       await ttrpc.close().catch(() => undefined);
       await metadata.close();
       for (const [id] of snapshotterRegistrations) {

@@ -1,0 +1,100 @@
+// Garbage collection over the real local content store and native snapshotter:
+// leases hold, images and gc.ref labels keep, and removal frees.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { LocalContentStore } from "../content/local.js";
+import { silentLogger } from "../log/logger.js";
+import { NativeSnapshotter } from "../snapshots/native.js";
+import type { RequestContext } from "./context.js";
+import { Metadata } from "./metadata.js";
+
+let dir: string;
+let md: Metadata;
+let content: LocalContentStore;
+const ctx: RequestContext = { namespace: "gc-test", lease: "" };
+const digestOf = (s: string) => `sha256:${createHash("sha256").update(s).digest("hex")}`;
+
+async function put(c: RequestContext, data: string, labels: Record<string, string> = {}): Promise<string> {
+  const w = await md.content.writer(c, `ref-${data}`, data.length, digestOf(data));
+  await w.write(Buffer.from(data));
+  return w.commit(data.length, digestOf(data), labels);
+}
+
+before(async () => {
+  dir = await mkdtemp("/var/tmp/berth-gc-");
+  content = await LocalContentStore.open(join(dir, "content"));
+  const native = await NativeSnapshotter.open(join(dir, "native"));
+  md = Metadata.open(dir, content, { native }, silentLogger);
+});
+
+after(async () => {
+  await md.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test("unreferenced content is collected; leased, image-referenced and labelled content stays", async () => {
+  md.leases.create(ctx, "l1", {});
+  const leased = await put({ ...ctx, lease: "l1" }, "leased");
+  const orphan = await put(ctx, "orphan");
+  const layer = await put(ctx, "layer");
+  const manifest = await put(ctx, "manifest", { "containerd.io/gc.ref.content.l.0": layer });
+  md.images.create(ctx, { name: "img:1", labels: {}, target: { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: manifest, size: 8, annotations: {} } });
+
+  const stats = await md.gc.collect();
+  assert.equal(stats.contentRemoved, 1);
+  const left = (await md.content.list(ctx)).map((i) => i.digest).sort();
+  assert.deepEqual(left, [leased, layer, manifest].sort());
+  await assert.rejects(content.info(orphan), /not found/);
+
+  md.images.delete(ctx, "img:1");
+  md.leases.delete(ctx, "l1");
+  await md.gc.collect();
+  assert.deepEqual(await md.content.list(ctx), []);
+  assert.deepEqual(await content.list(), []);
+});
+
+test("snapshots: parents of kept snapshots stay, a removed chain is collected from disk", async () => {
+  md.leases.create(ctx, "l2", {});
+  const lc = { ...ctx, lease: "l2" };
+  const sn = md.snapshotters.get("native")!;
+  await sn.prepare(lc, "a-active", "", {});
+  await sn.commit(lc, "a", "a-active", {});
+  await sn.prepare(lc, "b-active", "a", {});
+  await sn.commit(lc, "b", "b-active", {});
+  const config = await put(ctx, "config", { "containerd.io/gc.ref.snapshot.native": "b" });
+  md.images.create(ctx, { name: "img:2", labels: {}, target: { mediaType: "m", digest: config, size: 6, annotations: {} } });
+  md.leases.delete(ctx, "l2");
+  await md.gc.collect();
+  assert.deepEqual(sn.list(ctx).map((s) => s.name).sort(), ["a", "b"]);
+  md.images.delete(ctx, "img:2");
+  await md.gc.collect();
+  assert.deepEqual(sn.list(ctx), []);
+  assert.deepEqual(await sn.backend.list(), []);
+});
+
+test("an expired lease is removed and no longer holds anything", async () => {
+  md.leases.create(ctx, "old", { "containerd.io/gc.expire": new Date(Date.now() - 1000).toISOString() });
+  await put({ ...ctx, lease: "old" }, "expired-data");
+  const stats = await md.gc.collect();
+  assert.equal(stats.leasesExpired, 1);
+  assert.deepEqual(md.leases.list(ctx), []);
+  assert.deepEqual(await md.content.list(ctx), []);
+});
+
+test("content shared from another namespace is not fetched again and survives the other's removal", async () => {
+  md.leases.create(ctx, "l3", {});
+  const d = await put({ ...ctx, lease: "l3" }, "shared");
+  const other: RequestContext = { namespace: "gc-other", lease: "" };
+  md.leases.create(other, "l4", {});
+  await assert.rejects(md.content.writer({ ...other, lease: "l4" }, "x", 6, d), /already exists/);
+  assert.equal((await md.content.info(other, d)).size, 6);
+  md.leases.delete(ctx, "l3");
+  await md.gc.collect();
+  assert.equal((await md.content.info(other, d)).size, 6);
+  md.leases.delete(other, "l4");
+  await md.gc.collect();
+  await assert.rejects(content.info(d), /not found/);
+});

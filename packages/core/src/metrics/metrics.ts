@@ -1,0 +1,137 @@
+// Prometheus metrics on the configured loopback address: gRPC request counts and
+// latencies, tasks by state, and per-container cgroup metrics with containerd's names
+// and labels (container_cpu_total_nanoseconds{container_id,namespace}, …).
+import { type Server, createServer } from "node:http";
+import { Metrics as CgroupV1Metrics } from "@berth/api/cgroups/stats/v1/metrics";
+import { Status as TaskStatus } from "@berth/api/containerd/types/task/task";
+import type { CallContext, ServerMiddlewareCall } from "nice-grpc-common";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Logger } from "../log/logger.js";
+import type { RuntimeManager } from "../runtime/manager.js";
+
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({
+    name: "grpc_server_handled_total",
+    help: "gRPC requests completed, by method and status code",
+    labelNames: ["grpc_service", "grpc_method", "grpc_code"],
+    registers: [this.registry],
+  });
+  private readonly latency = new Histogram({
+    name: "grpc_server_handling_seconds",
+    help: "gRPC request latency in seconds",
+    labelNames: ["grpc_service", "grpc_method"],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
+
+  /** nice-grpc middleware counting and timing every call. */
+  middleware() {
+    const requests = this.requests;
+    const latency = this.latency;
+    return async function* <Req, Res>(call: ServerMiddlewareCall<Req, Res>, context: CallContext) {
+      const [, service = "", method = ""] = call.method.path.split("/");
+      const end = latency.startTimer({ grpc_service: service, grpc_method: method });
+      let code = "OK";
+      try {
+        return yield* call.next(call.request, context);
+      } catch (err) {
+        code = typeof err === "object" && err !== null && "code" in err ? String(err.code) : "UNKNOWN";
+        throw err;
+      } finally {
+        end();
+        requests.inc({ grpc_service: service, grpc_method: method, grpc_code: code });
+      }
+    };
+  }
+
+  /** Task and container metrics, gathered from the shims at scrape time. */
+  watchTasks(runtime: RuntimeManager): void {
+    const statusName: Record<number, string> = {
+      [TaskStatus.CREATED]: "created",
+      [TaskStatus.RUNNING]: "running",
+      [TaskStatus.STOPPED]: "stopped",
+      [TaskStatus.PAUSED]: "paused",
+      [TaskStatus.PAUSING]: "pausing",
+    };
+    let gathering: Promise<void> | null = null;
+    const tasks: Gauge<"namespace" | "state"> = new Gauge({
+      name: "berth_tasks",
+      help: "Tasks by state",
+      labelNames: ["namespace", "state"],
+      registers: [this.registry],
+      // Scraping this gauge gathers every task and container metric in one pass.
+      async collect() {
+        gathering ??= gather().finally(() => {
+          gathering = null;
+        });
+        await gathering;
+      },
+    });
+    const labelNames = ["container_id", "namespace"] as const;
+    const cpuTotal = new Gauge({ name: "container_cpu_total_nanoseconds", help: "The total cpu time", labelNames, registers: [this.registry] });
+    const cpuKernel = new Gauge({ name: "container_cpu_kernel_nanoseconds", help: "The total kernel cpu time", labelNames, registers: [this.registry] });
+    const cpuUser = new Gauge({ name: "container_cpu_user_nanoseconds", help: "The total user cpu time", labelNames, registers: [this.registry] });
+    const memUsage = new Gauge({ name: "container_memory_usage_usage_bytes", help: "The memory usage", labelNames, registers: [this.registry] });
+    const memLimit = new Gauge({ name: "container_memory_usage_limit_bytes", help: "The memory limit", labelNames, registers: [this.registry] });
+    const memMax = new Gauge({ name: "container_memory_usage_max_bytes", help: "The memory maximum usage", labelNames, registers: [this.registry] });
+    const memFail = new Gauge({ name: "container_memory_usage_failcnt_total", help: "The memory failure count", labelNames, registers: [this.registry] });
+    const memRss = new Gauge({ name: "container_memory_rss_bytes", help: "The rss amount", labelNames, registers: [this.registry] });
+    const memCache = new Gauge({ name: "container_memory_cache_bytes", help: "The cache amount used", labelNames, registers: [this.registry] });
+    const pids = new Gauge({ name: "container_pids_current", help: "The current number of pids", labelNames, registers: [this.registry] });
+    const all = [cpuTotal, cpuKernel, cpuUser, memUsage, memLimit, memMax, memFail, memRss, memCache, pids];
+    async function gather(): Promise<void> {
+      tasks.reset();
+      for (const g of all) g.reset();
+      for (const t of runtime.all()) {
+        const labels = { container_id: t.id, namespace: t.namespace };
+        try {
+          const state = await t.api.state({ id: t.id, execId: "" }, { timeoutMs: 2000 });
+          tasks.inc({ namespace: t.namespace, state: statusName[state.status] ?? "unknown" });
+          if (state.status !== TaskStatus.RUNNING && state.status !== TaskStatus.PAUSED) continue;
+          const stats = (await t.api.stats({ id: t.id }, { timeoutMs: 2000 })).stats;
+          if (!stats || !stats.typeUrl.endsWith("io.containerd.cgroups.v1.Metrics")) continue;
+          const m = CgroupV1Metrics.decode(stats.value);
+          if (m.cpu?.usage) {
+            cpuTotal.set(labels, m.cpu.usage.total);
+            cpuKernel.set(labels, m.cpu.usage.kernel);
+            cpuUser.set(labels, m.cpu.usage.user);
+          }
+          if (m.memory) {
+            memRss.set(labels, m.memory.rss);
+            memCache.set(labels, m.memory.cache);
+            if (m.memory.usage) {
+              memUsage.set(labels, m.memory.usage.usage);
+              memLimit.set(labels, m.memory.usage.limit);
+              memMax.set(labels, m.memory.usage.max);
+              memFail.set(labels, m.memory.usage.failcnt);
+            }
+          }
+          if (m.pids) pids.set(labels, m.pids.current);
+        } catch {
+          // A task that is going away is left out of this scrape.
+        }
+      }
+    }
+  }
+
+  async serve(address: string, log: Logger): Promise<Server> {
+    const [host = "127.0.0.1", port = "0"] = address.split(":");
+    const server = createServer((req, res) => {
+      if (req.url !== "/v1/metrics" && req.url !== "/metrics") {
+        res.writeHead(404).end("not found: metrics are at /v1/metrics\n");
+        return;
+      }
+      this.registry.metrics().then(
+        (text) => res.writeHead(200, { "content-type": this.registry.contentType }).end(text),
+        (err: unknown) => res.writeHead(500).end(String(err)),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(Number(port), host, () => resolve());
+    });
+    log.info("metrics serving", { address });
+    return server;
+  }
+}
