@@ -1,0 +1,185 @@
+import { constants, closeSync, openSync, write } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ReadStream } from "node:tty";
+import type { StdioPaths } from "./stdio.js";
+import { receiveFds, setWindowSize } from "./sys.js";
+
+// Terminals: runc creates the pty and sends its master over `--console-socket` with
+// SCM_RIGHTS. Node cannot receive descriptors, so the accepted connection is left paused
+// and read with recvmsg(2); the master is then copied to and from the client's FIFOs.
+
+interface Accepted {
+  socket: net.Socket;
+}
+
+export class ConsoleSocket {
+  readonly path: string;
+  readonly #dir: string;
+  readonly #server: net.Server;
+  readonly #accepted: Promise<Accepted>;
+
+  private constructor(dir: string, server: net.Server, accepted: Promise<Accepted>) {
+    this.#dir = dir;
+    this.path = join(dir, "pty.sock");
+    this.#server = server;
+    this.#accepted = accepted;
+  }
+
+  static async create(): Promise<ConsoleSocket> {
+    const dir = await mkdtemp(join(tmpdir(), "pty"));
+    const server = net.createServer({ pauseOnConnect: true });
+    const accepted = new Promise<Accepted>((resolve) => {
+      server.once("connection", (socket) => resolve({ socket }));
+    });
+    accepted.catch(() => {});
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(join(dir, "pty.sock"), () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    return new ConsoleSocket(dir, server, accepted);
+  }
+
+  /** The pty master runc sent, once it has connected (call after runc create/exec returned). */
+  async receiveMaster(timeoutMs = 10_000): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("console socket: runc never connected")), timeoutMs);
+    });
+    try {
+      const { socket } = await Promise.race([this.#accepted, timeout]);
+      const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+      if (typeof fd !== "number" || fd < 0)
+        throw new Error("console socket: no descriptor for the connection");
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        try {
+          const { fds } = receiveFds(fd);
+          const [master, ...extra] = fds;
+          for (const e of extra) closeSync(e);
+          if (master === undefined) throw new Error("console socket: runc sent no descriptor");
+          socket.destroy();
+          return master;
+        } catch (err) {
+          if ((err as { code?: string }).code !== "EAGAIN" || Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await rm(this.#dir, { recursive: true, force: true });
+  }
+}
+
+/** Copies between a pty master and the client's FIFOs; stderr is unused with a terminal. */
+export class ConsoleCopy {
+  readonly #master: number;
+  readonly #stdio: StdioPaths;
+  #reader: ReadStream | undefined;
+  #out: net.Socket | undefined;
+  #stdinReader: net.Socket | undefined;
+  #stdinHold: number | undefined;
+  #done: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(master: number, stdio: StdioPaths) {
+    this.#master = master;
+    this.#stdio = stdio;
+  }
+
+  start(): void {
+    const { stdout, stdin } = this.#stdio;
+    if (stdout !== "") {
+      const out = new net.Socket({
+        fd: openSync(stdout, constants.O_RDWR | constants.O_NONBLOCK),
+        readable: false,
+      });
+      out.on("error", () => {});
+      this.#out = out;
+      const reader = new ReadStream(this.#master);
+      this.#reader = reader;
+      this.#done = new Promise<void>((resolve) => {
+        const finish = () => {
+          reader.unpipe(out);
+          out.end();
+          resolve();
+        };
+        // The master reads EIO once every slave descriptor is closed: that is the end.
+        reader.once("error", finish);
+        reader.once("end", finish);
+        reader.once("close", finish);
+      });
+      reader.pipe(out, { end: false });
+    }
+    if (stdin !== "") {
+      const fd = openSync(stdin, constants.O_RDONLY | constants.O_NONBLOCK);
+      this.#stdinHold = openSync(stdin, constants.O_WRONLY | constants.O_NONBLOCK);
+      const input = new net.Socket({ fd, readable: true, writable: false });
+      input.on("error", () => {});
+      this.#stdinReader = input;
+      input.on("data", (chunk: Buffer) => {
+        input.pause();
+        this.#writeAll(chunk).then(
+          () => input.resume(),
+          () => input.destroy(),
+        );
+      });
+    }
+  }
+
+  /** The master is non-blocking: retry on EAGAIN rather than block the event loop. */
+  async #writeAll(chunk: Buffer): Promise<void> {
+    let offset = 0;
+    while (offset < chunk.length && !this.#closed) {
+      const n = await new Promise<number>((resolve, reject) => {
+        write(this.#master, chunk, offset, chunk.length - offset, null, (err, written) => {
+          if (err === null) resolve(written);
+          else if (err.code === "EAGAIN") resolve(0);
+          else reject(err);
+        });
+      });
+      offset += n;
+      if (n === 0) await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  resize(width: number, height: number): void {
+    setWindowSize(this.#master, width, height);
+  }
+
+  closeStdin(): void {
+    if (this.#stdinHold !== undefined) closeSync(this.#stdinHold);
+    this.#stdinHold = undefined;
+  }
+
+  async done(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#done,
+      new Promise<void>((r) => {
+        timer = setTimeout(r, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.closeStdin();
+    this.#stdinReader?.destroy();
+    this.#out?.destroy();
+    if (this.#reader !== undefined) this.#reader.destroy();
+    else closeSync(this.#master);
+  }
+}

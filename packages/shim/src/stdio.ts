@@ -1,0 +1,251 @@
+import { constants, closeSync, createWriteStream, fstatSync, openSync, statSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import net from "node:net";
+import { dirname } from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { invalidArgument } from "./errors.js";
+import { pipe } from "./sys.js";
+
+// A process's standard streams. runc gets real pipes (a container may reopen /dev/stdout,
+// which fails on a socket); the shim keeps the other ends and copies them to and from the
+// FIFOs or file the client named, so the client may come and go while the process runs.
+
+export interface StdioPaths {
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+}
+
+/** How the client wants output delivered, from the stdout URI's scheme. */
+export type StdioKind = { kind: "null" } | { kind: "fifo" } | { kind: "file"; path: string };
+
+export function parseStdio(stdio: StdioPaths): StdioKind {
+  if (stdio.stdin === "" && stdio.stdout === "" && stdio.stderr === "") return { kind: "null" };
+  const out = stdio.stdout;
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(out)?.[1];
+  if (scheme === undefined || out === "") return { kind: "fifo" };
+  switch (scheme) {
+    case "fifo":
+      return { kind: "fifo" };
+    case "file": {
+      const path = decodeURIComponent(new URL(out).pathname);
+      if (path === "" || path === "/") throw invalidArgument(`stdio: no path in ${out}`);
+      return { kind: "file", path };
+    }
+    case "binary":
+      throw invalidArgument(`stdio: binary:// logging drivers are not supported by this shim (${out})`);
+    default:
+      throw invalidArgument(`stdio: unknown scheme ${scheme} in ${out}`);
+  }
+}
+
+/** A FIFO path, with or without a fifo:// scheme. */
+function fifoPath(uri: string): string {
+  return uri.startsWith("fifo://") ? decodeURIComponent(new URL(uri).pathname) : uri;
+}
+
+type ChildFd = number | "ignore";
+
+interface Pipe {
+  read: number;
+  write: number;
+}
+
+function closeQuietly(fd: number | undefined): void {
+  if (fd === undefined) return;
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
+
+function readStream(fd: number): net.Socket {
+  const s = new net.Socket({ fd, readable: true, writable: false });
+  s.on("error", () => {});
+  return s;
+}
+
+function writeStream(fd: number): net.Socket {
+  const s = new net.Socket({ fd, readable: false, writable: true });
+  s.on("error", () => {});
+  return s;
+}
+
+/** Opens a FIFO for writing without blocking: read-write keeps it open while the client is away. */
+function openFifoForWriting(path: string): number {
+  return openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
+}
+
+function isFifo(path: string): boolean {
+  try {
+    return statSync(path).isFIFO();
+  } catch {
+    return false;
+  }
+}
+
+/** A writable stream on a descriptor: libuv streams for pipes and sockets, fs streams for files. */
+function outputStream(fd: number): Writable {
+  const st = fstatSync(fd);
+  if (st.isFIFO() || st.isSocket()) return writeStream(fd);
+  const s = createWriteStream("", { fd, autoClose: true });
+  s.on("error", () => {});
+  return s;
+}
+
+export class ProcessIO {
+  readonly stdio: StdioPaths;
+  readonly #kind: StdioKind;
+  #stdin: Pipe | undefined;
+  #stdout: Pipe | undefined;
+  #stderr: Pipe | undefined;
+  /** Our own writer on the stdin FIFO: while it is open, the client closing its end is not EOF. */
+  #stdinHold: number | undefined;
+  readonly #streams: Array<Readable | Writable> = [];
+  #copies: Promise<void>[] = [];
+  #closed = false;
+
+  private constructor(stdio: StdioPaths, kind: StdioKind) {
+    this.stdio = stdio;
+    this.#kind = kind;
+  }
+
+  /** Makes the pipes runc will be given; parseStdio errors surface here, before runc runs. */
+  static create(stdio: StdioPaths): ProcessIO {
+    const io = new ProcessIO(stdio, parseStdio(stdio));
+    if (io.#kind.kind === "null") return io;
+    try {
+      if (stdio.stdin !== "") {
+        const [read, write] = pipe();
+        io.#stdin = { read, write };
+      }
+      if (stdio.stdout !== "") {
+        const [read, write] = pipe();
+        io.#stdout = { read, write };
+      }
+      if (stdio.stderr !== "") {
+        const [read, write] = pipe();
+        io.#stderr = { read, write };
+      }
+    } catch (err) {
+      io.close();
+      throw err;
+    }
+    return io;
+  }
+
+  /** Descriptors to hand to runc as its stdin, stdout and stderr. */
+  childStdio(): [ChildFd, ChildFd, ChildFd] {
+    return [this.#stdin?.read ?? "ignore", this.#stdout?.write ?? "ignore", this.#stderr?.write ?? "ignore"];
+  }
+
+  /** Once runc has run, only the container holds the child ends: close ours so EOF can arrive. */
+  closeChildEnds(): void {
+    for (const p of [this.#stdin, this.#stdout, this.#stderr]) {
+      if (p === undefined) continue;
+      const fd = p === this.#stdin ? p.read : p.write;
+      closeQuietly(fd);
+      if (p === this.#stdin) p.read = -1;
+      else p.write = -1;
+    }
+  }
+
+  /** Opens the client's FIFOs or file and starts copying. */
+  async start(): Promise<void> {
+    if (this.#kind.kind === "null") return;
+    const { stdio } = this;
+    if (this.#kind.kind === "file") {
+      const path = this.#kind.path;
+      await mkdir(dirname(path), { recursive: true });
+      const out = outputStream(
+        openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o644),
+      );
+      this.#streams.push(out);
+      const sources = [this.#stdout, this.#stderr].filter((p): p is Pipe => p !== undefined);
+      let open_ = sources.length;
+      for (const p of sources) {
+        this.#copies.push(
+          this.#copy(readStream(p.read), out, () => {
+            if (--open_ === 0) out.end();
+          }),
+        );
+        p.read = -1;
+      }
+      if (open_ === 0) out.end();
+    } else {
+      for (const [pipe_, uri] of [
+        [this.#stdout, stdio.stdout],
+        [this.#stderr, stdio.stderr],
+      ] as const) {
+        if (pipe_ === undefined) continue;
+        const path = fifoPath(uri);
+        const fd = isFifo(path)
+          ? openFifoForWriting(path)
+          : openSync(path, constants.O_WRONLY | constants.O_APPEND);
+        const out = outputStream(fd);
+        this.#streams.push(out);
+        this.#copies.push(this.#copy(readStream(pipe_.read), out, () => out.end()));
+        pipe_.read = -1;
+      }
+    }
+    if (this.#stdin !== undefined) {
+      const path = fifoPath(stdio.stdin);
+      const reader = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+      this.#stdinHold = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+      const to = writeStream(this.#stdin.write);
+      this.#stdin.write = -1;
+      this.#streams.push(to);
+      // Not awaited in done(): stdin ends when the client closes it, not when the process exits.
+      void this.#copy(readStream(reader), to, () => to.destroy());
+    }
+  }
+
+  #copy(from: net.Socket, to: Writable, onEnd: () => void): Promise<void> {
+    this.#streams.push(from);
+    return new Promise<void>((resolve) => {
+      let ended = false;
+      const finish = () => {
+        if (ended) return;
+        ended = true;
+        from.unpipe(to);
+        onEnd();
+        resolve();
+      };
+      from.once("end", finish);
+      from.once("close", finish);
+      from.pipe(to, { end: false });
+    });
+  }
+
+  /** Closes our writer on the stdin FIFO, so the client closing its own delivers EOF (CloseIO). */
+  closeStdin(): void {
+    closeQuietly(this.#stdinHold);
+    this.#stdinHold = undefined;
+  }
+
+  /** Resolves when output has been copied out, or after `timeoutMs`. */
+  async done(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.#copies),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const p of [this.#stdin, this.#stdout, this.#stderr]) {
+      if (p === undefined) continue;
+      if (p.read >= 0) closeQuietly(p.read);
+      if (p.write >= 0) closeQuietly(p.write);
+    }
+    this.closeStdin();
+    for (const s of this.#streams) s.destroy();
+  }
+}
