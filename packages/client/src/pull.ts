@@ -1,0 +1,382 @@
+// Pull: resolve a reference on its registry, fetch the index, the manifest for this
+// platform, its config and layers into the daemon's content store under a lease, record
+// the image, and unpack its layers into snapshots. Blobs, labels, snapshots and the
+// image record are exactly what containerd's own client leaves behind, so GC and `ctr`
+// see the same things whichever client pulled.
+
+import type { Image } from "@berth/api/containerd/services/images/v1/images";
+import type { Descriptor } from "@berth/api/containerd/types/descriptor";
+import type { Connection } from "./connection.js";
+import {
+  type BlobSource,
+  bytesSource,
+  contentInfo,
+  readBlob,
+  updateContentLabels,
+  writeBlob,
+} from "./content.js";
+import { BerthError, invalidArgument, isAlreadyExists, isNotFound, notFound } from "./errdefs.js";
+import { DISTRIBUTION_SOURCE_PREFIX, GC_EXPIRE, appendDistributionSource, labelFits } from "./labels.js";
+import { childGcLabels, parseIndex, parseManifest, plain, platformChildren } from "./manifests.js";
+import { MediaType, isIndexType, isManifestType, refKey } from "./media-types.js";
+import {
+  type Platform,
+  type PlatformMatcher,
+  defaultPlatform,
+  formatPlatform,
+  onlyPlatform,
+  parsePlatform,
+} from "./platforms.js";
+import type { FetchFunction } from "./remotes/auth.js";
+import type { HostsConfig } from "./remotes/hosts.js";
+import { type Reference, formatReference, parseReference, referenceHostname } from "./remotes/reference.js";
+import { type Fetcher, MAX_MANIFEST_BYTES, Resolver } from "./remotes/resolver.js";
+import {
+  DEFAULT_SNAPSHOTTER,
+  type UnpackProgress,
+  diffIdsOf,
+  parseImageConfig,
+  uniquePart,
+  unpackLayers,
+} from "./unpack.js";
+
+export type BlobStatus = "resolving" | "resolved" | "waiting" | "downloading" | "exists" | "done";
+
+export interface BlobProgress {
+  type: "blob";
+  /** The ingest ref ("layer-sha256:…"); the image name while it is being resolved. */
+  ref: string;
+  digest: string;
+  mediaType: string;
+  status: BlobStatus;
+  /** Bytes in the content store so far. */
+  offset: number;
+  total: number;
+}
+
+export type PullProgress = BlobProgress | UnpackProgress;
+
+export interface PullOptions {
+  /** The platform whose manifest is pulled out of an index (default: this machine's, e.g. linux/amd64). */
+  platform?: Platform | string;
+  snapshotter?: string;
+  /** Unpack the layers into snapshots (default true). */
+  unpack?: boolean;
+  hosts?: HostsConfig;
+  /** `--plain-http`. */
+  plainHttp?: boolean;
+  /** A resolver to reuse (keeps registry tokens across pulls); made from hosts/plainHttp/fetch otherwise. */
+  resolver?: Resolver;
+  /** For tests and instrumentation: the HTTP client used when no resolver is given. */
+  fetch?: FetchFunction;
+  /** Labels of the image record. */
+  labels?: Record<string, string>;
+  /** Blobs downloaded at once (default 3). */
+  concurrency?: number;
+  onProgress?: (event: PullProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** How long the pull's lease protects what it wrote if the client dies before deleting it. */
+const LEASE_EXPIRY_MS = 60 * 60 * 1000;
+
+/** Configs are JSON documents too, but may hold long histories. */
+const MAX_CONFIG_BYTES = 64 << 20;
+
+/** A counting semaphore: at most `limit` tasks run at once, in the order they were queued. */
+class Limiter {
+  #running = 0;
+  readonly #queue: Array<() => void> = [];
+  constructor(readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.limit) await new Promise<void>((resolve) => this.#queue.push(resolve));
+    this.#running++;
+    try {
+      return await task();
+    } finally {
+      this.#running--;
+      this.#queue.shift()?.();
+    }
+  }
+}
+
+/** Creates the lease a pull works under; GC may drop it an hour after a crash. */
+async function createLease(conn: Connection, signal: AbortSignal | undefined): Promise<string> {
+  const expires = new Date(Date.now() + LEASE_EXPIRY_MS).toISOString().replace(/\.\d+Z$/, "Z");
+  const res = await conn.leases.create(
+    { id: uniquePart(), labels: { [GC_EXPIRE]: expires } },
+    signal !== undefined ? { signal } : {},
+  );
+  if (res.lease === undefined)
+    throw new BerthError("Unknown", "the daemon created a lease but did not return it");
+  return res.lease.id;
+}
+
+/** Records the image (replacing target and labels of an existing record of the same name). */
+export async function createOrUpdateImage(
+  conn: Connection,
+  name: string,
+  target: Descriptor,
+  labels: Record<string, string> = {},
+): Promise<Image> {
+  const image = { name, target, labels };
+  for (;;) {
+    try {
+      const res = await conn.images.create({ image });
+      if (res.image !== undefined) return res.image;
+      break;
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+    try {
+      const res = await conn.images.update({ image });
+      if (res.image !== undefined) return res.image;
+      break;
+    } catch (err) {
+      // Removed between the two calls: create it again.
+      if (!isNotFound(err)) throw err;
+    }
+  }
+  return { name, target, labels, createdAt: undefined, updatedAt: undefined };
+}
+
+/** Pulls `ref` into the daemon behind `conn`, and returns the image record. */
+export async function pull(conn: Connection, ref: string, options: PullOptions = {}): Promise<Image> {
+  const reference = parseReference(ref);
+  const name = formatReference(reference);
+  const platform =
+    typeof options.platform === "string"
+      ? parsePlatform(options.platform)
+      : (options.platform ?? defaultPlatform());
+  const resolver =
+    options.resolver ??
+    new Resolver({
+      ...(options.hosts !== undefined ? { hosts: options.hosts } : {}),
+      ...(options.plainHttp !== undefined ? { plainHttp: options.plainHttp } : {}),
+      ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
+    });
+  const emit = options.onProgress ?? (() => undefined);
+  const { signal } = options;
+
+  emit({ type: "blob", ref: name, digest: "", mediaType: "", status: "resolving", offset: 0, total: 0 });
+  const resolved = await resolver.resolve(reference, signal);
+  const top = resolved.descriptor;
+  emit({
+    type: "blob",
+    ref: name,
+    digest: top.digest,
+    mediaType: top.mediaType,
+    status: "resolved",
+    offset: 0,
+    total: 0,
+  });
+  if (top.mediaType === MediaType.dockerSchema1Manifest) {
+    throw invalidArgument(
+      `${name} is a Docker schema 1 image, which cannot be pulled: push it again as schema 2 or OCI`,
+    );
+  }
+
+  const lease = await createLease(conn, signal);
+  try {
+    const job = new PullJob(
+      conn.withLease(lease),
+      resolver.fetcher(reference),
+      reference,
+      platform,
+      options,
+      emit,
+    );
+    return await job.run(name, top);
+  } finally {
+    // Not under the caller's signal: the lease goes even when the pull was cancelled.
+    await conn.leases.delete({ id: lease, sync: false }).catch(() => undefined);
+  }
+}
+
+class PullJob {
+  readonly #conn: Connection;
+  readonly #fetcher: Fetcher;
+  readonly #reference: Reference;
+  readonly #platform: Platform;
+  readonly #matcher: PlatformMatcher;
+  readonly #options: PullOptions;
+  readonly #emit: (event: PullProgress) => void;
+  readonly #limiter: Limiter;
+  readonly #abort = new AbortController();
+  readonly #signal: AbortSignal;
+
+  constructor(
+    conn: Connection,
+    fetcher: Fetcher,
+    reference: Reference,
+    platform: Platform,
+    options: PullOptions,
+    emit: (event: PullProgress) => void,
+  ) {
+    this.#conn = conn;
+    this.#fetcher = fetcher;
+    this.#reference = reference;
+    this.#platform = platform;
+    this.#matcher = onlyPlatform(platform);
+    this.#options = options;
+    this.#emit = emit;
+    this.#limiter = new Limiter(Math.max(1, options.concurrency ?? 3));
+    this.#signal =
+      options.signal !== undefined
+        ? AbortSignal.any([options.signal, this.#abort.signal])
+        : this.#abort.signal;
+  }
+
+  async run(name: string, top: Descriptor): Promise<Image> {
+    const manifestDesc = await this.#selectManifest(top, 0);
+    const manifestData = await this.#fetchDocument(manifestDesc, MAX_MANIFEST_BYTES);
+    const manifest = parseManifest(manifestData, manifestDesc.digest);
+    await this.#label(manifestDesc, childGcLabels([manifest.config, ...manifest.layers]));
+
+    const { config, layers } = manifest;
+    this.#blobEvent(config, "waiting", 0);
+    for (const layer of layers) this.#blobEvent(layer, "waiting", 0);
+
+    let firstError: unknown;
+    const failFast = <T>(p: Promise<T>): Promise<T> =>
+      p.catch((err: unknown) => {
+        firstError ??= err;
+        this.#abort.abort(err);
+        throw err;
+      });
+    const configData = failFast(
+      this.#limiter.run(async () => {
+        const data = await this.#fetchDocument(config, MAX_CONFIG_BYTES);
+        await this.#label(config, {});
+        return data;
+      }),
+    );
+    const layerDone = layers.map((layer) => failFast(this.#limiter.run(() => this.#fetchLayer(layer))));
+    const content = Promise.all([configData, ...layerDone]);
+    const unpacking =
+      this.#options.unpack === false
+        ? undefined
+        : failFast(this.#unpack(config, layers, configData, layerDone));
+    // Its failure is handled below; until then it must not count as unhandled.
+    unpacking?.catch(() => undefined);
+    try {
+      await content;
+      const image = await createOrUpdateImage(this.#conn, name, plain(top), this.#options.labels ?? {});
+      await unpacking;
+      return image;
+    } catch (err) {
+      this.#abort.abort(err);
+      await Promise.allSettled([content, unpacking]);
+      throw firstError ?? err;
+    }
+  }
+
+  async #unpack(
+    config: Descriptor,
+    layers: Descriptor[],
+    configData: Promise<Buffer>,
+    layerDone: Array<Promise<void>>,
+  ): Promise<void> {
+    const diffIds = diffIdsOf(
+      parseImageConfig(await configData, config.digest),
+      config.digest,
+      layers.length,
+    );
+    await unpackLayers(this.#conn, config, layers, diffIds, {
+      snapshotter: this.#options.snapshotter ?? DEFAULT_SNAPSHOTTER,
+      signal: this.#signal,
+      onProgress: this.#emit,
+      layerReady: (i) => layerDone[i] ?? Promise.resolve(),
+    });
+  }
+
+  /** Walks down from the resolved descriptor through indexes to the manifest for the platform. */
+  async #selectManifest(desc: Descriptor, depth: number): Promise<Descriptor> {
+    if (isManifestType(desc.mediaType)) return desc;
+    if (!isIndexType(desc.mediaType)) {
+      throw invalidArgument(
+        `${formatReference(this.#reference)} points to ${desc.mediaType || "an unknown media type"}, not an image index or manifest`,
+      );
+    }
+    if (depth > 4) throw invalidArgument(`${formatReference(this.#reference)} nests indexes too deeply`);
+    const data = await this.#fetchDocument(desc, MAX_MANIFEST_BYTES);
+    const children = parseIndex(data, desc.digest);
+    // Every child is referenced, also those of other platforms, like containerd does.
+    await this.#label(desc, childGcLabels(children));
+    const chosen = platformChildren(children, this.#matcher)[0];
+    if (chosen === undefined) {
+      const available = [
+        ...new Set(children.flatMap((c) => (c.platform !== undefined ? [formatPlatform(c.platform)] : []))),
+      ];
+      throw notFound(
+        `${formatReference(this.#reference)} has no manifest for ${formatPlatform(this.#platform)} (it has ${available.join(", ") || "none"}): choose one with --platform`,
+      );
+    }
+    return this.#selectManifest(plain(chosen), depth + 1);
+  }
+
+  #blobEvent(desc: Descriptor, status: BlobStatus, offset: number): void {
+    this.#emit({
+      type: "blob",
+      ref: refKey(desc),
+      digest: desc.digest,
+      mediaType: desc.mediaType,
+      status,
+      offset,
+      total: desc.size,
+    });
+  }
+
+  /** An index, manifest or config: in memory afterwards, from the store when it is there already. */
+  async #fetchDocument(desc: Descriptor, maxBytes: number): Promise<Buffer> {
+    const signal = this.#signal;
+    if ((await contentInfo(this.#conn, desc.digest, signal)) !== undefined) {
+      this.#blobEvent(desc, "exists", desc.size);
+      return readBlob(this.#conn, desc.digest, signal);
+    }
+    let fetched: Buffer | undefined;
+    const source: BlobSource = {
+      open: async (offset) => {
+        fetched ??= await this.#fetcher.fetchBytes(desc, { signal, maxBytes });
+        return bytesSource(fetched).open(offset);
+      },
+    };
+    const result = await this.#write(desc, source);
+    this.#blobEvent(desc, result === "exists" ? "exists" : "done", desc.size);
+    return fetched ?? readBlob(this.#conn, desc.digest, signal);
+  }
+
+  async #fetchLayer(desc: Descriptor): Promise<void> {
+    const signal = this.#signal;
+    if ((await contentInfo(this.#conn, desc.digest, signal)) !== undefined) {
+      this.#blobEvent(desc, "exists", desc.size);
+    } else {
+      const source: BlobSource = {
+        open: (offset) => this.#fetcher.open(desc, { offset, signal }),
+      };
+      const result = await this.#write(desc, source);
+      this.#blobEvent(desc, result === "exists" ? "exists" : "done", desc.size);
+    }
+    await this.#label(desc, {});
+  }
+
+  #write(desc: Descriptor, source: BlobSource) {
+    return writeBlob(this.#conn, desc, source, {
+      ref: refKey(desc),
+      signal: this.#signal,
+      onWaiting: () => this.#blobEvent(desc, "waiting", 0),
+      onProgress: (offset) => this.#blobEvent(desc, "downloading", offset),
+    });
+  }
+
+  /** Sets gc reference labels and adds this repository to the blob's distribution source label. */
+  async #label(desc: Descriptor, labels: Record<string, string>): Promise<void> {
+    const key = `${DISTRIBUTION_SOURCE_PREFIX}${referenceHostname(this.#reference)}`;
+    const info = await contentInfo(this.#conn, desc.digest, this.#signal);
+    const value = appendDistributionSource(info?.labels[key], this.#reference.path);
+    const all = { ...labels };
+    if (labelFits(key, value)) all[key] = value;
+    await updateContentLabels(this.#conn, desc.digest, all, this.#signal);
+  }
+}

@@ -1,0 +1,23 @@
+export { RegistryAuthorizer, basicAuthorization, parseWwwAuthenticate } from "./auth.js";
+export type { AuthChallenge, FetchFunction } from "./auth.js";
+export {
+  DOCKER_HUB_HOST,
+  loadHostsConfig,
+  parseHostsConfig,
+  registryEndpoints,
+  validateHostsConfig,
+} from "./hosts.js";
+export type { EndpointOptions, HostsConfig, RegistryCredentials, RegistryEndpoint } from "./hosts.js";
+export {
+  DEFAULT_DOMAIN,
+  DEFAULT_TAG,
+  formatReference,
+  parseReference,
+  referenceHostname,
+  referenceName,
+  referenceObject,
+} from "./reference.js";
+export type { Reference } from "./reference.js";
+export { RegistryClient } from "./registry.js";
+export { Fetcher, MAX_MANIFEST_BYTES, Resolver, sniffManifestType } from "./resolver.js";
+export type { ResolvedImage, ResolverOptions } from "./resolver.js";
