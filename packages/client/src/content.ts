@@ -229,20 +229,26 @@ async function copy(
 async function* rechunk(source: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
   let parts: Uint8Array[] = [];
   let buffered = 0;
-  for await (const piece of source) {
-    let p = piece;
-    while (buffered + p.length >= size) {
-      const take = size - buffered;
-      parts.push(p.subarray(0, take));
-      yield Buffer.concat(parts);
-      parts = [];
-      buffered = 0;
-      p = p.subarray(take);
+  try {
+    for await (const piece of source) {
+      let p = piece;
+      while (buffered + p.length >= size) {
+        const take = size - buffered;
+        parts.push(p.subarray(0, take));
+        yield Buffer.concat(parts);
+        parts = [];
+        buffered = 0;
+        p = p.subarray(take);
+      }
+      if (p.length > 0) {
+        parts.push(p);
+        buffered += p.length;
+      }
     }
-    if (p.length > 0) {
-      parts.push(p);
-      buffered += p.length;
-    }
+  } catch (err) {
+    // What arrived before the source broke is still worth storing: a resume starts after it.
+    if (buffered > 0) yield Buffer.concat(parts);
+    throw err;
   }
   if (buffered > 0) yield Buffer.concat(parts);
 }
