@@ -32,7 +32,9 @@ export class SnapshotStorage {
   ) {}
 
   static open(path: string): SnapshotStorage {
-    const env = open({ path, maxDbs: 4 });
+    // Without overlappingSync a commit has reached the disk when transactionSync returns,
+    // as bbolt's commits have for containerd; the default would return before the flush.
+    const env = open({ path, maxDbs: 4, overlappingSync: false });
     return new SnapshotStorage(
       env,
       env.openDB<SnapshotRecord, string>({ name: "snapshots" }),
