@@ -2,6 +2,7 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CommandError, type RunOptions, type RunResult, run } from "./command.js";
 import { messageOf, notFound } from "./errors.js";
+import { parseRuncJson } from "./metrics.js";
 
 // runc, the way the shim drives it: global flags once, one method per subcommand, and
 // failures carrying the last error runc wrote to its JSON log.
@@ -135,7 +136,7 @@ export class Runc {
   /** `runc events --stats`: one JSON event whose `data` is runc's cgroup statistics. */
   async stats(id: string): Promise<unknown> {
     const { stdout } = await this.#run("OCI runtime stats", ["events", "--stats", id]);
-    const event: unknown = JSON.parse(stdout);
+    const event: unknown = parseRuncJson(stdout);
     if (typeof event !== "object" || event === null || !("data" in event)) {
       throw new RuncError(`runc events --stats: unexpected output ${stdout.slice(0, 200)}`);
     }

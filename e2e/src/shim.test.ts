@@ -1,0 +1,236 @@
+// containerd-shim-berth-v2 driven by Debian's containerd 1.6 through Debian's ctr: the
+// runtime `io.containerd.berth.v2` resolves to our shim through PATH, and every task
+// operation ctr offers must behave as it does with containerd's own runc shim.
+
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { type Containerd, startContainerd } from "./fixtures/containerd.js";
+import { ctr, ctrOk, parseTable } from "./fixtures/ctr.js";
+import { buildSimpleImage } from "./fixtures/images.js";
+import { type Registry, startRegistry } from "./fixtures/registry.js";
+import { cleanupTempDirs, sleep, tempDir, waitFor } from "./fixtures/tmp.js";
+
+const NS = "berth-shim-e2e";
+const RUNTIME = "io.containerd.berth.v2";
+const SHIM_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../packages/shim/dist/main.js");
+
+/** Pids of our shims serving the containerd at `address` (node running SHIM_MAIN). */
+function shimPids(address: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue;
+    }
+    const i = argv.indexOf("-address");
+    if (argv.includes(SHIM_MAIN) && i >= 0 && argv[i + 1] === address) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("containerd 1.6 drives containerd-shim-berth-v2", { timeout: 600_000 }, () => {
+  let registry: Registry | undefined;
+  let containerd: Containerd | undefined;
+  let image = "";
+  let savedPath: string | undefined;
+  let events: ChildProcess | undefined;
+  let eventLog = "";
+
+  const address = (): string => containerd?.address ?? assert.fail("containerd not started");
+  const run = (args: string[], timeoutMs = 60_000) => ctr(address(), args, { namespace: NS, timeoutMs });
+  const runOk = (args: string[], timeoutMs = 60_000) => ctrOk(address(), args, { namespace: NS, timeoutMs });
+
+  async function taskRow(id: string): Promise<Record<string, string> | undefined> {
+    const rows = parseTable((await runOk(["tasks", "ls"])).stdout);
+    return rows.find((r) => r.TASK === id);
+  }
+
+  before(async () => {
+    assert.ok(existsSync(SHIM_MAIN), `${SHIM_MAIN} is missing: build with 'npx tsc -b packages/shim'`);
+    // containerd looks up containerd-shim-berth-v2 on its PATH; the fixture passes our env on.
+    const bin = await tempDir("shim-bin");
+    const wrapper = join(bin, "containerd-shim-berth-v2");
+    writeFileSync(wrapper, `#!/bin/sh\nexec node ${SHIM_MAIN} "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    savedPath = process.env.PATH;
+    process.env.PATH = `${bin}:${savedPath ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`;
+
+    registry = await startRegistry();
+    image = (await buildSimpleImage(registry.host)).ref;
+    containerd = await startContainerd();
+    await runOk(["images", "pull", "--plain-http", image], 300_000);
+
+    events = spawn("/usr/bin/ctr", ["--address", address(), "events"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    events.stdout?.on("data", (d: Buffer) => {
+      eventLog += d.toString();
+    });
+  });
+
+  after(async () => {
+    events?.kill("SIGKILL");
+    if (containerd !== undefined) {
+      for (const row of parseTable((await run(["tasks", "ls"])).stdout)) {
+        if (row.TASK === undefined) continue;
+        await run(["tasks", "kill", "-s", "SIGKILL", row.TASK]);
+        await run(["tasks", "delete", "-f", row.TASK]);
+      }
+      for (const row of parseTable((await run(["containers", "ls"])).stdout)) {
+        if (row.CONTAINER !== undefined) await run(["containers", "rm", row.CONTAINER]);
+      }
+      for (const pid of shimPids(containerd.address)) process.kill(pid, "SIGKILL");
+      await containerd.stop();
+    }
+    await registry?.stop();
+    if (savedPath !== undefined) process.env.PATH = savedPath;
+    await cleanupTempDirs();
+  });
+
+  it("ctr run --rm prints the container's output", async () => {
+    const r = await runOk(["run", "--rm", "--runtime", RUNTIME, image, "t1", "echo", "hi"]);
+    assert.equal(r.stdout, "hi\n");
+  });
+
+  it("propagates the exit code", async () => {
+    const r = await run(["run", "--rm", "--runtime", RUNTIME, image, "t-exit", "sh", "-c", "exit 3"]);
+    assert.equal(r.exitCode, 3, r.stderr);
+  });
+
+  it("publishes /tasks/create, /tasks/start, /tasks/exit and /tasks/delete in order", async () => {
+    await runOk(["run", "--rm", "--runtime", RUNTIME, image, "t-ev", "true"]);
+    const topics = await waitFor(
+      () => {
+        const mine = eventLog
+          .split("\n")
+          .filter((l) => l.includes(`"t-ev"`) && l.includes(` ${NS} `))
+          .map((l) => /\/tasks\/[a-z-]+/.exec(l)?.[0])
+          .filter((topic) => topic !== undefined);
+        return mine.includes("/tasks/delete") && mine;
+      },
+      { what: "task events of t-ev", timeoutMs: 10_000 },
+    );
+    assert.deepEqual(topics, ["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"]);
+  });
+
+  it("runs detached, and exec runs a process in it with its own output and exit code", async () => {
+    await runOk([
+      "run",
+      "-d",
+      "--runtime",
+      RUNTIME,
+      image,
+      "t2",
+      "sh",
+      "-c",
+      'trap "exit 42" TERM; while :; do sleep 1; done',
+    ]);
+    assert.equal((await taskRow("t2"))?.STATUS, "RUNNING");
+    const hello = await runOk(["tasks", "exec", "--exec-id", "e1", "t2", "echo", "hello"]);
+    assert.equal(hello.stdout, "hello\n");
+    const failing = await run(["tasks", "exec", "--exec-id", "e2", "t2", "sh", "-c", "exit 5"]);
+    assert.equal(failing.exitCode, 5, failing.stderr);
+  });
+
+  it("refuses an exec id that is in use", async () => {
+    const first = spawn(
+      "/usr/bin/ctr",
+      ["--address", address(), "--namespace", NS, "tasks", "exec", "--exec-id", "dup", "t2", "sleep", "5"],
+      { stdio: "ignore" },
+    );
+    try {
+      await sleep(1_000);
+      const second = await run(["tasks", "exec", "--exec-id", "dup", "t2", "true"]);
+      assert.notEqual(second.exitCode, 0);
+      assert.match(second.stderr, /already exists/);
+    } finally {
+      first.kill("SIGKILL");
+    }
+  });
+
+  it("lists the container's processes", async () => {
+    const pid = Number((await taskRow("t2"))?.PID);
+    const rows = parseTable((await runOk(["tasks", "ps", "t2"])).stdout);
+    assert.ok(
+      rows.some((r) => Number(r.PID) === pid),
+      JSON.stringify(rows),
+    );
+  });
+
+  it("pauses and resumes", async () => {
+    await runOk(["tasks", "pause", "t2"]);
+    assert.equal((await taskRow("t2"))?.STATUS, "PAUSED");
+    await runOk(["tasks", "resume", "t2"]);
+    assert.equal((await taskRow("t2"))?.STATUS, "RUNNING");
+  });
+
+  it("reports cgroup metrics", async () => {
+    const r = await runOk(["tasks", "metrics", "t2"]);
+    const rows = new Map(
+      r.stdout
+        .split("\n")
+        .map((l) => l.trim().split(/\s+/))
+        .filter((cells) => cells.length === 2)
+        .map(([k, v]) => [k, v]),
+    );
+    assert.ok(Number(rows.get("memory.usage_in_bytes")) > 0, r.stdout);
+    assert.ok(Number(rows.get("pids.current")) >= 1, r.stdout);
+  });
+
+  it("delivers SIGTERM and reports the task stopped", async () => {
+    await runOk(["tasks", "kill", "-s", "SIGTERM", "t2"]);
+    await waitFor(async () => (await taskRow("t2"))?.STATUS === "STOPPED", {
+      what: "t2 to stop",
+      timeoutMs: 15_000,
+    });
+    const killAgain = await run(["tasks", "kill", "t2"]);
+    assert.notEqual(killAgain.exitCode, 0, "killing a stopped task fails");
+    await runOk(["tasks", "delete", "t2"]);
+    await runOk(["containers", "rm", "t2"]);
+  });
+
+  it("lets containerd clean up after the shim is killed", async () => {
+    await runOk(["run", "-d", "--runtime", RUNTIME, image, "t3", "sleep", "300"]);
+    const pid = Number((await taskRow("t3"))?.PID);
+    assert.ok(pid > 0);
+    const shim = parentOf(pid);
+    assert.ok(shimPids(address()).includes(shim), `the container's parent ${shim} is our shim`);
+    process.kill(shim, "SIGKILL");
+    // containerd notices the closed connection and runs `containerd-shim-berth-v2 delete`.
+    await waitFor(async () => !alive(pid), {
+      what: "the orphaned container to be removed",
+      timeoutMs: 30_000,
+    });
+    await waitFor(
+      async () => {
+        const row = await taskRow("t3");
+        if (row === undefined) return true;
+        await run(["tasks", "delete", "t3"]);
+        return false;
+      },
+      { what: "task t3 to be gone", timeoutMs: 30_000, intervalMs: 500 },
+    );
+    await runOk(["containers", "rm", "t3"]);
+  });
+});

@@ -1,0 +1,55 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { DeleteResponse } from "@berth/api/containerd/runtime/v2/task/shim";
+import { messageOf } from "./errors.js";
+import type { ShimFlags } from "./flags.js";
+import { unmountAll } from "./mount.js";
+import { DEFAULT_RUNC_BINARY, DEFAULT_RUNC_ROOT, Runc, readPidFile } from "./runc.js";
+import { initLibc } from "./sys.js";
+
+// `delete`: the daemon found the shim dead. Remove what it left (the runc container and the
+// rootfs mount) and report the task as killed, as upstream's cleanup does.
+
+interface SavedOptions {
+  binary_name?: string;
+  root?: string;
+  systemd_cgroup?: boolean;
+}
+
+async function savedOptions(bundle: string): Promise<SavedOptions> {
+  try {
+    return JSON.parse(await readFile(join(bundle, "options.json"), "utf8")) as SavedOptions;
+  } catch {
+    return {};
+  }
+}
+
+export async function deleteShim(flags: ShimFlags, warn: (message: string) => void): Promise<Uint8Array> {
+  await initLibc();
+  const bundle = flags.bundle || process.cwd();
+  const options = await savedOptions(bundle);
+  const runc = new Runc({
+    binary: options.binary_name || DEFAULT_RUNC_BINARY,
+    root: join(options.root || DEFAULT_RUNC_ROOT, flags.namespace),
+    log: join(bundle, "log.json"),
+    systemdCgroup: options.systemd_cgroup === true,
+  });
+  try {
+    await runc.delete(flags.id, true);
+  } catch (err) {
+    warn(`failed to remove runc container: ${messageOf(err)}`);
+  }
+  try {
+    unmountAll(join(bundle, "rootfs"));
+  } catch (err) {
+    warn(`failed to cleanup rootfs mount: ${messageOf(err)}`);
+  }
+  let pid = 0;
+  try {
+    pid = await readPidFile(join(bundle, "init.pid"));
+  } catch (err) {
+    warn(`failed to read init pid file: ${messageOf(err)}`);
+  }
+  const SIGKILL = 9;
+  return DeleteResponse.encode({ pid, exitStatus: 128 + SIGKILL, exitedAt: new Date() }).finish();
+}

@@ -1,0 +1,133 @@
+import { spawn } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import net from "node:net";
+import { dirname, join } from "node:path";
+import { Any } from "@berth/api/google/protobuf/any";
+import { readGroupKey, socketAddress, socketPath } from "./address.js";
+import { decodeOptions } from "./container.js";
+import type { ShimFlags } from "./flags.js";
+
+// `start`: find or launch the shim that serves this container's group. The listening
+// socket is created here and handed to a detached copy of this program, so the daemon can
+// connect as soon as the address is printed.
+
+function listen(path: string): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(path, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
+  });
+}
+
+function canConnect(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.createConnection({ path });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+/** Writes `<bundle>/address` atomically. */
+export async function writeAddress(bundle: string, address: string): Promise<void> {
+  const tmp = join(bundle, ".address");
+  await writeFile(tmp, address, { mode: 0o666 });
+  await rename(tmp, join(bundle, "address"));
+}
+
+/** Runtime options the daemon wrote to stdin (a protobuf Any), if any. */
+function readOptionsFromStdin(): Buffer {
+  try {
+    const st = statSync("/dev/stdin");
+    if (st.isCharacterDevice()) return Buffer.alloc(0); // a terminal or /dev/null
+    return readFileSync(0);
+  } catch {
+    return Buffer.alloc(0);
+  }
+}
+
+/** Puts the shim in the cgroup the options name (cgroup v1: every controller hierarchy). */
+async function joinShimCgroup(pid: number, cgroup: string): Promise<void> {
+  const hierarchies = (await readFile("/proc/self/cgroup", "utf8"))
+    .split("\n")
+    .map((l) => l.split(":")[1])
+    .filter((c): c is string => c !== undefined && c !== "");
+  for (const controllers of hierarchies) {
+    const name = controllers.replace(/^name=/, "");
+    await writeFile(join("/sys/fs/cgroup", name, cgroup, "cgroup.procs"), String(pid)).catch(() => {});
+  }
+}
+
+/** The daemon's score + 1, so the kernel picks the shim before the daemon (upstream's AdjustOOMScore). */
+async function adjustOomScore(pid: number): Promise<void> {
+  const parent = Number((await readFile(`/proc/${process.ppid}/oom_score_adj`, "utf8")).trim());
+  const score = Math.min(parent + 1, 1000);
+  await writeFile(`/proc/${pid}/oom_score_adj`, String(score));
+}
+
+export async function startShim(flags: ShimFlags, self: { execPath: string; args: string[] }): Promise<string> {
+  const bundle = flags.bundle || process.cwd();
+  const group = await readGroupKey(bundle, flags.id);
+  const address = socketAddress(flags.address, flags.namespace, group);
+  const path = socketPath(address);
+  await mkdir(dirname(path), { recursive: true, mode: 0o711 });
+
+  let server: net.Server;
+  try {
+    server = await listen(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
+    if (await canConnect(path)) {
+      // A shim for this group is running: it serves this container too.
+      await writeAddress(bundle, address);
+      return address;
+    }
+    await rm(path, { force: true });
+    server = await listen(path);
+  }
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== "number" || fd < 0) throw new Error("start: no descriptor for the shim socket");
+
+  try {
+    await writeAddress(bundle, address);
+    const args = [...self.args, "-namespace", flags.namespace, "-id", flags.id, "-address", flags.address];
+    if (flags.publishBinary !== "") args.push("-publish-binary", flags.publishBinary);
+    if (flags.debug) args.push("-debug");
+    const child = spawn(self.execPath, args, {
+      cwd: bundle,
+      detached: true,
+      stdio: ["ignore", "ignore", "ignore", fd],
+      env: process.env,
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once("spawn", resolve);
+      child.once("error", reject);
+    });
+    child.unref();
+    const pid = child.pid ?? 0;
+    try {
+      const raw = readOptionsFromStdin();
+      if (raw.length > 0) {
+        const options = decodeOptions(Any.decode(raw));
+        if (options.shimCgroup !== "") await joinShimCgroup(pid, options.shimCgroup);
+      }
+      await adjustOomScore(pid);
+    } catch (err) {
+      process.kill(pid, "SIGKILL");
+      throw err;
+    }
+  } catch (err) {
+    server.close(); // also unlinks the socket
+    throw err;
+  }
+  // Exit without closing the listener: closing would unlink the socket the child serves on.
+  return address;
+}
