@@ -1,0 +1,58 @@
+// berthctl images pull: fetch an image into the daemon and unpack it, with progress.
+
+import { DEFAULT_SNAPSHOTTER, type HostsConfig, loadHostsConfig, pull } from "@berth/client";
+import { type Command, UsageError, parseOptions } from "../../command.js";
+import { PullProgressView } from "../../progress.js";
+
+export const pullCommand: Command = {
+  name: "pull",
+  summary: "fetch an image from its registry and unpack it into snapshots",
+  synopsis: "[--plain-http] [--hosts-config FILE] [--platform P] [--snapshotter S] [--no-unpack] REF",
+  help: [
+    "--plain-http          reach the registry over http:// instead of https://",
+    "--hosts-config FILE   YAML with mirrors, plainHttp hosts and auth (see docs)",
+    "--platform P          the platform to pull out of a multi-platform image (default: this machine's)",
+    `--snapshotter S       snapshotter to unpack into (default ${DEFAULT_SNAPSHOTTER})`,
+    "--no-unpack           fetch the content only",
+  ],
+  async run(ctx, argv) {
+    const { values, positionals } = parseOptions(
+      argv,
+      {
+        "plain-http": { type: "boolean" },
+        "hosts-config": { type: "string" },
+        platform: { type: "string" },
+        snapshotter: { type: "string" },
+        "no-unpack": { type: "boolean" },
+      },
+      "images pull",
+    );
+    const [ref, ...extra] = positionals;
+    if (ref === undefined)
+      throw new UsageError("images pull needs an image reference: berthctl images pull REF");
+    if (extra.length > 0)
+      throw new UsageError(
+        `images pull takes one reference, got ${positionals.length}: pull them one by one`,
+      );
+    let hosts: HostsConfig | undefined;
+    if (values["hosts-config"] !== undefined) hosts = await loadHostsConfig(values["hosts-config"]);
+
+    const view = new PullProgressView(ctx.stdout);
+    const started = Date.now();
+    try {
+      const image = await pull(ctx.connect(), ref, {
+        ...(hosts !== undefined ? { hosts } : {}),
+        plainHttp: values["plain-http"] === true,
+        ...(values.platform !== undefined ? { platform: values.platform } : {}),
+        snapshotter: values.snapshotter ?? DEFAULT_SNAPSHOTTER,
+        unpack: values["no-unpack"] !== true,
+        onProgress: (event) => view.update(event),
+        signal: ctx.signal,
+      });
+      view.finish({ name: image.name, digest: image.target?.digest ?? "", elapsedMs: Date.now() - started });
+    } catch (err) {
+      view.abandon();
+      throw err;
+    }
+  },
+};
