@@ -12,7 +12,9 @@ import { type Registry, startRegistry } from "./fixtures/registry.js";
 import { waitFor } from "./fixtures/tmp.js";
 
 async function blobDigest(address: string, digest: string): Promise<string> {
-  const child = spawn("/usr/bin/ctr", ["--address", address, "content", "get", digest], { stdio: ["ignore", "pipe", "ignore"] });
+  const child = spawn("/usr/bin/ctr", ["--address", address, "content", "get", digest], {
+    stdio: ["ignore", "pipe", "ignore"],
+  });
   const hash = createHash("sha256");
   child.stdout.on("data", (d: Buffer) => hash.update(d));
   await new Promise((r) => child.on("close", r));
@@ -35,7 +37,11 @@ for (const { kind, start } of daemonKinds) {
     });
 
     test("the pull completes after a restart and nothing is corrupt or orphaned", async () => {
-      const pull = spawn("/usr/bin/ctr", ["--address", daemon.address, "images", "pull", "--plain-http", image.ref], { stdio: "ignore" });
+      const pull = spawn(
+        "/usr/bin/ctr",
+        ["--address", daemon.address, "images", "pull", "--plain-http", image.ref],
+        { stdio: "ignore" },
+      );
       const pullDone = new Promise((r) => pull.on("close", r));
       // Kill once some ingest has data but before the pull is over.
       await waitFor(
@@ -54,7 +60,10 @@ for (const { kind, start } of daemonKinds) {
       assert.ok(rows.some((r) => r.REF === image.ref));
       const content = parseTable((await ctrOk(daemon.address, ["content", "ls"])).stdout);
       for (const d of [image.manifestDigest, image.configDigest, ...image.layers.map((l) => l.digest)]) {
-        assert.ok(content.some((r) => r.DIGEST === d), `missing ${d}`);
+        assert.ok(
+          content.some((r) => r.DIGEST === d),
+          `missing ${d}`,
+        );
         assert.equal(await blobDigest(daemon.address, d), d, `blob ${d} is corrupt`);
       }
       const snaps = parseTable((await ctrOk(daemon.address, ["snapshots", "ls"])).stdout);

@@ -5,10 +5,10 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startContainerd } from "./fixtures/containerd.js";
-import { type ManagedProcess, spawnManaged } from "./fixtures/process.js";
-import { tempDir, waitFor } from "./fixtures/tmp.js";
 import { ctr } from "./fixtures/ctr.js";
 import { unmountUnder } from "./fixtures/mounts.js";
+import { type ManagedProcess, spawnManaged } from "./fixtures/process.js";
+import { tempDir, waitFor } from "./fixtures/tmp.js";
 import { removeDir } from "./fixtures/tmp.js";
 
 export interface DaemonUnderTest {
@@ -42,7 +42,10 @@ export async function startBerthdDaemon(): Promise<DaemonUnderTest> {
   const address = join(dir, "berthd.sock");
   const configFile = join(dir, "berthd.yaml");
   const logFile = join(dir, "berthd.log");
-  await writeFile(configFile, `root: ${root}\nstate: ${state}\ngrpc:\n  address: ${address}\nlogLevel: debug\n`);
+  await writeFile(
+    configFile,
+    `root: ${root}\nstate: ${state}\ngrpc:\n  address: ${address}\nlogLevel: debug\n`,
+  );
   let proc: ManagedProcess;
   const launch = async () => {
     proc = await spawnManaged(process.execPath, [berthdMain, "--config", configFile], { logFile });
@@ -83,10 +86,15 @@ export async function startContainerdDaemon(): Promise<DaemonUnderTest> {
     },
     async kill() {
       process.kill(c.pid, "SIGKILL");
-      await waitFor(() => !existsSync(`/proc/${c.pid}/status`) || readFileSync(`/proc/${c.pid}/status`, "utf8").includes("State:\tZ"), {
-        timeoutMs: 10_000,
-        what: `containerd ${c.pid} to exit`,
-      });
+      await waitFor(
+        () =>
+          !existsSync(`/proc/${c.pid}/status`) ||
+          readFileSync(`/proc/${c.pid}/status`, "utf8").includes("State:\tZ"),
+        {
+          timeoutMs: 10_000,
+          what: `containerd ${c.pid} to exit`,
+        },
+      );
     },
     async restart() {
       c = await startContainerd({ root: c.root, state: c.state });
@@ -101,4 +109,6 @@ const allDaemons = [
 ] as const;
 
 /** The daemons compatibility tests run against; BERTH_E2E_DAEMONS=berthd (or containerd) narrows it. */
-export const daemonKinds = allDaemons.filter((d) => (process.env.BERTH_E2E_DAEMONS ?? "berthd,containerd").split(",").includes(d.kind));
+export const daemonKinds = allDaemons.filter((d) =>
+  (process.env.BERTH_E2E_DAEMONS ?? "berthd,containerd").split(",").includes(d.kind),
+);

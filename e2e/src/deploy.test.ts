@@ -12,7 +12,10 @@ test("every unit in deploy/ passes systemd-analyze verify", async () => {
   const units = (await readdir(join(repoRoot, "deploy"))).filter((f) => f.endsWith(".service"));
   assert.ok(units.includes("berthd.service"));
   for (const unit of units) {
-    const text = (await readFile(join(repoRoot, "deploy", unit), "utf8")).replaceAll("@BERTH_HOME@", repoRoot);
+    const text = (await readFile(join(repoRoot, "deploy", unit), "utf8")).replaceAll(
+      "@BERTH_HOME@",
+      repoRoot,
+    );
     await writeFile(join(dir, unit), text);
   }
   for (const unit of units) {
@@ -20,7 +23,11 @@ test("every unit in deploy/ passes systemd-analyze verify", async () => {
     // Without systemd as PID 1 verify still parses and checks the unit; it must report nothing.
     const problems = `${r.stdout}\n${r.stderr}`
       .split("\n")
-      .filter((l) => l.trim() !== "" && !/Failed to connect|System has not been booted|Cannot open|Unit.*not found|dbus/i.test(l));
+      .filter(
+        (l) =>
+          l.trim() !== "" &&
+          !/Failed to connect|System has not been booted|Cannot open|Unit.*not found|dbus/i.test(l),
+      );
     assert.deepEqual(problems, [], `${unit}: ${problems.join("\n")}`);
   }
 });
@@ -29,7 +36,10 @@ test("berthd exits non-zero with one clear line on a bad config", async () => {
   const dir = await tempDir("badcfg-");
   const cfg = join(dir, "bad.yaml");
   await writeFile(cfg, "root: relative/path\ngrpc:\n  adress: /x\n");
-  const r = await execa(process.execPath, [join(repoRoot, "packages/core/dist/main.js"), "--config", cfg], { reject: false, timeout: 20_000 });
+  const r = await execa(process.execPath, [join(repoRoot, "packages/core/dist/main.js"), "--config", cfg], {
+    reject: false,
+    timeout: 20_000,
+  });
   assert.notEqual(r.exitCode, 0);
   const lines = r.stderr.trim().split("\n");
   assert.equal(lines.length, 1, r.stderr);
@@ -44,7 +54,9 @@ test("the default berthd.yaml is accepted", async () => {
     .replace("/run/berth", join(dir, "state"));
   const cfg = join(dir, "berthd.yaml");
   await writeFile(cfg, text);
-  const child = execa(process.execPath, [join(repoRoot, "packages/core/dist/main.js"), "--config", cfg], { reject: false });
+  const child = execa(process.execPath, [join(repoRoot, "packages/core/dist/main.js"), "--config", cfg], {
+    reject: false,
+  });
   try {
     for (let i = 0; i < 100; i++) {
       if ((await readdir(dir)).includes("b.sock")) break;

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 // Typed gRPC clients for a daemon's socket, namespaced by metadata as containerd expects.
 import { ContentDefinition, WriteAction } from "@berth/api/containerd/services/content/v1/content";
 import { DiffDefinition } from "@berth/api/containerd/services/diff/v1/diff";
@@ -5,7 +6,6 @@ import { ImagesDefinition } from "@berth/api/containerd/services/images/v1/image
 import { LeasesDefinition } from "@berth/api/containerd/services/leases/v1/leases";
 import { NamespacesDefinition } from "@berth/api/containerd/services/namespaces/v1/namespace";
 import { SnapshotsDefinition } from "@berth/api/containerd/services/snapshots/v1/snapshots";
-import { createHash } from "node:crypto";
 import { type Channel, Metadata, createChannel, createClient } from "nice-grpc";
 
 /** Clients for a daemon; resources made through them join `lease`, as real clients' work does (else GC may take them). */
@@ -42,7 +42,14 @@ export async function writeBlob(
   async function* requests() {
     yield { action: WriteAction.STAT, ref, total: opts.total ?? data.length, expected };
     yield { action: WriteAction.WRITE, ref, offset: 0, data };
-    yield { action: WriteAction.COMMIT, ref, offset: data.length, total: opts.total ?? data.length, expected, labels: opts.labels ?? {} };
+    yield {
+      action: WriteAction.COMMIT,
+      ref,
+      offset: data.length,
+      total: opts.total ?? data.length,
+      expected,
+      labels: opts.labels ?? {},
+    };
   }
   let digest = "";
   for await (const resp of c.content.write(requests())) if (resp.digest) digest = resp.digest;
@@ -55,6 +62,8 @@ export async function codeOf(p: Promise<unknown>): Promise<number> {
     await p;
     return -1;
   } catch (err) {
-    return typeof err === "object" && err !== null && "code" in err && typeof err.code === "number" ? err.code : -2;
+    return typeof err === "object" && err !== null && "code" in err && typeof err.code === "number"
+      ? err.code
+      : -2;
   }
 }

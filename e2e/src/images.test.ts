@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { type DaemonUnderTest, daemonKinds } from "./daemons.js";
 import { ctr, ctrOk, parseTable } from "./fixtures/ctr.js";
-import { buildSimpleImage, buildTestImage, type PushedImage, type TestImage } from "./fixtures/images.js";
+import { type PushedImage, type TestImage, buildSimpleImage, buildTestImage } from "./fixtures/images.js";
 import { mountAll, parseMountCommands, unmount } from "./fixtures/mounts.js";
 import { type Registry, startRegistry } from "./fixtures/registry.js";
 import { assertRootfs } from "./fixtures/rootfs.js";
@@ -60,10 +60,16 @@ for (const { kind, start } of daemonKinds) {
         assert.ok(byDigest.has(d), `content ls lacks ${d}`);
       }
       const manifest = byDigest.get(image.manifestDigest)!;
-      assert.match(manifest.LABELS ?? "", new RegExp(`containerd.io/gc.ref.content.config=${image.configDigest}`));
+      assert.match(
+        manifest.LABELS ?? "",
+        new RegExp(`containerd.io/gc.ref.content.config=${image.configDigest}`),
+      );
       assert.match(manifest.LABELS ?? "", /containerd.io\/gc.ref.content.l.0=/);
       const config = byDigest.get(image.configDigest)!;
-      assert.match(config.LABELS ?? "", new RegExp(`containerd.io/gc.ref.snapshot.overlayfs=${image.chainId}`));
+      assert.match(
+        config.LABELS ?? "",
+        new RegExp(`containerd.io/gc.ref.snapshot.overlayfs=${image.chainId}`),
+      );
     });
 
     test("ctr snapshots ls shows the committed chain", async () => {
@@ -78,7 +84,9 @@ for (const { kind, start } of daemonKinds) {
       const key = `check-${kind}`;
       const target = await tempDir("rootfs-");
       await ctrOk(daemon.address, ["snapshots", "prepare", key, image.chainId]);
-      const specs = parseMountCommands((await ctrOk(daemon.address, ["snapshots", "mounts", target, key])).stdout);
+      const specs = parseMountCommands(
+        (await ctrOk(daemon.address, ["snapshots", "mounts", target, key])).stdout,
+      );
       assert.ok(specs.length > 0);
       await mountAll(specs, target);
       try {
@@ -90,7 +98,9 @@ for (const { kind, start } of daemonKinds) {
     });
 
     test("ctr events sees image events", async () => {
-      const events = spawn("/usr/bin/ctr", ["--address", daemon.address, "events"], { stdio: ["ignore", "pipe", "pipe"] });
+      const events = spawn("/usr/bin/ctr", ["--address", daemon.address, "events"], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let out = "";
       events.stdout.on("data", (d: Buffer) => {
         out += d.toString();
@@ -99,7 +109,10 @@ for (const { kind, start } of daemonKinds) {
         await new Promise((r) => setTimeout(r, 500));
         await ctrOk(daemon.address, ["images", "pull", "--plain-http", otherRef]);
         await ctrOk(daemon.address, ["images", "rm", otherRef]);
-        await waitFor(() => out.includes("/images/delete"), { timeoutMs: 10_000, what: `image events in: ${out}` });
+        await waitFor(() => out.includes("/images/delete"), {
+          timeoutMs: 10_000,
+          what: `image events in: ${out}`,
+        });
         assert.match(out, /\/images\/create/);
         assert.match(out, new RegExp(`/images/create.*${otherRef.replace(/[.]/g, "\\.")}`));
       } finally {
@@ -139,4 +152,3 @@ for (const { kind, start } of daemonKinds) {
     });
   });
 }
-

@@ -18,7 +18,13 @@ export async function startCountingProxy(targetHost: string): Promise<CountingPr
     if (req.method === "GET" && req.url?.includes("/blobs/")) state.blobGets++;
     if (req.method === "GET" && req.url?.includes("/manifests/")) state.manifestGets++;
     const upstream = request(
-      { hostname, port: Number(port), method: req.method, path: req.url, headers: { ...req.headers, host: targetHost } },
+      {
+        hostname,
+        port: Number(port),
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: targetHost },
+      },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);

@@ -10,7 +10,13 @@ import { ctrOk } from "../fixtures/ctr.js";
 import { buildLargeImage } from "../fixtures/images.js";
 import { startRegistry } from "../fixtures/registry.js";
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "3" }, mb: { type: "string", default: "100" }, layers: { type: "string", default: "5" } } });
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "3" },
+    mb: { type: "string", default: "100" },
+    layers: { type: "string", default: "5" },
+  },
+});
 const runs = Number(values.runs);
 
 const median = (xs: number[]) => {
@@ -22,7 +28,13 @@ async function main(): Promise<void> {
   const registry = await startRegistry();
   const results: Record<string, number[]> = { berthd: [], containerd: [] };
   try {
-    const image = await buildLargeImage(registry.host, "berth/bench", "pull", Number(values.mb), Number(values.layers));
+    const image = await buildLargeImage(
+      registry.host,
+      "berth/bench",
+      "pull",
+      Number(values.mb),
+      Number(values.layers),
+    );
     for (let i = 0; i < runs; i++) {
       for (const { kind, start } of daemonKinds) {
         const daemon: DaemonUnderTest = await start();
@@ -53,7 +65,9 @@ async function main(): Promise<void> {
     medianContainerdMs: Math.round(c),
     ratio: Number((b / c).toFixed(3)),
   };
-  console.log(`pull ${values.mb} MB / ${values.layers} layers, median of ${runs}: berthd ${b.toFixed(0)} ms, containerd ${c.toFixed(0)} ms, ratio berthd/containerd ${summary.ratio}`);
+  console.log(
+    `pull ${values.mb} MB / ${values.layers} layers, median of ${runs}: berthd ${b.toFixed(0)} ms, containerd ${c.toFixed(0)} ms, ratio berthd/containerd ${summary.ratio}`,
+  );
   const out = join(repoRoot, "bench-results");
   await mkdir(out, { recursive: true });
   await writeFile(join(out, "pull.json"), `${JSON.stringify(summary, null, 2)}\n`);

@@ -10,7 +10,13 @@ const usage = "usage: berthd [--config FILE] [--log-level error|warn|info|debug|
 async function main(): Promise<void> {
   let values: { config?: string; "log-level"?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({ options: { config: { type: "string", short: "c" }, "log-level": { type: "string", short: "l" }, help: { type: "boolean", short: "h" } } }));
+    ({ values } = parseArgs({
+      options: {
+        config: { type: "string", short: "c" },
+        "log-level": { type: "string", short: "l" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
   } catch (err) {
     process.stderr.write(`berthd: ${(err as Error).message}\n${usage}\n`);
     process.exit(2);
@@ -21,7 +27,8 @@ async function main(): Promise<void> {
   }
   const config = await loadBerthdConfig(values.config);
   const level = values["log-level"] ?? config.logLevel;
-  if (!logLevels.includes(level as LogLevel)) throw new ConfigError(`--log-level: must be one of ${logLevels.join(", ")}`);
+  if (!logLevels.includes(level as LogLevel))
+    throw new ConfigError(`--log-level: must be one of ${logLevels.join(", ")}`);
   const log = createLogger(level as LogLevel, { daemon: "berthd" });
   const daemon = await startBerthd(config, log);
   let stopping = false;
@@ -42,7 +49,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  const msg = err instanceof ConfigError ? err.message : `cannot start: ${err instanceof Error ? err.message : String(err)}`;
-  process.stderr.write(`${JSON.stringify({ level: "error", message: msg, daemon: "berthd", timestamp: new Date().toISOString() })}\n`);
+  const msg =
+    err instanceof ConfigError
+      ? err.message
+      : `cannot start: ${err instanceof Error ? err.message : String(err)}`;
+  process.stderr.write(
+    `${JSON.stringify({ level: "error", message: msg, daemon: "berthd", timestamp: new Date().toISOString() })}\n`,
+  );
   process.exit(1);
 });

@@ -51,9 +51,11 @@ function check(value: unknown, s: Shape, path: string): void {
   for (const [k, v] of Object.entries(value)) {
     const key = path ? `${path}.${k}` : k;
     const want = s[k];
-    if (want === undefined) throw new ConfigError(`${key}: unknown key (known: ${Object.keys(s).join(", ")})`);
+    if (want === undefined)
+      throw new ConfigError(`${key}: unknown key (known: ${Object.keys(s).join(", ")})`);
     if (typeof want === "object") check(v, want, key);
-    else if (typeof v !== want) throw new ConfigError(`${key}: expected a ${want}, got ${JSON.stringify(v)}`);
+    else if ((want === "string" && typeof v !== "string") || (want === "number" && typeof v !== "number"))
+      throw new ConfigError(`${key}: expected a ${want}, got ${JSON.stringify(v)}`);
   }
 }
 
@@ -80,13 +82,21 @@ export function parseBerthdConfig(text: string, source = "config"): BerthdConfig
     throw new ConfigError(`${source}: ${(err as Error).message}`);
   }
   const cfg = merge(defaultBerthdConfig, raw);
-  if (!logLevels.includes(cfg.logLevel)) throw new ConfigError(`${source}: logLevel: must be one of ${logLevels.join(", ")}`);
-  for (const [k, v] of [["root", cfg.root], ["state", cfg.state], ["grpc.address", cfg.grpc.address]] as const) {
-    if (!v.startsWith("/")) throw new ConfigError(`${source}: ${k}: must be an absolute path, got ${JSON.stringify(v)}`);
+  if (!logLevels.includes(cfg.logLevel))
+    throw new ConfigError(`${source}: logLevel: must be one of ${logLevels.join(", ")}`);
+  for (const [k, v] of [
+    ["root", cfg.root],
+    ["state", cfg.state],
+    ["grpc.address", cfg.grpc.address],
+  ] as const) {
+    if (!v.startsWith("/"))
+      throw new ConfigError(`${source}: ${k}: must be an absolute path, got ${JSON.stringify(v)}`);
   }
   if (cfg.ttrpc.address === "") cfg.ttrpc.address = `${cfg.grpc.address}.ttrpc`;
   if (cfg.metrics.address !== "" && !/^[^:]+:\d+$/.test(cfg.metrics.address)) {
-    throw new ConfigError(`${source}: metrics.address: expected host:port, got ${JSON.stringify(cfg.metrics.address)}`);
+    throw new ConfigError(
+      `${source}: metrics.address: expected host:port, got ${JSON.stringify(cfg.metrics.address)}`,
+    );
   }
   return cfg;
 }
@@ -97,7 +107,8 @@ export async function loadBerthdConfig(path: string | undefined): Promise<Berthd
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT" && path === undefined) return parseBerthdConfig("", file);
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" && path === undefined)
+      return parseBerthdConfig("", file);
     throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
   }
   return parseBerthdConfig(text, file);

@@ -1,17 +1,17 @@
 // The walking differ: applies layer blobs from the content store onto snapshot mounts,
 // and computes a layer from two mounts into the content store.
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { PassThrough, Transform, type Readable, Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { PassThrough, type Readable, Writable } from "node:stream";
+import { finished, pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { invalidArgument, notImplemented } from "@berth/client/errdefs";
-import type { RequestContext } from "../metadata/context.js";
 import type { NamespacedContentStore } from "../metadata/content.js";
+import type { RequestContext } from "../metadata/context.js";
 import type { Descriptor } from "../metadata/images.js";
+import { readonlyMounts, withTempMount } from "../mount/mount-all.js";
 import type { Mount } from "../mount/mount.js";
-import { withTempMount } from "../mount/mount-all.js";
-import { applyLayer, decompressIfNeeded } from "./apply.js";
+import { Sha256Tap, applyLayer, decompressIfNeeded } from "./apply.js";
 import { writeDiff } from "./compare.js";
 
 export const mediaTypes = {
@@ -26,26 +26,20 @@ export const mediaTypes = {
 const supported = new Set<string>(Object.values(mediaTypes));
 
 /** How to apply onto a set of mounts without mounting, when the layout allows it. */
-function directTarget(mounts: Mount[]): { root: string; whiteouts: "overlay" | "remove" } | null {
+function directTarget(
+  mounts: Mount[],
+): { root: string; whiteouts: "overlay" | "remove"; parents: string[] } | null {
   if (mounts.length !== 1) return null;
   const m = mounts[0]!;
-  if (m.type === "bind" && !m.options.includes("ro")) return { root: m.source, whiteouts: "remove" };
+  if (m.type === "bind" && !m.options.includes("ro"))
+    return { root: m.source, whiteouts: "remove", parents: [] };
   if (m.type === "overlay") {
     const upper = m.options.find((o) => o.startsWith("upperdir="));
-    if (upper) return { root: upper.slice("upperdir=".length), whiteouts: "overlay" };
+    const lower = m.options.find((o) => o.startsWith("lowerdir="));
+    const parents = lower ? lower.slice("lowerdir=".length).split(":") : [];
+    if (upper) return { root: upper.slice("upperdir=".length), whiteouts: "overlay", parents };
   }
   return null;
-}
-
-class Digester extends Transform {
-  readonly hash = createHash("sha256");
-  size = 0;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    this.hash.update(chunk);
-    this.size += chunk.length;
-    this.push(chunk);
-    cb();
-  }
 }
 
 export class Differ {
@@ -53,7 +47,8 @@ export class Differ {
 
   async apply(ctx: RequestContext, desc: Descriptor, mounts: Mount[]): Promise<Descriptor> {
     if (!supported.has(desc.mediaType)) {
-      if (desc.mediaType.includes("zstd")) throw notImplemented(`unsupported diff media type: ${desc.mediaType}: not implemented`);
+      if (desc.mediaType.includes("zstd"))
+        throw notImplemented(`unsupported diff media type: ${desc.mediaType}: not implemented`);
       throw notImplemented(`unsupported diff media type: ${desc.mediaType}: not implemented`);
     }
     if (mounts.length === 0) throw invalidArgument("apply needs at least one mount");
@@ -61,20 +56,20 @@ export class Differ {
     const reader = await this.content.reader(ctx, desc.digest);
     await reader.close();
     const raw: Readable = createReadStream(this.content.backend.blobPath(desc.digest));
-    const digester = new Digester();
-    const run = async (root: string, whiteouts: "overlay" | "remove") => {
+    const tap = new Sha256Tap();
+    const run = async (root: string, whiteouts: "overlay" | "remove", parents: string[]) => {
       const tar = decompressIfNeeded(raw, desc.mediaType);
-      const plain = tar.pipe(digester);
+      const plain = tar.pipe(tap);
       tar.on("error", (err: Error) => plain.destroy(err));
-      await applyLayer(plain, root, { whiteouts, signal: ctx.signal });
-      // Drain what the tar parser did not need (padding after the end-of-archive blocks)
-      // so the digest covers the whole stream.
-      await pipeline(plain, new Writable({ write: (_c, _e, cb) => cb() }));
+      // applyLayer reads to the end of the stream (padding included), so the tap's
+      // digest covers every byte: that is the layer's diffID.
+      await applyLayer(plain, root, { whiteouts, signal: ctx.signal, parents });
+      await finished(plain);
     };
     const direct = directTarget(mounts);
-    if (direct) await run(direct.root, direct.whiteouts);
-    else await withTempMount(mounts, (dir: string) => run(dir, "remove"));
-    return { mediaType: mediaTypes.ociLayer, digest: `sha256:${digester.hash.digest("hex")}`, size: digester.size, annotations: {} };
+    if (direct) await run(direct.root, direct.whiteouts, direct.parents);
+    else await withTempMount(mounts, (dir: string) => run(dir, "remove", []));
+    return { mediaType: mediaTypes.ociLayer, digest: tap.digest, size: tap.size, annotations: {} };
   }
 
   async diff(
@@ -85,11 +80,12 @@ export class Differ {
   ): Promise<Descriptor> {
     const mediaType = options.mediaType || mediaTypes.ociLayerGzip;
     const compress = mediaType.endsWith("gzip");
-    if (mediaType !== mediaTypes.ociLayer && !compress) throw notImplemented(`unsupported diff media type: ${mediaType}: not implemented`);
+    if (mediaType !== mediaTypes.ociLayer && !compress)
+      throw notImplemented(`unsupported diff media type: ${mediaType}: not implemented`);
     const ref = options.ref || `diff-${Date.now()}-${randomBytes(6).toString("hex")}`;
     const writer = await this.content.writer(ctx, ref, 0, "");
-    const uncompressed = new Digester();
-    const compressed = new Digester();
+    const uncompressed = new Sha256Tap();
+    const compressed = new Sha256Tap();
     const sink = new Writable({
       write(chunk: Buffer, _enc, cb) {
         writer.write(chunk).then(() => cb(), cb);
@@ -101,16 +97,18 @@ export class Differ {
         () => tar.end(),
         (err: unknown) => tar.destroy(err as Error),
       );
-      const piping = compress ? pipeline(tar, uncompressed, createGzip(), compressed, sink) : pipeline(tar, uncompressed, compressed, sink);
+      const piping = compress
+        ? pipeline(tar, uncompressed, createGzip(), compressed, sink)
+        : pipeline(tar, uncompressed, compressed, sink);
       await Promise.all([piping, writing]);
     };
     try {
-      await withTempMount(upper.map((m) => ({ ...m, options: readOnly(m.options) })), async (upperDir: string) => {
+      await withTempMount(readonlyMounts(upper), async (upperDir: string) => {
         if (lower.length === 0) await produce(null, upperDir);
-        else await withTempMount(lower.map((m) => ({ ...m, options: readOnly(m.options) })), (lowerDir: string) => produce(lowerDir, upperDir));
+        else await withTempMount(readonlyMounts(lower), (lowerDir: string) => produce(lowerDir, upperDir));
       });
-      const diffID = `sha256:${uncompressed.hash.digest("hex")}`;
-      const digest = `sha256:${compressed.hash.digest("hex")}`;
+      const diffID = uncompressed.digest;
+      const digest = compressed.digest;
       const labels = { ...options.labels, "containerd.io/uncompressed": diffID };
       await writer.commit(compressed.size, digest, labels);
       return { mediaType, digest, size: compressed.size, annotations: {} };
@@ -120,8 +118,4 @@ export class Differ {
       throw err;
     }
   }
-}
-
-function readOnly(options: string[]): string[] {
-  return [...options.filter((o) => o !== "rw"), ...(options.includes("ro") ? [] : ["ro"])];
 }

@@ -1,5 +1,5 @@
 // containerd.services.events.v1.Events over gRPC, and the ttrpc Events service shims forward to.
-import { type EventsServiceImplementation } from "@berth/api/containerd/services/events/v1/events";
+import type { EventsServiceImplementation } from "@berth/api/containerd/services/events/v1/events";
 import { invalidArgument } from "@berth/client/errdefs";
 import { validateNamespace } from "../metadata/context.js";
 import { requestContext } from "../server/context.js";
@@ -7,7 +7,8 @@ import type { EventExchange } from "./exchange.js";
 import { validTopic } from "./exchange.js";
 
 function checkTopic(topic: string): void {
-  if (!validTopic(topic)) throw invalidArgument(`envelope topic ${JSON.stringify(topic)}: must be a path like /tasks/exit`);
+  if (!validTopic(topic))
+    throw invalidArgument(`envelope topic ${JSON.stringify(topic)}: must be a path like /tasks/exit`);
 }
 
 export function eventsService(exchange: EventExchange): EventsServiceImplementation {
@@ -25,7 +26,12 @@ export function eventsService(exchange: EventExchange): EventsServiceImplementat
       validateNamespace(e.namespace);
       checkTopic(e.topic);
       if (!e.event) throw invalidArgument("event must not be empty");
-      exchange.publish({ timestamp: e.timestamp ?? new Date(), namespace: e.namespace, topic: e.topic, event: e.event });
+      exchange.publish({
+        timestamp: e.timestamp ?? new Date(),
+        namespace: e.namespace,
+        topic: e.topic,
+        event: e.event,
+      });
       return {};
     },
     async *subscribe(req, call) {

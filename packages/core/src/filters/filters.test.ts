@@ -2,10 +2,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseFilter, parseFilters, recordGetter } from "./filters.js";
 
-const img = recordGetter({ name: "docker.io/library/busybox:latest", "target.digest": "sha256:ab" }, {
-  "io.example/key": "v1",
-  plain: "x",
-});
+const img = recordGetter(
+  { name: "docker.io/library/busybox:latest", "target.digest": "sha256:ab" },
+  {
+    "io.example/key": "v1",
+    plain: "x",
+  },
+);
 
 test("equality, inequality, presence and regexp selectors", () => {
   assert.equal(parseFilter("name==docker.io/library/busybox:latest").match(img), true);
@@ -26,6 +29,10 @@ test("quoted label keys and values, AND within a filter, OR across filters", () 
 
 test("bad filters are InvalidArgument", () => {
   for (const bad of ["name=x", "name==", "name~=(", '"unterminated', "==x", "a,,b"]) {
-    assert.throws(() => parseFilter(bad), (err: { code?: number }) => err.code === 3, bad);
+    assert.throws(
+      () => parseFilter(bad),
+      (err: { code?: number }) => err.code === 3,
+      bad,
+    );
   }
 });

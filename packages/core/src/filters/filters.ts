@@ -43,7 +43,15 @@ class Scanner {
       if (ch === "\\") {
         this.pos++;
         ch = this.peek();
-        const escapes: Record<string, string> = { n: "\n", t: "\t", r: "\r", "\\": "\\", '"': '"', "'": "'", "/": "/" };
+        const escapes: Record<string, string> = {
+          n: "\n",
+          t: "\t",
+          r: "\r",
+          "\\": "\\",
+          '"': '"',
+          "'": "'",
+          "/": "/",
+        };
         ch = escapes[ch] ?? ch;
       }
       out += ch;
@@ -138,7 +146,10 @@ export function parseFilters(inputs: readonly string[]): Filter {
 }
 
 /** A getter over a plain record: `labels` resolves into a label map, other keys by name. */
-export function recordGetter(fields: Record<string, string | undefined>, labels: Record<string, string> = {}): FieldGetter {
+export function recordGetter(
+  fields: Record<string, string | undefined>,
+  labels: Record<string, string> = {},
+): FieldGetter {
   return (path) => {
     const [head, ...rest] = path;
     if (head === "labels") {

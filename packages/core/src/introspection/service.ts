@@ -2,9 +2,16 @@ import type { IntrospectionServiceImplementation } from "@berth/api/containerd/s
 import { parseFilters, recordGetter } from "../filters/filters.js";
 import type { PluginRegistry } from "../plugin/registry.js";
 
-const platform = { os: "linux", architecture: process.arch === "x64" ? "amd64" : process.arch === "arm64" ? "arm64" : process.arch, variant: "" };
+const platform = {
+  os: "linux",
+  architecture: process.arch === "x64" ? "amd64" : process.arch === "arm64" ? "arm64" : process.arch,
+  variant: "",
+};
 
-export function introspectionService(registry: PluginRegistry, uuid: string): IntrospectionServiceImplementation {
+export function introspectionService(
+  registry: PluginRegistry,
+  uuid: string,
+): IntrospectionServiceImplementation {
   return {
     async plugins(req) {
       const f = parseFilters(req.filters);

@@ -35,8 +35,10 @@ const identifier = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
 
 export function validateIdentifier(id: string, what = "identifier"): void {
   if (id === "") throw invalidArgument(`${what} must not be empty`);
-  if (id.length > 76) throw invalidArgument(`${what} ${JSON.stringify(id)} greater than maximum length (76 characters)`);
-  if (!identifier.test(id)) throw invalidArgument(`${what} ${JSON.stringify(id)} must match ${identifier.source}`);
+  if (id.length > 76)
+    throw invalidArgument(`${what} ${JSON.stringify(id)} greater than maximum length (76 characters)`);
+  if (!identifier.test(id))
+    throw invalidArgument(`${what} ${JSON.stringify(id)} must match ${identifier.source}`);
 }
 
 function validate(c: Omit<ContainerRecord, "createdAt" | "updatedAt">): void {
@@ -44,7 +46,8 @@ function validate(c: Omit<ContainerRecord, "createdAt" | "updatedAt">): void {
   validateLabels(c.labels);
   if (!c.runtime.name) throw invalidArgument("must specify a runtime name");
   if (!c.spec) throw invalidArgument("container.Spec must be set");
-  if (c.snapshotKey !== "" && c.snapshotter === "") throw invalidArgument("container.Snapshotter must be set if container.SnapshotKey is set");
+  if (c.snapshotKey !== "" && c.snapshotter === "")
+    throw invalidArgument("container.Snapshotter must be set if container.SnapshotKey is set");
 }
 
 function toRecord(s: Stored): ContainerRecord {
@@ -90,7 +93,8 @@ export class ContainerStore {
     const ns = requireNamespace(ctx);
     validate(c);
     return this.meta.write(() => {
-      if (this.meta.get(["container", ns, c.id]) !== undefined) throw alreadyExists(`container "${c.id}": already exists`);
+      if (this.meta.get(["container", ns, c.id]) !== undefined)
+        throw alreadyExists(`container "${c.id}": already exists`);
       this.namespaces.ensure(ns);
       const now = nowMs();
       const s: Stored = { ...c, createdAt: now, updatedAt: now };
@@ -99,7 +103,11 @@ export class ContainerStore {
     });
   }
 
-  update(ctx: RequestContext, c: Omit<ContainerRecord, "createdAt" | "updatedAt">, fieldpaths: readonly string[]): ContainerRecord {
+  update(
+    ctx: RequestContext,
+    c: Omit<ContainerRecord, "createdAt" | "updatedAt">,
+    fieldpaths: readonly string[],
+  ): ContainerRecord {
     const ns = requireNamespace(ctx);
     if (c.id === "") throw invalidArgument("must specify a container id");
     return this.meta.write(() => {
@@ -108,8 +116,10 @@ export class ContainerStore {
       let paths = [...fieldpaths];
       if (paths.length === 0) {
         paths = ["labels", "spec", "extensions", "image", "snapshotkey"];
-        if (c.snapshotter !== s.snapshotter) throw invalidArgument("container.Snapshotter field is immutable");
-        if (c.runtime.name !== s.runtime.name) throw invalidArgument("container.Runtime.Name field is immutable");
+        if (c.snapshotter !== s.snapshotter)
+          throw invalidArgument("container.Snapshotter field is immutable");
+        if (c.runtime.name !== s.runtime.name)
+          throw invalidArgument("container.Runtime.Name field is immutable");
       }
       const next: Stored = { ...s };
       const { labels, rest } = applyLabelUpdate(s.labels, c.labels, paths);
@@ -137,7 +147,8 @@ export class ContainerStore {
   delete(ctx: RequestContext, id: string): void {
     const ns = requireNamespace(ctx);
     this.meta.write(() => {
-      if (this.meta.get(["container", ns, id]) === undefined) throw notFound(`container "${id}" in namespace "${ns}": not found`);
+      if (this.meta.get(["container", ns, id]) === undefined)
+        throw notFound(`container "${id}" in namespace "${ns}": not found`);
       this.meta.remove(["container", ns, id]);
     });
     void this.leases;

@@ -3,7 +3,13 @@
 // opened it. Content that exists in another namespace is shared without copying, as
 // containerd's default "shared" policy does.
 import { alreadyExists, invalidArgument, isAlreadyExists, isNotFound, notFound } from "@berth/client/errdefs";
-import type { ContentInfo, ContentReader, ContentStore, ContentWriter, IngestStatus } from "../content/store.js";
+import type {
+  ContentInfo,
+  ContentReader,
+  ContentStore,
+  ContentWriter,
+  IngestStatus,
+} from "../content/store.js";
 import { parseFilters } from "../filters/filters.js";
 import { type RequestContext, nowMs, requireNamespace } from "./context.js";
 import type { MetadataDB } from "./db.js";
@@ -53,10 +59,21 @@ export class NamespacedContentStore {
     const rec = this.record(ns, digest);
     if (!rec) throw notFound(`content digest ${digest}: not found`);
     const blob = await this.backend.info(digest);
-    return { digest, size: blob.size, labels: rec.labels, createdAt: new Date(rec.createdAt), updatedAt: new Date(rec.updatedAt) };
+    return {
+      digest,
+      size: blob.size,
+      labels: rec.labels,
+      createdAt: new Date(rec.createdAt),
+      updatedAt: new Date(rec.updatedAt),
+    };
   }
 
-  async update(ctx: RequestContext, digest: string, labels: Record<string, string>, fieldpaths: readonly string[]): Promise<ContentInfo> {
+  async update(
+    ctx: RequestContext,
+    digest: string,
+    labels: Record<string, string>,
+    fieldpaths: readonly string[],
+  ): Promise<ContentInfo> {
     const ns = requireNamespace(ctx);
     validateDigest(digest);
     this.meta.write(() => {
@@ -84,7 +101,13 @@ export class NamespacedContentStore {
       if (!match) continue;
       try {
         const blob = await this.backend.info(digest);
-        out.push({ digest, size: blob.size, labels: value.labels, createdAt: new Date(value.createdAt), updatedAt: new Date(value.updatedAt) });
+        out.push({
+          digest,
+          size: blob.size,
+          labels: value.labels,
+          createdAt: new Date(value.createdAt),
+          updatedAt: new Date(value.updatedAt),
+        });
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }

@@ -15,7 +15,9 @@ const namespacePattern = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
 export function validateNamespace(name: string): string {
   if (name === "") throw failedPrecondition("namespace is required: set the containerd-namespace metadata");
   if (name.length > 76 || !namespacePattern.test(name)) {
-    throw invalidArgument(`namespace ${JSON.stringify(name)} is invalid: use letters, digits, '.', '_' and '-'`);
+    throw invalidArgument(
+      `namespace ${JSON.stringify(name)} is invalid: use letters, digits, '.', '_' and '-'`,
+    );
   }
   return name;
 }

@@ -41,7 +41,16 @@ test("unreferenced content is collected; leased, image-referenced and labelled c
   const orphan = await put(ctx, "orphan");
   const layer = await put(ctx, "layer");
   const manifest = await put(ctx, "manifest", { "containerd.io/gc.ref.content.l.0": layer });
-  md.images.create(ctx, { name: "img:1", labels: {}, target: { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: manifest, size: 8, annotations: {} } });
+  md.images.create(ctx, {
+    name: "img:1",
+    labels: {},
+    target: {
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      digest: manifest,
+      size: 8,
+      annotations: {},
+    },
+  });
 
   const stats = await md.gc.collect();
   assert.equal(stats.contentRemoved, 1);
@@ -65,10 +74,20 @@ test("snapshots: parents of kept snapshots stay, a removed chain is collected fr
   await sn.prepare(lc, "b-active", "a", {});
   await sn.commit(lc, "b", "b-active", {});
   const config = await put(ctx, "config", { "containerd.io/gc.ref.snapshot.native": "b" });
-  md.images.create(ctx, { name: "img:2", labels: {}, target: { mediaType: "m", digest: config, size: 6, annotations: {} } });
+  md.images.create(ctx, {
+    name: "img:2",
+    labels: {},
+    target: { mediaType: "m", digest: config, size: 6, annotations: {} },
+  });
   md.leases.delete(ctx, "l2");
   await md.gc.collect();
-  assert.deepEqual(sn.list(ctx).map((s) => s.name).sort(), ["a", "b"]);
+  assert.deepEqual(
+    sn
+      .list(ctx)
+      .map((s) => s.name)
+      .sort(),
+    ["a", "b"],
+  );
   md.images.delete(ctx, "img:2");
   await md.gc.collect();
   assert.deepEqual(sn.list(ctx), []);

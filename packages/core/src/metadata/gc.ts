@@ -31,7 +31,10 @@ export interface GcLogger {
 }
 
 /** References a set of labels makes: content digests and snapshotter/key pairs. */
-export function labelReferences(labels: Record<string, string>): { content: string[]; snapshots: [string, string][] } {
+export function labelReferences(labels: Record<string, string>): {
+  content: string[];
+  snapshots: [string, string][];
+} {
   const content: string[] = [];
   const snapshots: [string, string][] = [];
   for (const [k, v] of Object.entries(labels)) {
@@ -94,7 +97,9 @@ export class GarbageCollector {
       const swept = this.meta.write(() => this.markAndSweep());
       const stats: GcStats = { ...swept.stats, blobsDeleted: 0, durationMs: 0 };
       // Files: ingests swept from metadata, then blobs and snapshots nobody references.
-      const liveIngests = new Set(this.meta.range<{ backendRef: string }>(["ingest"]).map((r) => r.value.backendRef));
+      const liveIngests = new Set(
+        this.meta.range<{ backendRef: string }>(["ingest"]).map((r) => r.value.backendRef),
+      );
       for (const st of await this.content.listStatuses()) {
         if (!liveIngests.has(st.ref)) await this.content.abort(st.ref).catch(ignoreNotFound);
       }
@@ -106,7 +111,14 @@ export class GarbageCollector {
       }
       for (const sn of this.snapshotters.values()) await this.sweepBackendSnapshots(sn);
       stats.durationMs = Date.now() - started;
-      if (stats.contentRemoved + stats.snapshotsRemoved + stats.ingestsRemoved + stats.blobsDeleted + stats.leasesExpired > 0) {
+      if (
+        stats.contentRemoved +
+          stats.snapshotsRemoved +
+          stats.ingestsRemoved +
+          stats.blobsDeleted +
+          stats.leasesExpired >
+        0
+      ) {
         this.log.info("garbage collected", { ...stats });
       }
       return stats;
@@ -120,12 +132,19 @@ export class GarbageCollector {
     // Children before parents: remove repeatedly while something still has children.
     let pending = dead;
     for (let round = 0; round < 64 && pending.length > 0; round++) {
-      const parents = new Set(all.filter((s) => pending.some((p) => p.name === s.name) || live.has(s.name)).map((s) => s.parent));
+      const parents = new Set(
+        all.filter((s) => pending.some((p) => p.name === s.name) || live.has(s.name)).map((s) => s.parent),
+      );
       const leaves = pending.filter((s) => !parents.has(s.name));
       if (leaves.length === 0) break;
       for (const s of leaves) {
         await sn.backend.remove(s.name).catch((err) => {
-          if (!isNotFound(err)) this.log.warn("could not remove snapshot", { snapshotter: sn.name, key: s.name, error: String(err) });
+          if (!isNotFound(err))
+            this.log.warn("could not remove snapshot", {
+              snapshotter: sn.name,
+              key: s.name,
+              error: String(err),
+            });
         });
       }
       const removed = new Set(leaves.map((s) => s.name));
@@ -165,12 +184,19 @@ export class GarbageCollector {
       else if (type === "ingests") mark(`i|${ns}|${id}`);
       else if (type.startsWith("snapshots/")) mark(`s|${ns}|${type.slice("snapshots/".length)}|${id}`);
     }
-    for (const { key, value } of this.meta.range<{ labels: Record<string, string>; target: { digest: string } }>(["image"])) {
+    for (const { key, value } of this.meta.range<{
+      labels: Record<string, string>;
+      target: { digest: string };
+    }>(["image"])) {
       const ns = String(key[1]);
       mark(`c|${ns}|${value.target.digest}`);
       markLabels(ns, value.labels);
     }
-    for (const { key, value } of this.meta.range<{ labels: Record<string, string>; snapshotter: string; snapshotKey: string }>(["container"])) {
+    for (const { key, value } of this.meta.range<{
+      labels: Record<string, string>;
+      snapshotter: string;
+      snapshotKey: string;
+    }>(["container"])) {
       const ns = String(key[1]);
       if (value.snapshotKey) mark(`s|${ns}|${value.snapshotter}|${value.snapshotKey}`);
       markLabels(ns, value.labels ?? {});

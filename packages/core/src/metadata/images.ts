@@ -31,13 +31,15 @@ interface Stored {
 export const digestPattern = /^sha256:[a-f0-9]{64}$/;
 
 export function validateDigest(digest: string, what = "digest"): void {
-  if (!digestPattern.test(digest)) throw invalidArgument(`${what} ${JSON.stringify(digest)}: invalid digest (want sha256:<64 hex>)`);
+  if (!digestPattern.test(digest))
+    throw invalidArgument(`${what} ${JSON.stringify(digest)}: invalid digest (want sha256:<64 hex>)`);
 }
 
 function validateImage(image: Pick<ImageRecord, "name" | "labels" | "target">): void {
   if (image.name === "") throw invalidArgument("image name must not be empty");
   validateLabels(image.labels);
-  if (image.target.mediaType === "") throw invalidArgument(`image ${image.name}: target mediatype must not be empty`);
+  if (image.target.mediaType === "")
+    throw invalidArgument(`image ${image.name}: target mediatype must not be empty`);
   validateDigest(image.target.digest, `image ${image.name}: target`);
 }
 
@@ -48,7 +50,13 @@ export class ImageStore {
   ) {}
 
   private toRecord(ns: string, name: string, s: Stored): ImageRecord {
-    return { name, labels: s.labels, target: s.target, createdAt: new Date(s.createdAt), updatedAt: new Date(s.updatedAt) };
+    return {
+      name,
+      labels: s.labels,
+      target: s.target,
+      createdAt: new Date(s.createdAt),
+      updatedAt: new Date(s.updatedAt),
+    };
   }
 
   get(ctx: RequestContext, name: string): ImageRecord {
@@ -82,7 +90,8 @@ export class ImageStore {
     const ns = requireNamespace(ctx);
     validateImage(image);
     return this.meta.write(() => {
-      if (this.meta.get(["image", ns, image.name]) !== undefined) throw alreadyExists(`image "${image.name}": already exists`);
+      if (this.meta.get(["image", ns, image.name]) !== undefined)
+        throw alreadyExists(`image "${image.name}": already exists`);
       this.namespaces.ensure(ns);
       const now = nowMs();
       const s: Stored = { labels: image.labels, target: image.target, createdAt: now, updatedAt: now };
@@ -91,7 +100,11 @@ export class ImageStore {
     });
   }
 
-  update(ctx: RequestContext, image: Pick<ImageRecord, "name" | "labels" | "target">, fieldpaths: readonly string[]): ImageRecord {
+  update(
+    ctx: RequestContext,
+    image: Pick<ImageRecord, "name" | "labels" | "target">,
+    fieldpaths: readonly string[],
+  ): ImageRecord {
     const ns = requireNamespace(ctx);
     if (image.name === "") throw invalidArgument("image name must not be empty");
     return this.meta.write(() => {
@@ -106,8 +119,12 @@ export class ImageStore {
         next.labels = labels;
         for (const path of rest) {
           if (path === "target") next.target = image.target;
-          else if (path === "annotations" || path.startsWith("annotations.")) next.target = { ...next.target, annotations: image.target.annotations };
-          else throw failedPrecondition(`cannot update ${JSON.stringify(path)} field on image ${JSON.stringify(image.name)}`);
+          else if (path === "annotations" || path.startsWith("annotations."))
+            next.target = { ...next.target, annotations: image.target.annotations };
+          else
+            throw failedPrecondition(
+              `cannot update ${JSON.stringify(path)} field on image ${JSON.stringify(image.name)}`,
+            );
         }
       }
       validateImage({ name: image.name, labels: next.labels, target: next.target });

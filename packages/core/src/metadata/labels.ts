@@ -7,7 +7,9 @@ export function validateLabels(labels: Record<string, string>): void {
   for (const [k, v] of Object.entries(labels)) {
     if (k === "") throw invalidArgument("label key must not be empty");
     if (k.length + v.length > maxLabelSize) {
-      throw invalidArgument(`label key and value greater than maximum size (${maxLabelSize} bytes), key: ${k.slice(0, 10)}`);
+      throw invalidArgument(
+        `label key and value greater than maximum size (${maxLabelSize} bytes), key: ${k.slice(0, 10)}`,
+      );
     }
   }
 }

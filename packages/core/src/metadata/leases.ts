@@ -37,7 +37,8 @@ export function leaseExpired(labels: Record<string, string>, now = nowMs()): boo
 function validateResource(r: LeaseResource): void {
   if (r.id === "") throw invalidArgument("lease resource id must not be empty");
   if (r.type === "content") {
-    if (!/^sha256:[a-f0-9]{64}$/.test(r.id)) throw invalidArgument(`invalid content digest ${JSON.stringify(r.id)}`);
+    if (!/^sha256:[a-f0-9]{64}$/.test(r.id))
+      throw invalidArgument(`invalid content digest ${JSON.stringify(r.id)}`);
   } else if (r.type !== "ingests" && !r.type.startsWith("snapshots/")) {
     throw notFound(`lease resource type ${JSON.stringify(r.type)}: not found`);
   }
@@ -54,7 +55,8 @@ export class LeaseStore {
     if (id === "") throw invalidArgument("lease id must not be empty");
     validateLabels(labels);
     return this.meta.write(() => {
-      if (this.meta.get(["lease", ns, id]) !== undefined) throw alreadyExists(`lease "${id}": already exists`);
+      if (this.meta.get(["lease", ns, id]) !== undefined)
+        throw alreadyExists(`lease "${id}": already exists`);
       this.namespaces.ensure(ns);
       const s: Stored = { createdAt: nowMs(), labels };
       this.meta.put(["lease", ns, id], s);
@@ -67,7 +69,11 @@ export class LeaseStore {
     const f = parseFilters(filters);
     return this.meta
       .range<Stored>(["lease", ns])
-      .map(({ key, value }) => ({ id: String(key[2]), createdAt: new Date(value.createdAt), labels: value.labels }))
+      .map(({ key, value }) => ({
+        id: String(key[2]),
+        createdAt: new Date(value.createdAt),
+        labels: value.labels,
+      }))
       .filter((l) => f.match(recordGetter({ id: l.id }, l.labels)));
   }
 
@@ -101,7 +107,9 @@ export class LeaseStore {
   listResources(ctx: RequestContext, id: string): LeaseResource[] {
     const ns = requireNamespace(ctx);
     if (this.meta.get(["lease", ns, id]) === undefined) throw notFound(`lease "${id}": not found`);
-    return this.meta.range(["leaseres", ns, id]).map(({ key }) => ({ type: String(key[3]), id: String(key[4]) }));
+    return this.meta
+      .range(["leaseres", ns, id])
+      .map(({ key }) => ({ type: String(key[3]), id: String(key[4]) }));
   }
 
   /**
@@ -111,7 +119,8 @@ export class LeaseStore {
   holdInContext(ctx: RequestContext, r: LeaseResource): void {
     if (ctx.lease === "") return;
     const ns = requireNamespace(ctx);
-    if (this.meta.get(["lease", ns, ctx.lease]) === undefined) throw notFound(`lease "${ctx.lease}": not found`);
+    if (this.meta.get(["lease", ns, ctx.lease]) === undefined)
+      throw notFound(`lease "${ctx.lease}": not found`);
     this.meta.put(["leaseres", ns, ctx.lease, r.type, r.id], 1);
   }
 

@@ -6,8 +6,8 @@ import type { Snapshotter } from "../snapshots/snapshotter.js";
 import { ContainerStore } from "./containers.js";
 import { NamespacedContentStore } from "./content.js";
 import { type MetadataDB, openMetadataDB } from "./db.js";
-import { GarbageCollector, type GcLogger } from "./gc.js";
 import { GcLock } from "./gc-lock.js";
+import { GarbageCollector, type GcLogger } from "./gc.js";
 import { ImageStore } from "./images.js";
 import { LeaseStore } from "./leases.js";
 import { NamespaceStore } from "./namespaces.js";
@@ -35,12 +35,20 @@ export class Metadata {
     this.containers = new ContainerStore(db, this.namespaces, this.leases);
     this.content = new NamespacedContentStore(db, contentStore, this.namespaces, this.leases, this.gcLock);
     for (const [name, sn] of Object.entries(snapshotters)) {
-      this.snapshotters.set(name, new NamespacedSnapshotter(name, db, sn, this.namespaces, this.leases, this.gcLock));
+      this.snapshotters.set(
+        name,
+        new NamespacedSnapshotter(name, db, sn, this.namespaces, this.leases, this.gcLock),
+      );
     }
     this.gc = new GarbageCollector(db, contentStore, this.snapshotters, this.gcLock, log);
   }
 
-  static open(dir: string, contentStore: ContentStore, snapshotters: Record<string, Snapshotter>, log: GcLogger): Metadata {
+  static open(
+    dir: string,
+    contentStore: ContentStore,
+    snapshotters: Record<string, Snapshotter>,
+    log: GcLogger,
+  ): Metadata {
     return new Metadata(openMetadataDB(join(dir, "meta.lmdb")), contentStore, snapshotters, log);
   }
 

@@ -1,8 +1,8 @@
 // Namespaces: created explicitly or implicitly by the first record written in them.
 import { alreadyExists, failedPrecondition, notFound } from "@berth/client/errdefs";
 import { parseFilters, recordGetter } from "../filters/filters.js";
-import type { MetadataDB } from "./db.js";
 import { validateNamespace } from "./context.js";
+import type { MetadataDB } from "./db.js";
 import { applyLabelUpdate, validateLabels } from "./labels.js";
 
 export interface NamespaceRecord {
@@ -11,7 +11,15 @@ export interface NamespaceRecord {
 }
 
 /** Record kinds that live inside a namespace; a namespace holding any cannot be deleted. */
-export const namespacedKinds = ["image", "content", "ingest", "snap", "lease", "container", "sandbox"] as const;
+export const namespacedKinds = [
+  "image",
+  "content",
+  "ingest",
+  "snap",
+  "lease",
+  "container",
+  "sandbox",
+] as const;
 
 export class NamespaceStore {
   constructor(private readonly meta: MetadataDB) {}

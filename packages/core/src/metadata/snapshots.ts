@@ -1,7 +1,13 @@
 // The namespaced view of a snapshotter. Names are per namespace; the backend sees
 // unique keys `<namespace>/<seq>/<name>` so namespaces never collide. Labels live here,
 // with the parent chain, so GC can walk references without asking the backend.
-import { alreadyExists, failedPrecondition, invalidArgument, isNotFound, notFound } from "@berth/client/errdefs";
+import {
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  isNotFound,
+  notFound,
+} from "@berth/client/errdefs";
 import { parseFilters } from "../filters/filters.js";
 import type { Mount } from "../mount/mount.js";
 import type { SnapshotInfo, SnapshotKind, SnapshotUsage, Snapshotter } from "../snapshots/snapshotter.js";
@@ -49,7 +55,14 @@ export class NamespacedSnapshotter {
   }
 
   private info(key: string, s: StoredSnapshot): SnapshotInfo {
-    return { name: key, kind: s.kind, parent: s.parent, labels: s.labels, createdAt: new Date(s.createdAt), updatedAt: new Date(s.updatedAt) };
+    return {
+      name: key,
+      kind: s.kind,
+      parent: s.parent,
+      labels: s.labels,
+      createdAt: new Date(s.createdAt),
+      updatedAt: new Date(s.updatedAt),
+    };
   }
 
   stat(ctx: RequestContext, key: string): SnapshotInfo {
@@ -57,7 +70,12 @@ export class NamespacedSnapshotter {
     return this.info(key, this.get(ns, key));
   }
 
-  update(ctx: RequestContext, key: string, labels: Record<string, string>, fieldpaths: readonly string[]): SnapshotInfo {
+  update(
+    ctx: RequestContext,
+    key: string,
+    labels: Record<string, string>,
+    fieldpaths: readonly string[],
+  ): SnapshotInfo {
     const ns = requireNamespace(ctx);
     return this.meta.write(() => {
       const s = this.get(ns, key);
@@ -96,11 +114,19 @@ export class NamespacedSnapshotter {
   async mounts(ctx: RequestContext, key: string): Promise<Mount[]> {
     const ns = requireNamespace(ctx);
     const s = this.get(ns, key);
-    if (s.kind === "committed") throw failedPrecondition(`snapshot ${key} is committed: mounts are only for active snapshots and views`);
+    if (s.kind === "committed")
+      throw failedPrecondition(
+        `snapshot ${key} is committed: mounts are only for active snapshots and views`,
+      );
     return this.backend.mounts(s.backendKey);
   }
 
-  prepare(ctx: RequestContext, key: string, parent: string, labels: Record<string, string>): Promise<Mount[]> {
+  prepare(
+    ctx: RequestContext,
+    key: string,
+    parent: string,
+    labels: Record<string, string>,
+  ): Promise<Mount[]> {
     return this.create(ctx, "active", key, parent, labels);
   }
 
@@ -108,13 +134,20 @@ export class NamespacedSnapshotter {
     return this.create(ctx, "view", key, parent, labels);
   }
 
-  private async create(ctx: RequestContext, kind: "active" | "view", key: string, parent: string, labels: Record<string, string>): Promise<Mount[]> {
+  private async create(
+    ctx: RequestContext,
+    kind: "active" | "view",
+    key: string,
+    parent: string,
+    labels: Record<string, string>,
+  ): Promise<Mount[]> {
     const ns = requireNamespace(ctx);
     if (key === "") throw invalidArgument("snapshot key must not be empty");
     validateLabels(labels);
     return this.gcLock.shared(async () => {
       const backendKey = this.meta.write(() => {
-        if (this.meta.get(this.key(ns, key)) !== undefined) throw alreadyExists(`snapshot ${key}: already exists`);
+        if (this.meta.get(this.key(ns, key)) !== undefined)
+          throw alreadyExists(`snapshot ${key}: already exists`);
         let parentKey = "";
         if (parent !== "") {
           const p = this.get(ns, parent);
@@ -125,7 +158,14 @@ export class NamespacedSnapshotter {
         const bkey = this.nextBackendKey(ns, key);
         // Recorded before the backend creates it, so a crash leaves a record GC can find.
         const now = nowMs();
-        this.meta.put(this.key(ns, key), { backendKey: bkey, kind, parent, labels, createdAt: now, updatedAt: now } satisfies StoredSnapshot);
+        this.meta.put(this.key(ns, key), {
+          backendKey: bkey,
+          kind,
+          parent,
+          labels,
+          createdAt: now,
+          updatedAt: now,
+        } satisfies StoredSnapshot);
         this.leases.holdInContext(ctx, { type: `snapshots/${this.name}`, id: key });
         return { bkey, parentKey };
       });
@@ -143,7 +183,12 @@ export class NamespacedSnapshotter {
     });
   }
 
-  async commit(ctx: RequestContext, name: string, key: string, labels: Record<string, string>): Promise<void> {
+  async commit(
+    ctx: RequestContext,
+    name: string,
+    key: string,
+    labels: Record<string, string>,
+  ): Promise<void> {
     const ns = requireNamespace(ctx);
     if (name === "") throw invalidArgument("snapshot name must not be empty");
     validateLabels(labels);
@@ -151,14 +196,22 @@ export class NamespacedSnapshotter {
       const { s, bname } = this.meta.write(() => {
         const s = this.get(ns, key);
         if (s.kind !== "active") throw failedPrecondition(`snapshot ${key} is not active`);
-        if (this.meta.get(this.key(ns, name)) !== undefined) throw alreadyExists(`snapshot ${name}: already exists`);
+        if (this.meta.get(this.key(ns, name)) !== undefined)
+          throw alreadyExists(`snapshot ${name}: already exists`);
         return { s, bname: this.nextBackendKey(ns, name) };
       });
       await this.backend.commit(bname, s.backendKey, { labels });
       this.meta.write(() => {
         const now = nowMs();
         this.meta.remove(this.key(ns, key));
-        this.meta.put(this.key(ns, name), { backendKey: bname, kind: "committed", parent: s.parent, labels, createdAt: now, updatedAt: now } satisfies StoredSnapshot);
+        this.meta.put(this.key(ns, name), {
+          backendKey: bname,
+          kind: "committed",
+          parent: s.parent,
+          labels,
+          createdAt: now,
+          updatedAt: now,
+        } satisfies StoredSnapshot);
         this.leases.releaseInContext(ctx, { type: `snapshots/${this.name}`, id: key });
         this.leases.holdInContext(ctx, { type: `snapshots/${this.name}`, id: name });
       });
@@ -170,7 +223,8 @@ export class NamespacedSnapshotter {
     const s = this.meta.write(() => {
       const s = this.get(ns, key);
       for (const { value } of this.meta.range<StoredSnapshot>(["snap", ns, this.name])) {
-        if (value.parent === key) throw failedPrecondition(`cannot remove snapshot ${key} with child: failed precondition`);
+        if (value.parent === key)
+          throw failedPrecondition(`cannot remove snapshot ${key} with child: failed precondition`);
       }
       this.meta.remove(this.key(ns, key));
       return s;

@@ -69,16 +69,66 @@ export class DaemonMetrics {
       },
     });
     const labelNames = ["container_id", "namespace"] as const;
-    const cpuTotal = new Gauge({ name: "container_cpu_total_nanoseconds", help: "The total cpu time", labelNames, registers: [this.registry] });
-    const cpuKernel = new Gauge({ name: "container_cpu_kernel_nanoseconds", help: "The total kernel cpu time", labelNames, registers: [this.registry] });
-    const cpuUser = new Gauge({ name: "container_cpu_user_nanoseconds", help: "The total user cpu time", labelNames, registers: [this.registry] });
-    const memUsage = new Gauge({ name: "container_memory_usage_usage_bytes", help: "The memory usage", labelNames, registers: [this.registry] });
-    const memLimit = new Gauge({ name: "container_memory_usage_limit_bytes", help: "The memory limit", labelNames, registers: [this.registry] });
-    const memMax = new Gauge({ name: "container_memory_usage_max_bytes", help: "The memory maximum usage", labelNames, registers: [this.registry] });
-    const memFail = new Gauge({ name: "container_memory_usage_failcnt_total", help: "The memory failure count", labelNames, registers: [this.registry] });
-    const memRss = new Gauge({ name: "container_memory_rss_bytes", help: "The rss amount", labelNames, registers: [this.registry] });
-    const memCache = new Gauge({ name: "container_memory_cache_bytes", help: "The cache amount used", labelNames, registers: [this.registry] });
-    const pids = new Gauge({ name: "container_pids_current", help: "The current number of pids", labelNames, registers: [this.registry] });
+    const cpuTotal = new Gauge({
+      name: "container_cpu_total_nanoseconds",
+      help: "The total cpu time",
+      labelNames,
+      registers: [this.registry],
+    });
+    const cpuKernel = new Gauge({
+      name: "container_cpu_kernel_nanoseconds",
+      help: "The total kernel cpu time",
+      labelNames,
+      registers: [this.registry],
+    });
+    const cpuUser = new Gauge({
+      name: "container_cpu_user_nanoseconds",
+      help: "The total user cpu time",
+      labelNames,
+      registers: [this.registry],
+    });
+    const memUsage = new Gauge({
+      name: "container_memory_usage_usage_bytes",
+      help: "The memory usage",
+      labelNames,
+      registers: [this.registry],
+    });
+    const memLimit = new Gauge({
+      name: "container_memory_usage_limit_bytes",
+      help: "The memory limit",
+      labelNames,
+      registers: [this.registry],
+    });
+    const memMax = new Gauge({
+      name: "container_memory_usage_max_bytes",
+      help: "The memory maximum usage",
+      labelNames,
+      registers: [this.registry],
+    });
+    const memFail = new Gauge({
+      name: "container_memory_usage_failcnt_total",
+      help: "The memory failure count",
+      labelNames,
+      registers: [this.registry],
+    });
+    const memRss = new Gauge({
+      name: "container_memory_rss_bytes",
+      help: "The rss amount",
+      labelNames,
+      registers: [this.registry],
+    });
+    const memCache = new Gauge({
+      name: "container_memory_cache_bytes",
+      help: "The cache amount used",
+      labelNames,
+      registers: [this.registry],
+    });
+    const pids = new Gauge({
+      name: "container_pids_current",
+      help: "The current number of pids",
+      labelNames,
+      registers: [this.registry],
+    });
     const all = [cpuTotal, cpuKernel, cpuUser, memUsage, memLimit, memMax, memFail, memRss, memCache, pids];
     async function gather(): Promise<void> {
       tasks.reset();

@@ -4,7 +4,10 @@ import { invalidArgument } from "@berth/client/errdefs";
 import type { EventPublisher } from "../events/publisher.js";
 import type { NamespaceStore } from "../metadata/namespaces.js";
 
-export function namespacesService(store: NamespaceStore, events: EventPublisher): NamespacesServiceImplementation {
+export function namespacesService(
+  store: NamespaceStore,
+  events: EventPublisher,
+): NamespacesServiceImplementation {
   return {
     async get(req) {
       // containerd answers an unknown namespace with empty labels rather than NotFound.
@@ -17,18 +20,26 @@ export function namespacesService(store: NamespaceStore, events: EventPublisher)
     async create(req) {
       if (!req.namespace) throw invalidArgument("namespace must not be empty");
       const ns = store.create(req.namespace.name, req.namespace.labels);
-      events.publish(ns.name, "/namespaces/create", "containerd.events.NamespaceCreate", NamespaceCreate, { name: ns.name, labels: ns.labels });
+      events.publish(ns.name, "/namespaces/create", "containerd.events.NamespaceCreate", NamespaceCreate, {
+        name: ns.name,
+        labels: ns.labels,
+      });
       return { namespace: ns };
     },
     async update(req) {
       if (!req.namespace) throw invalidArgument("namespace must not be empty");
       const ns = store.update(req.namespace.name, req.namespace.labels, req.updateMask ?? []);
-      events.publish(ns.name, "/namespaces/update", "containerd.events.NamespaceUpdate", NamespaceUpdate, { name: ns.name, labels: ns.labels });
+      events.publish(ns.name, "/namespaces/update", "containerd.events.NamespaceUpdate", NamespaceUpdate, {
+        name: ns.name,
+        labels: ns.labels,
+      });
       return { namespace: ns };
     },
     async delete(req) {
       store.delete(req.name);
-      events.publish(req.name, "/namespaces/delete", "containerd.events.NamespaceDelete", NamespaceDelete, { name: req.name });
+      events.publish(req.name, "/namespaces/delete", "containerd.events.NamespaceDelete", NamespaceDelete, {
+        name: req.name,
+      });
       return {};
     },
   };

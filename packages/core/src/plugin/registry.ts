@@ -38,10 +38,21 @@ export class PluginRegistry {
   async init(onError: (info: PluginInfo, err: unknown) => void): Promise<void> {
     const pending = [...this.registrations];
     for (let guard = 0; pending.length > 0 && guard < 1000; guard++) {
-      const idx = pending.findIndex((r) => (r.requires ?? []).every((t) => !pending.some((p) => p !== r && p.type === t)));
-      if (idx < 0) throw new Error(`plugin dependency cycle among ${pending.map((p) => `${p.type}.${p.id}`).join(", ")}`);
+      const idx = pending.findIndex((r) =>
+        (r.requires ?? []).every((t) => !pending.some((p) => p !== r && p.type === t)),
+      );
+      if (idx < 0)
+        throw new Error(
+          `plugin dependency cycle among ${pending.map((p) => `${p.type}.${p.id}`).join(", ")}`,
+        );
       const reg = pending.splice(idx, 1)[0]!;
-      const info: PluginInfo = { type: reg.type, id: reg.id, requires: reg.requires ?? [], exports: {}, capabilities: reg.capabilities ?? [] };
+      const info: PluginInfo = {
+        type: reg.type,
+        id: reg.id,
+        requires: reg.requires ?? [],
+        exports: {},
+        capabilities: reg.capabilities ?? [],
+      };
       try {
         const { instance, exports } = await reg.init((t, i) => this.get(t, i));
         this.instances.set(`${reg.type}.${reg.id}`, instance);

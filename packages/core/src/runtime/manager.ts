@@ -120,7 +120,8 @@ export class RuntimeManager {
 
   async create(ns: string, container: ContainerRecord, opts: CreateOptions): Promise<TaskEntry> {
     const k = key(ns, container.id);
-    if (this.tasks.has(k) || this.creating.has(k)) throw alreadyExists(`task ${container.id}: already exists`);
+    if (this.tasks.has(k) || this.creating.has(k))
+      throw alreadyExists(`task ${container.id}: already exists`);
     if (!container.spec) throw invalidArgument(`container ${container.id} has no spec`);
     this.creating.add(k);
     const bundle = this.bundleDir(ns, container.id);
@@ -130,7 +131,10 @@ export class RuntimeManager {
       await rm(bundle, { recursive: true, force: true });
       await mkdir(join(bundle, "rootfs"), { recursive: true, mode: 0o711 });
       await writeFile(join(bundle, "config.json"), container.spec.value);
-      await writeFile(join(bundle, "runtime.json"), JSON.stringify({ runtime: container.runtime.name, binary } satisfies BundleRecord));
+      await writeFile(
+        join(bundle, "runtime.json"),
+        JSON.stringify({ runtime: container.runtime.name, binary } satisfies BundleRecord),
+      );
       closeLog = await openShimLog(bundle, this.log.child({ shim: container.id }));
       const address = await startShim({
         binary,
@@ -155,7 +159,16 @@ export class RuntimeManager {
         stderr: opts.stderr,
         options: opts.options,
       });
-      const entry: TaskEntry = { namespace: ns, id: container.id, bundle, runtime: container.runtime.name, binary, pid: resp.pid, shim: conn, api };
+      const entry: TaskEntry = {
+        namespace: ns,
+        id: container.id,
+        bundle,
+        runtime: container.runtime.name,
+        binary,
+        pid: resp.pid,
+        shim: conn,
+        api,
+      };
       conn.tasks.add(k);
       this.tasks.set(k, entry);
       return entry;
@@ -188,7 +201,9 @@ export class RuntimeManager {
   private async removeBundle(bundle: string): Promise<void> {
     const rootfs = join(bundle, "rootfs");
     if (existsSync(rootfs)) await execa("umount", ["-l", rootfs], { reject: false });
-    await rm(bundle, { recursive: true, force: true }).catch((err) => this.log.warn("cannot remove bundle", { bundle, error: String(err) }));
+    await rm(bundle, { recursive: true, force: true }).catch((err) =>
+      this.log.warn("cannot remove bundle", { bundle, error: String(err) }),
+    );
   }
 
   /** A shim connection closed: unless we closed it, its tasks are dead; clean up after them. */
@@ -200,12 +215,22 @@ export class RuntimeManager {
       const t = this.tasks.get(k);
       if (!t) continue;
       this.tasks.delete(k);
-      this.log.warn("shim died: cleaning up its task", { namespace: t.namespace, id: t.id, address: conn.address });
+      this.log.warn("shim died: cleaning up its task", {
+        namespace: t.namespace,
+        id: t.id,
+        address: conn.address,
+      });
       await this.cleanupDeadShim(t.namespace, t.id, t.bundle, t.binary, t.pid);
     }
   }
 
-  private async cleanupDeadShim(ns: string, id: string, bundle: string, binary: string, pid: number): Promise<void> {
+  private async cleanupDeadShim(
+    ns: string,
+    id: string,
+    bundle: string,
+    binary: string,
+    pid: number,
+  ): Promise<void> {
     const resp = await deleteShim({
       binary,
       namespace: ns,
@@ -251,7 +276,9 @@ export class RuntimeManager {
         let conn: ShimConnection | null = null;
         try {
           const addressFile = (await readFile(join(bundle, "address"), "utf8")).trim();
-          const address = addressFile.startsWith("unix://") ? addressFile.slice("unix://".length) : addressFile;
+          const address = addressFile.startsWith("unix://")
+            ? addressFile.slice("unix://".length)
+            : addressFile;
           conn = await this.connect(address);
           state = await this.taskApi(conn, ns).state({ id, execId: "" }, { timeoutMs: 10_000 });
         } catch (err) {
@@ -264,7 +291,16 @@ export class RuntimeManager {
           continue;
         }
         const api = this.taskApi(conn, ns);
-        const entry: TaskEntry = { namespace: ns, id, bundle, runtime: rec.runtime, binary: rec.binary, pid: state.pid, shim: conn, api };
+        const entry: TaskEntry = {
+          namespace: ns,
+          id,
+          bundle,
+          runtime: rec.runtime,
+          binary: rec.binary,
+          pid: state.pid,
+          shim: conn,
+          api,
+        };
         conn.tasks.add(key(ns, id));
         this.tasks.set(key(ns, id), entry);
         this.log.info("reconnected to task", { namespace: ns, id, pid: state.pid, status: state.status });

@@ -3,8 +3,8 @@
 import { constants, existsSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { delimiter, join } from "node:path";
-import { Any } from "@berth/api/google/protobuf/any";
 import { DeleteResponse } from "@berth/api/containerd/runtime/v2/task/shim";
+import { Any } from "@berth/api/google/protobuf/any";
 import { failedPrecondition, invalidArgument, notFound, unavailable } from "@berth/client/errdefs";
 import { execa } from "execa";
 import type { Logger } from "../log/logger.js";
@@ -14,19 +14,28 @@ import { mknod } from "../sys/device.js";
 export function shimBinaryName(runtime: string): string {
   const parts = runtime.split(".");
   if (parts.length < 4 || parts[0] !== "io" || parts[1] !== "containerd") {
-    throw invalidArgument(`invalid runtime name ${JSON.stringify(runtime)}: expected io.containerd.<name>.<version>`);
+    throw invalidArgument(
+      `invalid runtime name ${JSON.stringify(runtime)}: expected io.containerd.<name>.<version>`,
+    );
   }
   return `containerd-shim-${parts.slice(2).join("-")}`;
 }
 
 export function findShimBinary(runtime: string, extraDirs: readonly string[] = []): string {
   const name = shimBinaryName(runtime);
-  const dirs = [...extraDirs, ...(process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(delimiter), "/usr/local/bin", "/usr/bin"];
+  const dirs = [
+    ...extraDirs,
+    ...(process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(delimiter),
+    "/usr/local/bin",
+    "/usr/bin",
+  ];
   for (const dir of dirs) {
     const p = join(dir, name);
     if (dir !== "" && existsSync(p)) return p;
   }
-  throw notFound(`runtime ${JSON.stringify(runtime)} binary not installed: ${name} is not on PATH: install it or pick another --runtime`);
+  throw notFound(
+    `runtime ${JSON.stringify(runtime)} binary not installed: ${name} is not on PATH: install it or pick another --runtime`,
+  );
 }
 
 export interface ShimLaunch {
@@ -42,7 +51,16 @@ export interface ShimLaunch {
 }
 
 function baseArgs(l: Omit<ShimLaunch, "bundle" | "options">): string[] {
-  const args = ["-namespace", l.namespace, "-address", l.grpcAddress, "-publish-binary", l.publishBinary, "-id", l.id];
+  const args = [
+    "-namespace",
+    l.namespace,
+    "-address",
+    l.grpcAddress,
+    "-publish-binary",
+    l.publishBinary,
+    "-id",
+    l.id,
+  ];
   if (l.debug) args.push("-debug");
   return args;
 }
@@ -80,11 +98,14 @@ export async function startShim(l: ShimLaunch): Promise<string> {
     stripFinalNewline: true,
   });
   if (r.exitCode !== 0) {
-    throw failedPrecondition(`${l.binary} start failed (exit ${r.exitCode ?? r.signal}): ${String(r.stderr).trim() || String(r.stdout).trim()}`);
+    throw failedPrecondition(
+      `${l.binary} start failed (exit ${r.exitCode ?? r.signal}): ${String(r.stderr).trim() || String(r.stdout).trim()}`,
+    );
   }
   let out = String(r.stdout).trim();
   if (out.startsWith("{")) out = (JSON.parse(out) as { address?: string }).address ?? "";
-  if (!out.startsWith("unix://")) throw unavailable(`${l.binary} start printed no unix:// address: ${JSON.stringify(out)}`);
+  if (!out.startsWith("unix://"))
+    throw unavailable(`${l.binary} start printed no unix:// address: ${JSON.stringify(out)}`);
   return out.slice("unix://".length);
 }
 

@@ -12,15 +12,15 @@ import { ImagesDefinition } from "@berth/api/containerd/services/images/v1/image
 import { IntrospectionDefinition } from "@berth/api/containerd/services/introspection/v1/introspection";
 import { LeasesDefinition } from "@berth/api/containerd/services/leases/v1/leases";
 import { NamespacesDefinition } from "@berth/api/containerd/services/namespaces/v1/namespace";
-import { TasksDefinition } from "@berth/api/containerd/services/tasks/v1/tasks";
 import { SnapshotsDefinition } from "@berth/api/containerd/services/snapshots/v1/snapshots";
+import { TasksDefinition } from "@berth/api/containerd/services/tasks/v1/tasks";
 import { EventsDefinition as TtrpcEventsDefinition } from "@berth/api/containerd/services/ttrpc/events/v1/events";
 import { VersionDefinition } from "@berth/api/containerd/services/version/v1/version";
 import { TtrpcServer } from "@berth/ttrpc";
 import { type Server, createServer } from "nice-grpc";
 import type { BerthdConfig } from "../config/config.js";
-import { LocalContentStore } from "../content/local.js";
 import { containersService } from "../containers/service.js";
+import { LocalContentStore } from "../content/local.js";
 import { contentService } from "../content/service.js";
 import { Differ } from "../diff/differ.js";
 import { diffService } from "../diff/service.js";
@@ -33,16 +33,16 @@ import { leasesService } from "../leases/service.js";
 import type { Logger } from "../log/logger.js";
 import { validateNamespace } from "../metadata/context.js";
 import { Metadata } from "../metadata/metadata.js";
+import { DaemonMetrics } from "../metrics/metrics.js";
 import { namespacesService } from "../namespaces/service.js";
 import { PluginRegistry } from "../plugin/registry.js";
+import { RuntimeManager } from "../runtime/manager.js";
 import { NativeSnapshotter } from "../snapshots/native.js";
 import { OverlaySnapshotter } from "../snapshots/overlay.js";
 import { snapshotsService } from "../snapshots/service.js";
 import type { Snapshotter } from "../snapshots/snapshotter.js";
-import { versionService } from "../version/service.js";
-import { DaemonMetrics } from "../metrics/metrics.js";
-import { RuntimeManager } from "../runtime/manager.js";
 import { tasksService } from "../tasks/service.js";
+import { versionService } from "../version/service.js";
 import { errorMiddleware } from "./errors.js";
 
 export interface Berthd {
@@ -74,7 +74,9 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
   registry.register({
     type: "io.containerd.content.v1",
     id: "content",
-    init: async () => ({ instance: await LocalContentStore.open(join(config.root, "io.containerd.content.v1.content")) }),
+    init: async () => ({
+      instance: await LocalContentStore.open(join(config.root, "io.containerd.content.v1.content")),
+    }),
   });
   const snapshotterRegistrations: [string, (dir: string) => Promise<Snapshotter>][] = [
     ["overlayfs", (dir) => OverlaySnapshotter.open(dir)],
@@ -103,26 +105,61 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
       }
       const dir = join(config.root, "io.containerd.metadata.v1.bolt");
       await mkdir(dir, { recursive: true, mode: 0o711 });
-      return { instance: Metadata.open(dir, get("io.containerd.content.v1", "content"), snapshotters, log.child({ module: "gc" })) };
+      return {
+        instance: Metadata.open(
+          dir,
+          get("io.containerd.content.v1", "content"),
+          snapshotters,
+          log.child({ module: "gc" }),
+        ),
+      };
     },
   });
   registry.register({
     type: "io.containerd.differ.v1",
     id: "walking",
     requires: ["io.containerd.metadata.v1"],
-    init: async (get) => ({ instance: new Differ(get<Metadata>("io.containerd.metadata.v1", "bolt").content) }),
+    init: async (get) => ({
+      instance: new Differ(get<Metadata>("io.containerd.metadata.v1", "bolt").content),
+    }),
   });
-  registry.register({ type: "io.containerd.gc.v1", id: "scheduler", requires: ["io.containerd.metadata.v1"], init: async () => ({ instance: {} }) });
-  for (const id of ["containers", "tasks", "content", "snapshots", "images", "leases", "namespaces", "diff", "events", "introspection", "version"]) {
-    registry.register({ type: "io.containerd.grpc.v1", id, requires: ["io.containerd.metadata.v1", "io.containerd.differ.v1"], init: async () => ({ instance: {} }) });
+  registry.register({
+    type: "io.containerd.gc.v1",
+    id: "scheduler",
+    requires: ["io.containerd.metadata.v1"],
+    init: async () => ({ instance: {} }),
+  });
+  for (const id of [
+    "containers",
+    "tasks",
+    "content",
+    "snapshots",
+    "images",
+    "leases",
+    "namespaces",
+    "diff",
+    "events",
+    "introspection",
+    "version",
+  ]) {
+    registry.register({
+      type: "io.containerd.grpc.v1",
+      id,
+      requires: ["io.containerd.metadata.v1", "io.containerd.differ.v1"],
+      init: async () => ({ instance: {} }),
+    });
   }
 
-  await registry.init((info, err) => log.warn("plugin failed to load", { type: info.type, id: info.id, error: String(err) }));
+  await registry.init((info, err) =>
+    log.warn("plugin failed to load", { type: info.type, id: info.id, error: String(err) }),
+  );
   const metadata = registry.get<Metadata>("io.containerd.metadata.v1", "bolt");
   const differ = registry.get<Differ>("io.containerd.differ.v1", "walking");
 
   // Crash leftovers (ingests without records, half-made snapshots) go at start.
-  await metadata.gc.collect().catch((err) => log.warn("start-up garbage collection failed", { error: String(err) }));
+  await metadata.gc
+    .collect()
+    .catch((err) => log.warn("start-up garbage collection failed", { error: String(err) }));
 
   const metrics = new DaemonMetrics();
   const server: Server = createServer().use(metrics.middleware()).use(errorMiddleware(log));
@@ -144,7 +181,9 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
       state: config.state,
       grpcAddress: config.grpc.address,
       ttrpcAddress: config.ttrpc.address,
-      publishBinary: existsSync("/usr/local/bin/berthd") ? "/usr/local/bin/berthd" : process.argv[1] ?? "berthd",
+      publishBinary: existsSync("/usr/local/bin/berthd")
+        ? "/usr/local/bin/berthd"
+        : (process.argv[1] ?? "berthd"),
     },
     publisher,
     log.child({ module: "runtime" }),
@@ -155,11 +194,23 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
 
   const ttrpc = new TtrpcServer();
   ttrpc.register(TtrpcEventsDefinition, {
-    async forward(req: { envelope?: { timestamp?: Date; namespace: string; topic: string; event?: { typeUrl: string; value: Buffer } } }) {
+    async forward(req: {
+      envelope?: {
+        timestamp?: Date;
+        namespace: string;
+        topic: string;
+        event?: { typeUrl: string; value: Buffer };
+      };
+    }) {
       const e = req.envelope;
       if (!e?.event || !validTopic(e.topic)) return {};
       validateNamespace(e.namespace);
-      exchange.publish({ timestamp: e.timestamp ?? new Date(), namespace: e.namespace, topic: e.topic, event: e.event });
+      exchange.publish({
+        timestamp: e.timestamp ?? new Date(),
+        namespace: e.namespace,
+        topic: e.topic,
+        event: e.event,
+      });
       return {};
     },
   });
@@ -168,8 +219,14 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
 
   await runtime.restore();
   metrics.watchTasks(runtime);
-  const metricsServer = config.metrics.address !== "" ? await metrics.serve(config.metrics.address, log) : null;
-  log.info("berthd serving", { grpc: config.grpc.address, ttrpc: config.ttrpc.address, root: config.root, state: config.state });
+  const metricsServer =
+    config.metrics.address !== "" ? await metrics.serve(config.metrics.address, log) : null;
+  log.info("berthd serving", {
+    grpc: config.grpc.address,
+    ttrpc: config.ttrpc.address,
+    root: config.root,
+    state: config.state,
+  });
 
   let stopped = false;
   return {

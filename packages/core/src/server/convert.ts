@@ -2,8 +2,15 @@
 import type { Any } from "@berth/api/google/protobuf/any";
 import type { Descriptor } from "../metadata/images.js";
 
-export function descriptorFromWire(d: { mediaType: string; digest: string; size: number; annotations: { [k: string]: string } } | undefined): Descriptor {
-  return { mediaType: d?.mediaType ?? "", digest: d?.digest ?? "", size: d?.size ?? 0, annotations: d?.annotations ?? {} };
+export function descriptorFromWire(
+  d: { mediaType: string; digest: string; size: number; annotations: { [k: string]: string } } | undefined,
+): Descriptor {
+  return {
+    mediaType: d?.mediaType ?? "",
+    digest: d?.digest ?? "",
+    size: d?.size ?? 0,
+    annotations: d?.annotations ?? {},
+  };
 }
 
 export interface MessageType<T> {

@@ -1,6 +1,6 @@
 // One place maps error kinds to gRPC status codes for every service.
 import { BerthError, GrpcCode, toGrpcCode } from "@berth/client/errdefs";
-import { type CallContext, type ServerMiddlewareCall, ServerError, Status } from "nice-grpc-common";
+import { type CallContext, ServerError, type ServerMiddlewareCall, Status } from "nice-grpc-common";
 
 export interface ErrorLogger {
   error(msg: string, meta?: Record<string, unknown>): void;
@@ -13,12 +13,16 @@ function toServerError(err: unknown, path: string, log: ErrorLogger): ServerErro
     return new ServerError(Status.CANCELLED, "request cancelled");
   }
   const code = toGrpcCode(err);
-  if (code === GrpcCode.UNKNOWN) log.error("request failed", { method: path, error: String(err), stack: (err as Error)?.stack });
+  if (code === GrpcCode.UNKNOWN)
+    log.error("request failed", { method: path, error: String(err), stack: (err as Error)?.stack });
   return new ServerError(code as Status, err instanceof Error ? err.message : String(err));
 }
 
 export function errorMiddleware(log: ErrorLogger) {
-  return async function* <Request, Response>(call: ServerMiddlewareCall<Request, Response>, context: CallContext) {
+  return async function* <Request, Response>(
+    call: ServerMiddlewareCall<Request, Response>,
+    context: CallContext,
+  ) {
     try {
       return yield* call.next(call.request, context);
     } catch (err) {

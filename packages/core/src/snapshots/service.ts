@@ -1,6 +1,10 @@
 // containerd.services.snapshots.v1.Snapshots: a thin translation onto the namespaced snapshotters.
 import { SnapshotCommit, SnapshotPrepare, SnapshotRemove } from "@berth/api/containerd/events/snapshot";
-import { Kind, type Info, type SnapshotsServiceImplementation } from "@berth/api/containerd/services/snapshots/v1/snapshots";
+import {
+  type Info,
+  Kind,
+  type SnapshotsServiceImplementation,
+} from "@berth/api/containerd/services/snapshots/v1/snapshots";
 import { invalidArgument } from "@berth/client/errdefs";
 import type { EventPublisher } from "../events/publisher.js";
 import type { GarbageCollector } from "../metadata/gc.js";
@@ -9,15 +13,31 @@ import type { Mount } from "../mount/mount.js";
 import { requestContext } from "../server/context.js";
 import type { SnapshotInfo, SnapshotKind } from "./snapshotter.js";
 
-const kindToWire: Record<SnapshotKind, Kind> = { view: Kind.VIEW, active: Kind.ACTIVE, committed: Kind.COMMITTED };
+const kindToWire: Record<SnapshotKind, Kind> = {
+  view: Kind.VIEW,
+  active: Kind.ACTIVE,
+  committed: Kind.COMMITTED,
+};
 
 function infoToWire(i: SnapshotInfo): Info {
-  return { name: i.name, parent: i.parent, kind: kindToWire[i.kind], createdAt: i.createdAt, updatedAt: i.updatedAt, labels: i.labels };
+  return {
+    name: i.name,
+    parent: i.parent,
+    kind: kindToWire[i.kind],
+    createdAt: i.createdAt,
+    updatedAt: i.updatedAt,
+    labels: i.labels,
+  };
 }
 
-const mountsToWire = (mounts: Mount[]) => mounts.map((m) => ({ type: m.type, source: m.source, target: m.target ?? "", options: m.options }));
+const mountsToWire = (mounts: Mount[]) =>
+  mounts.map((m) => ({ type: m.type, source: m.source, target: m.target ?? "", options: m.options }));
 
-export function snapshotsService(snapshotters: Map<string, NamespacedSnapshotter>, gc: GarbageCollector, events: EventPublisher): SnapshotsServiceImplementation {
+export function snapshotsService(
+  snapshotters: Map<string, NamespacedSnapshotter>,
+  gc: GarbageCollector,
+  events: EventPublisher,
+): SnapshotsServiceImplementation {
   const get = (name: string) => {
     if (name === "") throw invalidArgument("snapshotter argument missing");
     const sn = snapshotters.get(name);
@@ -28,7 +48,13 @@ export function snapshotsService(snapshotters: Map<string, NamespacedSnapshotter
     async prepare(req, call) {
       const ctx = requestContext(call);
       const mounts = await get(req.snapshotter).prepare(ctx, req.key, req.parent, req.labels);
-      events.publish(ctx.namespace, "/snapshot/prepare", "containerd.events.SnapshotPrepare", SnapshotPrepare, { key: req.key, parent: req.parent });
+      events.publish(
+        ctx.namespace,
+        "/snapshot/prepare",
+        "containerd.events.SnapshotPrepare",
+        SnapshotPrepare,
+        { key: req.key, parent: req.parent },
+      );
       return { mounts: mountsToWire(mounts) };
     },
     async view(req, call) {
@@ -41,13 +67,18 @@ export function snapshotsService(snapshotters: Map<string, NamespacedSnapshotter
     async commit(req, call) {
       const ctx = requestContext(call);
       await get(req.snapshotter).commit(ctx, req.name, req.key, req.labels);
-      events.publish(ctx.namespace, "/snapshot/commit", "containerd.events.SnapshotCommit", SnapshotCommit, { key: req.key, name: req.name });
+      events.publish(ctx.namespace, "/snapshot/commit", "containerd.events.SnapshotCommit", SnapshotCommit, {
+        key: req.key,
+        name: req.name,
+      });
       return {};
     },
     async remove(req, call) {
       const ctx = requestContext(call);
       await get(req.snapshotter).remove(ctx, req.key);
-      events.publish(ctx.namespace, "/snapshot/remove", "containerd.events.SnapshotRemove", SnapshotRemove, { key: req.key });
+      events.publish(ctx.namespace, "/snapshot/remove", "containerd.events.SnapshotRemove", SnapshotRemove, {
+        key: req.key,
+      });
       gc.schedule();
       return {};
     },
@@ -56,7 +87,16 @@ export function snapshotsService(snapshotters: Map<string, NamespacedSnapshotter
     },
     async update(req, call) {
       if (!req.info) throw invalidArgument("info must not be empty");
-      return { info: infoToWire(get(req.snapshotter).update(requestContext(call), req.info.name, req.info.labels, req.updateMask ?? [])) };
+      return {
+        info: infoToWire(
+          get(req.snapshotter).update(
+            requestContext(call),
+            req.info.name,
+            req.info.labels,
+            req.updateMask ?? [],
+          ),
+        ),
+      };
     },
     async *list(req, call) {
       const infos = get(req.snapshotter).list(requestContext(call), req.filters);

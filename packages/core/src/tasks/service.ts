@@ -1,10 +1,10 @@
+import type { TasksServiceImplementation } from "@berth/api/containerd/services/tasks/v1/tasks";
 // containerd.services.tasks.v1.Tasks: each call goes to the task's shim over ttrpc.
 import type { Process } from "@berth/api/containerd/types/task/task";
-import type { TasksServiceImplementation } from "@berth/api/containerd/services/tasks/v1/tasks";
 import { invalidArgument, notImplemented } from "@berth/client/errdefs";
 import { parseFilters, recordGetter } from "../filters/filters.js";
-import { requireNamespace } from "../metadata/context.js";
 import type { ContainerStore } from "../metadata/containers.js";
+import { requireNamespace } from "../metadata/context.js";
 import type { RuntimeManager, TaskEntry } from "../runtime/manager.js";
 import { requestContext } from "../server/context.js";
 
@@ -24,7 +24,10 @@ async function processOf(t: TaskEntry, execId: string): Promise<Process> {
   };
 }
 
-export function tasksService(runtime: RuntimeManager, containers: ContainerStore): TasksServiceImplementation {
+export function tasksService(
+  runtime: RuntimeManager,
+  containers: ContainerStore,
+): TasksServiceImplementation {
   const task = (call: Parameters<TasksServiceImplementation["get"]>[1], id: string) => {
     const ctx = requestContext(call);
     if (id === "") throw invalidArgument("container id must not be empty");
@@ -34,7 +37,8 @@ export function tasksService(runtime: RuntimeManager, containers: ContainerStore
     async create(req, call) {
       const ctx = requestContext(call);
       const ns = requireNamespace(ctx);
-      if (req.checkpoint) throw notImplemented("creating a task from a checkpoint is not supported by berthd");
+      if (req.checkpoint)
+        throw notImplemented("creating a task from a checkpoint is not supported by berthd");
       const container = containers.get(ctx, req.containerId);
       const t = await runtime.create(ns, container, {
         rootfs: req.rootfs,
@@ -88,7 +92,15 @@ export function tasksService(runtime: RuntimeManager, containers: ContainerStore
       const t = task(call, req.containerId);
       if (req.execId === "") throw invalidArgument("exec id must not be empty");
       if (!req.spec) throw invalidArgument("exec spec must not be empty");
-      await t.api.exec({ id: t.id, execId: req.execId, terminal: req.terminal, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, spec: req.spec });
+      await t.api.exec({
+        id: t.id,
+        execId: req.execId,
+        terminal: req.terminal,
+        stdin: req.stdin,
+        stdout: req.stdout,
+        stderr: req.stderr,
+        spec: req.spec,
+      });
       return {};
     },
     async resizePty(req, call) {
