@@ -24,7 +24,13 @@ import {
 import { execa } from "execa";
 import { startContainerd } from "./fixtures/containerd.js";
 import { ctrOk, parseTable } from "./fixtures/ctr.js";
-import { type IndexImage, type TestImage, buildIndexImage, buildTestImage } from "./fixtures/images.js";
+import {
+  type IndexImage,
+  type TestImage,
+  buildIndexImage,
+  buildLargeImage,
+  buildTestImage,
+} from "./fixtures/images.js";
 import { type Registry, startRegistry } from "./fixtures/registry.js";
 import { tempDir } from "./fixtures/tmp.js";
 
@@ -54,12 +60,15 @@ function finalStatuses(events: readonly PullProgress[]): {
   return { blobs, unpacked };
 }
 
-/** A fetch that records "METHOD /path" of each registry request. */
+/** A fetch that records "METHOD /path" (and " Range: …" when asked for) of each registry request. */
 function recordingFetch(): { fetch: typeof fetch; requests: string[] } {
   const requests: string[] = [];
   const recording: typeof fetch = (input, init) => {
     const url = input instanceof Request ? input.url : String(input);
-    requests.push(`${init?.method ?? "GET"} ${new URL(url).pathname}`);
+    const range = new Headers(init?.headers).get("range");
+    requests.push(
+      `${init?.method ?? "GET"} ${new URL(url).pathname}${range !== null ? ` Range: ${range}` : ""}`,
+    );
     return fetch(input, init);
   };
   return { fetch: recording, requests };
@@ -69,7 +78,8 @@ function recordingFetch(): { fetch: typeof fetch; requests: string[] } {
 function parseLabels(cell: string | undefined): Map<string, string> {
   const labels = new Map<string, string>();
   if (cell === undefined || cell === "" || cell === "-") return labels;
-  for (const pair of cell.split(/,(?=[a-z0-9.-]+\/|containerd\.io)/)) {
+  // A comma starts a new pair only where a key (text up to '=') follows.
+  for (const pair of cell.split(/,(?=[^,=]+=)/)) {
     const eq = pair.indexOf("=");
     labels.set(pair.slice(0, eq), pair.slice(eq + 1));
   }
@@ -83,6 +93,7 @@ export function pullSuite(label: string, startDaemon: StartDaemon): void {
     let conn: Connection;
     let image: TestImage;
     let index: IndexImage;
+    let docker: TestImage;
     let chain: string[];
 
     const ctr = async (...args: string[]) =>
@@ -260,8 +271,43 @@ export function pullSuite(label: string, startDaemon: StartDaemon): void {
       },
     );
 
+    test("a Docker schema 2 image pulls the same way", { timeout: TEST_TIMEOUT }, async () => {
+      docker = await buildTestImage(registry.host, "berth/docker", "v2s2", { format: "docker" });
+      const events: PullProgress[] = [];
+      const pulled = await pull(conn, docker.ref, {
+        plainHttp: true,
+        platform: "linux/amd64",
+        onProgress: (e) => events.push(e),
+      });
+      assert.equal(pulled.target?.mediaType, "application/vnd.docker.distribution.manifest.v2+json");
+      assert.equal(pulled.target?.digest, docker.manifestDigest);
+      const { blobs, unpacked } = finalStatuses(events);
+      assert.equal(blobs.get(`manifest-${docker.manifestDigest}`), "done");
+      // The config keeps its bytes in the conversion, and the layers are the OCI image's:
+      // all already in the store, and already unpacked.
+      assert.equal(
+        blobs.get(`config-${docker.configDigest}`),
+        docker.configDigest === image.configDigest ? "exists" : "done",
+      );
+      for (const l of docker.layers) assert.equal(blobs.get(`layer-${l.digest}`), "exists");
+      assert.deepEqual(
+        [...unpacked],
+        chain.map((c) => [c, "exists"]),
+      );
+      const labels = await contentLabels();
+      assert.equal(
+        labels.get(docker.configDigest)?.get("containerd.io/gc.ref.snapshot.overlayfs"),
+        docker.chainId,
+      );
+      const source = `containerd.io/distribution.source.${registry.host.split(":")[0]}`;
+      assert.equal(
+        labels.get(docker.layers[0]?.digest ?? "")?.get(source),
+        "berth/docker,berth/index,berth/test",
+      );
+    });
+
     test("ctr images rm --sync leaves no content and no snapshots", { timeout: TEST_TIMEOUT }, async () => {
-      await ctr("images", "rm", "--sync", image.ref, index.ref);
+      await ctr("images", "rm", "--sync", image.ref, index.ref, docker.ref);
       assert.deepEqual(await ctrTable("images", "ls"), []);
       assert.deepEqual(await ctrTable("content", "ls"), []);
       assert.deepEqual(await ctrTable("snapshots", "ls"), []);
@@ -344,6 +390,47 @@ export function pullSuite(label: string, startDaemon: StartDaemon): void {
         assert.deepEqual(await ctrTable("images", "ls"), []);
       },
     );
+
+    test("an interrupted pull resumes its download where it stopped", { timeout: TEST_TIMEOUT }, async () => {
+      const large = await buildLargeImage(registry.host, "berth/large", "resume", 24, 2);
+      const big = large.layers.reduce((a, b) => (b.size > a.size ? b : a));
+      const abort = new AbortController();
+      let stoppedAt = 0;
+      await assert.rejects(
+        pull(conn, large.ref, {
+          plainHttp: true,
+          platform: "linux/amd64",
+          concurrency: 1,
+          signal: abort.signal,
+          onProgress: (e) => {
+            if (e.type === "blob" && e.digest === big.digest && e.offset > 8 << 20 && stoppedAt === 0) {
+              stoppedAt = e.offset;
+              abort.abort(new Error("interrupted by the test"));
+            }
+          },
+        }),
+      );
+      assert.ok(stoppedAt > 0, "the big layer never started downloading");
+      const active = await ctrTable("content", "active");
+      assert.deepEqual(
+        active.map((r) => r.REF),
+        [`layer-${big.digest}`],
+      );
+
+      const { fetch, requests } = recordingFetch();
+      const pulled = await pull(conn, large.ref, { plainHttp: true, platform: "linux/amd64", fetch });
+      assert.equal(pulled.target?.digest, large.manifestDigest);
+      const resumed = requests.find((r) => r.includes(`/blobs/${big.digest}`));
+      const from = Number(/Range: bytes=(\d+)-$/.exec(resumed ?? "")?.[1] ?? 0);
+      assert.ok(from >= stoppedAt, `resumed with ${resumed}, stopped at ${stoppedAt}`);
+      assert.deepEqual(await ctrTable("content", "active"), []);
+
+      // The interrupted pull kept its lease (it expires on its own); drop it to clean up.
+      for (const lease of await ctrTable("leases", "ls")) await ctr("leases", "rm", lease.ID ?? "");
+      await ctr("images", "rm", "--sync", large.ref);
+      assert.deepEqual(await ctrTable("content", "ls"), []);
+      assert.deepEqual(await ctrTable("snapshots", "ls"), []);
+    });
   });
 }
 

@@ -77,7 +77,7 @@ export interface PullOptions {
   signal?: AbortSignal;
 }
 
-/** How long the pull's lease protects what it wrote if the client dies before deleting it. */
+/** How long the pull's lease protects what it wrote when it is not deleted (a crash, an interrupted download). */
 const LEASE_EXPIRY_MS = 60 * 60 * 1000;
 
 /** Configs are JSON documents too, but may hold long histories. */
@@ -178,19 +178,25 @@ export async function pull(conn: Connection, ref: string, options: PullOptions =
   }
 
   const lease = await createLease(conn, signal);
+  const job = new PullJob(
+    conn.withLease(lease),
+    resolver.fetcher(reference),
+    reference,
+    platform,
+    options,
+    emit,
+  );
+  let keepLease = false;
   try {
-    const job = new PullJob(
-      conn.withLease(lease),
-      resolver.fetcher(reference),
-      reference,
-      platform,
-      options,
-      emit,
-    );
     return await job.run(name, top);
+  } catch (err) {
+    // The daemon drops unfinished downloads with the lease that holds them. Keeping it
+    // (it expires on its own) lets the next pull resume them instead of starting over.
+    keepLease = job.interruptedDownloads > 0;
+    throw err;
   } finally {
     // Not under the caller's signal: the lease goes even when the pull was cancelled.
-    await conn.leases.delete({ id: lease, sync: false }).catch(() => undefined);
+    if (!keepLease) await conn.leases.delete({ id: lease, sync: false }).catch(() => undefined);
   }
 }
 
@@ -205,6 +211,8 @@ class PullJob {
   readonly #limiter: Limiter;
   readonly #abort = new AbortController();
   readonly #signal: AbortSignal;
+  /** Downloads that stored some bytes but did not commit. */
+  interruptedDownloads = 0;
 
   constructor(
     conn: Connection,
@@ -361,13 +369,22 @@ class PullJob {
     await this.#label(desc, {});
   }
 
-  #write(desc: Descriptor, source: BlobSource) {
-    return writeBlob(this.#conn, desc, source, {
-      ref: refKey(desc),
-      signal: this.#signal,
-      onWaiting: () => this.#blobEvent(desc, "waiting", 0),
-      onProgress: (offset) => this.#blobEvent(desc, "downloading", offset),
-    });
+  async #write(desc: Descriptor, source: BlobSource) {
+    let stored = 0;
+    try {
+      return await writeBlob(this.#conn, desc, source, {
+        ref: refKey(desc),
+        signal: this.#signal,
+        onWaiting: () => this.#blobEvent(desc, "waiting", 0),
+        onProgress: (offset) => {
+          stored = offset;
+          this.#blobEvent(desc, "downloading", offset);
+        },
+      });
+    } catch (err) {
+      if (stored > 0) this.interruptedDownloads++;
+      throw err;
+    }
   }
 
   /** Sets gc reference labels and adds this repository to the blob's distribution source label. */
