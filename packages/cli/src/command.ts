@@ -10,6 +10,7 @@ export interface Output {
   write(chunk: string): unknown;
   isTTY?: boolean;
   columns?: number;
+  rows?: number;
 }
 
 export interface GlobalOptions {

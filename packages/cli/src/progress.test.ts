@@ -9,6 +9,7 @@ class Capture implements Output {
   constructor(
     readonly isTTY: boolean,
     readonly columns = 200,
+    readonly rows = 40,
   ) {}
   write(chunk: string): void {
     this.text += chunk;
@@ -94,12 +95,21 @@ describe("PullProgressView", () => {
     view.update(pullEvents[2]!);
     await new Promise((r) => setTimeout(r, 20));
     const first = out.text;
-    assert.equal(first, "\x1b[2Kexample.com/app:1: resolving\n\x1b[2Kmanifest-x:        exists   …\n");
+    assert.equal(first, "\x1b[2Kexample.com/app:1: resolving\n\x1b[2Kmanifest-x:        exists   …\n\x1b[J");
     view.update(pullEvents[1]!);
     view.finish({ name: "example.com/app:1", digest: digest(9), elapsedMs: 10 });
     const second = out.text.slice(first.length);
     // Back up two lines, rewrite both, then the summary.
     assert.ok(second.startsWith("\x1b[2F\x1b[2Kexample.com/app:1: resolved\n"), JSON.stringify(second));
     assert.match(second, /elapsed: 10ms, fetched 0 blob\(s\), 0\.0 B, 1 already present/);
+  });
+
+  test("on a short terminal, only unfinished rows are redrawn", () => {
+    const out = new Capture(true, 200, 4);
+    const view = new PullProgressView(out);
+    for (let i = 0; i < 5; i++) view.update(blob(`layer-${i}`, "done", 10, 10, i));
+    view.update(blob("layer-5", "downloading", 5, 10, 5));
+    view.finish(undefined);
+    assert.equal(out.text, "\x1b[2Klayer-5: downloading 5.0 B/10.0 B\n\x1b[2K… 5 more (5 finished)\n\x1b[J");
   });
 });

@@ -100,13 +100,30 @@ export class PullProgressView {
 
   #redraw(): void {
     const columns = this.#out.columns ?? 120;
-    const lines = this.lines().map((l) => fit(l, columns - 1));
+    const lines = this.#frame(Math.max(3, (this.#out.rows ?? 40) - 1)).map((l) => fit(l, columns - 1));
     let text = this.#drawnLines > 0 ? `${ESC}${this.#drawnLines}F` : "";
     for (const line of lines) text += `${ESC}2K${line}\n`;
-    this.#out.write(text);
+    // A frame shorter than the last one leaves old lines below it: clear them.
+    this.#out.write(`${text}${ESC}J`);
     this.#drawnLines = lines.length;
   }
+
+  /**
+   * The rows to draw: all of them when they fit the terminal (the cursor cannot go back
+   * above its top), else the unfinished ones and a count of the others.
+   */
+  #frame(maxLines: number): string[] {
+    const all = this.lines();
+    if (all.length <= maxLines) return all;
+    const rows = [...this.#rows.values()];
+    const width = Math.max(0, ...rows.map((r) => r.ref.length));
+    const active = rows.filter((r) => !FINAL.has(r.status));
+    const shown = active.slice(0, maxLines - 1).map((r) => formatRow(r, width));
+    return [...shown, `… ${rows.length - shown.length} more (${rows.length - active.length} finished)`];
+  }
 }
+
+const FINAL = new Set(["resolved", "exists", "done"]);
 
 function formatRow(row: Row, width = 0): string {
   const head = `${`${row.ref}:`.padEnd(width + 1)} ${row.status.padEnd(11)}`;

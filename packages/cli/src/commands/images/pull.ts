@@ -10,7 +10,10 @@ export const pullCommand: Command = {
   synopsis: "[--plain-http] [--hosts-config FILE] [--platform P] [--snapshotter S] [--no-unpack] REF",
   help: [
     "--plain-http          reach the registry over http:// instead of https://",
-    "--hosts-config FILE   YAML with mirrors, plainHttp hosts and auth (see docs)",
+    "--hosts-config FILE   YAML with how registries are reached:",
+    "                        mirrors: {docker.io: [http://127.0.0.1:5000]}  (tried in order, no fall-back)",
+    "                        plainHttp: [127.0.0.1:5000]",
+    "                        auth: {127.0.0.1:5000: {username: me, password: secret}}",
     "--platform P          the platform to pull out of a multi-platform image (default: this machine's)",
     `--snapshotter S       snapshotter to unpack into (default ${DEFAULT_SNAPSHOTTER})`,
     "--no-unpack           fetch the content only",
