@@ -146,6 +146,7 @@ export class RuntimeManager {
         publishBinary: this.cfg.publishBinary,
         options: container.runtime.options,
       });
+      this.log.debug("shim started", { namespace: ns, id: container.id, address, binary });
       const conn = await this.connect(address);
       conn.closeLog ??= closeLog;
       const api = this.taskApi(conn, ns);
@@ -173,6 +174,7 @@ export class RuntimeManager {
       this.tasks.set(k, entry);
       return entry;
     } catch (err) {
+      this.log.warn("task create failed", { namespace: ns, id: container.id, error: String(err) });
       closeLog?.();
       await this.removeBundle(bundle);
       throw err;

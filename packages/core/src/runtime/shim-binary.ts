@@ -1,7 +1,7 @@
 // Launching and cleaning up shim v2 binaries: `<binary> … start` prints the ttrpc address
 // of a (possibly shared) shim; `<binary> … -bundle B delete` cleans up after a dead one.
-import { constants, existsSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { constants, existsSync, openSync } from "node:fs";
+import { Socket } from "node:net";
 import { delimiter, join } from "node:path";
 import { DeleteResponse } from "@berth/api/containerd/runtime/v2/task/shim";
 import { Any } from "@berth/api/google/protobuf/any";
@@ -72,8 +72,10 @@ function baseArgs(l: Omit<ShimLaunch, "bundle" | "options">): string[] {
 export async function openShimLog(bundle: string, log: Logger): Promise<() => void> {
   const path = join(bundle, "log");
   if (!existsSync(path)) mknod(path, constants.S_IFIFO | 0o700);
-  const fh = await open(path, constants.O_RDWR | constants.O_NONBLOCK);
-  const stream = fh.createReadStream({ highWaterMark: 16 * 1024 });
+  // A pipe handle (epoll), not fs reads: a blocking read would hold a libuv pool
+  // thread per shim. O_RDWR keeps a writer open, so the reader never sees EOF.
+  const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
+  const stream = new Socket({ fd, readable: true, writable: false });
   let rest = "";
   stream.on("data", (chunk) => {
     const lines = (rest + chunk.toString()).split("\n");

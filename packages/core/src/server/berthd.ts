@@ -41,6 +41,7 @@ import { NativeSnapshotter } from "../snapshots/native.js";
 import { OverlaySnapshotter } from "../snapshots/overlay.js";
 import { snapshotsService } from "../snapshots/service.js";
 import type { Snapshotter } from "../snapshots/snapshotter.js";
+import { closeOnExecAll } from "../sys/fd.js";
 import { tasksService } from "../tasks/service.js";
 import { versionService } from "../version/service.js";
 import { errorMiddleware } from "./errors.js";
@@ -156,6 +157,7 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
   const metadata = registry.get<Metadata>("io.containerd.metadata.v1", "bolt");
   const differ = registry.get<Differ>("io.containerd.differ.v1", "walking");
 
+  closeOnExecAll();
   // Crash leftovers (ingests without records, half-made snapshots) go at start.
   await metadata.gc
     .collect()

@@ -54,6 +54,7 @@ interface Libc {
   lremovexattr: KoffiFunction;
   utimensat: KoffiFunction;
   strerror: KoffiFunction;
+  fcntl: KoffiFunction;
 }
 
 let loaded: Libc | undefined;
@@ -76,6 +77,7 @@ export function libc(): Libc {
     lremovexattr: lib.func("int lremovexattr(const char *path, const char *name)"),
     utimensat: lib.func("int utimensat(int dirfd, const char *path, const void *times, int flags)"),
     strerror: lib.func("const char *strerror(int errnum)"),
+    fcntl: lib.func("int fcntl(int fd, int cmd, int arg)"),
   };
   return loaded;
 }
