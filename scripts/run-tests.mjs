@@ -3,7 +3,7 @@
 // side by side; `e2e` runs e2e/dist/**/*.test.js one file at a time, since they share
 // real daemons, mounts and a registry. Extra arguments filter files by substring.
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync, existsSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;

@@ -5,7 +5,7 @@
 // fetches nothing; `ctr images rm --sync` leaves no content and no snapshots behind.
 //
 // The daemon under test is a parameter: the suite runs against Debian's containerd now,
-// and against berthd by adding `pullSuite("berthd", startBerthd)` below.
+// and against berthd: every daemon of daemons.ts.
 
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
@@ -22,7 +22,7 @@ import {
   pull,
 } from "@berth/client";
 import { execa } from "execa";
-import { startContainerd } from "./fixtures/containerd.js";
+import { daemonKinds } from "./daemons.js";
 import { ctrOk, parseTable } from "./fixtures/ctr.js";
 import {
   type IndexImage,
@@ -434,4 +434,4 @@ export function pullSuite(label: string, startDaemon: StartDaemon): void {
   });
 }
 
-pullSuite("containerd 1.6", () => startContainerd());
+for (const { kind, start } of daemonKinds) pullSuite(kind, start);
