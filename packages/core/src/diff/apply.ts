@@ -35,6 +35,22 @@ export interface ApplyOptions {
 }
 
 const whiteoutPrefix = ".wh.";
+const writeBatchBytes = 1 << 20;
+
+/** What is left of `bufs` after its first `written` bytes. */
+function remainder(bufs: Buffer[], written: number): Buffer[] {
+  const out: Buffer[] = [];
+  let skip = written;
+  for (const b of bufs) {
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
+    out.push(skip > 0 ? b.subarray(skip) : b);
+    skip = 0;
+  }
+  return out;
+}
 const opaqueWhiteout = ".wh..wh..opq";
 
 /** Applies an uncompressed layer tar to `root`; returns the number of bytes read from the stream. */
@@ -117,16 +133,30 @@ class LayerApplier {
         const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
         const file = await open(path, flags, 0o600);
         try {
+          // Pieces are gathered into writes of about a MiB: one pool round trip per
+          // decompressed chunk would dominate the time of a large layer.
           let offset = 0;
+          let pending: Buffer[] = [];
+          let pendingBytes = 0;
+          const flush = async () => {
+            let bufs = pending;
+            let left = pendingBytes;
+            pending = [];
+            pendingBytes = 0;
+            while (left > 0) {
+              const { bytesWritten } = await file.writev(bufs, offset);
+              offset += bytesWritten;
+              left -= bytesWritten;
+              if (left > 0) bufs = remainder(bufs, bytesWritten);
+            }
+          };
           for await (const chunk of reader.body()) {
             this.options.signal?.throwIfAborted();
-            let done = 0;
-            while (done < chunk.length) {
-              const { bytesWritten } = await file.write(chunk, done, chunk.length - done, offset);
-              done += bytesWritten;
-              offset += bytesWritten;
-            }
+            pending.push(chunk);
+            pendingBytes += chunk.length;
+            if (pendingBytes >= writeBatchBytes) await flush();
           }
+          await flush();
         } finally {
           await file.close();
         }

@@ -56,7 +56,7 @@ async function unpack(stream: Readable, mediaType: string, out: PassThrough): Pr
     }
   }
   const all = Readable.from(everything(), { objectMode: false });
-  if (startsWith(head, gzipMagic)) await pipeline(all, createGunzip(), out);
+  if (startsWith(head, gzipMagic)) await pipeline(all, createGunzip({ chunkSize: 256 * 1024 }), out);
   else await pipeline(all, out);
 }
 

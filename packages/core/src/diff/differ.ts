@@ -55,7 +55,9 @@ export class Differ {
     // Checks the namespace holds the blob.
     const reader = await this.content.reader(ctx, desc.digest);
     await reader.close();
-    const raw: Readable = createReadStream(this.content.backend.blobPath(desc.digest));
+    const raw: Readable = createReadStream(this.content.backend.blobPath(desc.digest), {
+      highWaterMark: 1 << 20,
+    });
     const tap = new Sha256Tap();
     const run = async (root: string, whiteouts: "overlay" | "remove", parents: string[]) => {
       const tar = decompressIfNeeded(raw, desc.mediaType);
