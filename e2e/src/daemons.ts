@@ -16,6 +16,7 @@ export interface DaemonUnderTest {
   /** gRPC socket path. */
   address: string;
   root: string;
+  state: string;
   logFile: string;
   /** SIGKILL the daemon (not its children), for crash tests. */
   kill(): Promise<void>;
@@ -26,6 +27,19 @@ export interface DaemonUnderTest {
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 export const berthdMain = join(repoRoot, "packages/core/dist/main.js");
+
+export const shimMain = join(repoRoot, "packages/shim/dist/main.js");
+let shimDir: string | undefined;
+
+/** A directory holding `containerd-shim-berth-v2` for this checkout, for a daemon's PATH. */
+export async function shimBinDir(): Promise<string> {
+  if (shimDir) return shimDir;
+  const dir = await tempDir("shim-bin-");
+  const wrapper = join(dir, "containerd-shim-berth-v2");
+  await writeFile(wrapper, `#!/bin/sh\nexec ${process.execPath} ${shimMain} "$@"\n`, { mode: 0o755 });
+  shimDir = dir;
+  return dir;
+}
 
 async function waitForCtr(address: string, what: string): Promise<void> {
   await waitFor(async () => (await ctr(address, ["version"], { timeoutMs: 5000 })).exitCode === 0, {
@@ -46,9 +60,10 @@ export async function startBerthdDaemon(): Promise<DaemonUnderTest> {
     configFile,
     `root: ${root}\nstate: ${state}\ngrpc:\n  address: ${address}\nlogLevel: debug\n`,
   );
+  const env = { ...process.env, PATH: `${await shimBinDir()}:${process.env.PATH ?? "/usr/bin:/bin"}` };
   let proc: ManagedProcess;
   const launch = async () => {
-    proc = await spawnManaged(process.execPath, [berthdMain, "--config", configFile], { logFile });
+    proc = await spawnManaged(process.execPath, [berthdMain, "--config", configFile], { logFile, env });
     await waitForCtr(address, `berthd serving on ${address} (log ${logFile})`);
   };
   await launch();
@@ -56,6 +71,7 @@ export async function startBerthdDaemon(): Promise<DaemonUnderTest> {
     kind: "berthd",
     address,
     root,
+    state,
     logFile,
     async kill() {
       process.kill(proc.pid, "SIGKILL");
@@ -80,6 +96,9 @@ export async function startContainerdDaemon(): Promise<DaemonUnderTest> {
     },
     get root() {
       return c.root;
+    },
+    get state() {
+      return c.state;
     },
     get logFile() {
       return c.logFile;

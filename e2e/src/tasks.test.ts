@@ -1,0 +1,266 @@
+// Debian's ctr 1.6 runs containers through berthd with real runc, through both Debian's
+// containerd-shim-runc-v2 and Berth's own shim: run, exit codes, exec, kill, ps,
+// metrics, pause/resume, events, a TTY, restart of berthd with 20 containers running,
+// a killed shim, and bad input. The runc-shim steps also run against containerd.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { execa } from "execa";
+import { type DaemonUnderTest, daemonKinds } from "./daemons.js";
+import { ctr, ctrOk, parseTable } from "./fixtures/ctr.js";
+import { type PushedImage, buildSimpleImage } from "./fixtures/images.js";
+import { type Registry, startRegistry } from "./fixtures/registry.js";
+import { waitFor } from "./fixtures/tmp.js";
+
+const runtimes = ["io.containerd.runc.v2", "io.containerd.berth.v2"] as const;
+
+function tasksByName(stdout: string): Map<string, Record<string, string>> {
+  return new Map(parseTable(stdout).map((r) => [r.TASK ?? "", r]));
+}
+
+let registry: Registry;
+let image: PushedImage;
+before(async () => {
+  registry = await startRegistry();
+  image = await buildSimpleImage(registry.host, "berth/tasks", "v1");
+});
+after(async () => {
+  await registry?.stop();
+});
+
+for (const { kind, start } of daemonKinds) {
+  for (const runtime of runtimes) {
+    // containerd drives Berth's shim in shim.test.ts; here it is the reference for runc's.
+    if (kind === "containerd" && runtime === "io.containerd.berth.v2") continue;
+    const short = runtime.split(".")[2];
+    describe(`ctr tasks against ${kind} with ${runtime}`, () => {
+      let daemon: DaemonUnderTest;
+      const ns = `tasks-${short}`;
+      const c = (args: string[], timeoutMs = 60_000) =>
+        ctr(daemon.address, args, { namespace: ns, timeoutMs });
+      const ok = (args: string[], timeoutMs = 60_000) =>
+        ctrOk(daemon.address, args, { namespace: ns, timeoutMs });
+      const run = (args: string[]) => ok(["run", "--runtime", runtime, ...args]);
+
+      before(async () => {
+        daemon = await start();
+        await ok(["images", "pull", "--plain-http", image.ref]);
+      });
+      after(async () => {
+        for (const t of parseTable((await c(["tasks", "ls"])).stdout)) {
+          if (t.TASK) {
+            await c(["tasks", "kill", "-s", "SIGKILL", t.TASK]);
+            await c(["tasks", "rm", "-f", t.TASK]);
+          }
+        }
+        for (const ct of parseTable((await c(["containers", "ls"])).stdout))
+          if (ct.CONTAINER) await c(["containers", "rm", ct.CONTAINER]);
+        await daemon?.stop();
+      });
+
+      test("ctr run --rm prints the output and returns the exit code", async () => {
+        const r = await run(["--rm", image.ref, `${short}-echo`, "echo", "hi"]);
+        assert.equal(r.stdout.trim(), "hi");
+        const bad = await c([
+          "run",
+          "--runtime",
+          runtime,
+          "--rm",
+          image.ref,
+          `${short}-exit`,
+          "sh",
+          "-c",
+          "echo out; echo err >&2; exit 3",
+        ]);
+        assert.equal(bad.exitCode, 3);
+        assert.equal(bad.stdout.trim(), "out");
+        assert.match(bad.stderr, /err/);
+      });
+
+      test("a detached task: ls, exec, ps, metrics, pause/resume, kill", async () => {
+        const id = `${short}-long`;
+        await run(["-d", image.ref, id, "sleep", "1000"]);
+        let t = tasksByName((await ok(["tasks", "ls"])).stdout).get(id);
+        assert.equal(t?.STATUS, "RUNNING");
+        const pid = Number(t?.PID);
+        assert.ok(pid > 0);
+        assert.equal(
+          (await ok(["tasks", "exec", "--exec-id", "e1", id, "sh", "-c", "echo hello; id -u"])).stdout.trim(),
+          "hello\n0",
+        );
+        const reused = await c(["tasks", "exec", "--exec-id", "e1", id, "true"]);
+        assert.equal(reused.exitCode, 0, "an exec id may be reused once its process is gone");
+        const ps = parseTable((await ok(["tasks", "ps", id])).stdout);
+        assert.ok(
+          ps.some((p) => Number(p.PID) === pid),
+          JSON.stringify(ps),
+        );
+        const metrics = (await ok(["tasks", "metrics", id])).stdout;
+        assert.match(metrics, /memory\.usage_in_bytes\s+\d+/);
+        await ok(["tasks", "pause", id]);
+        assert.equal(tasksByName((await ok(["tasks", "ls"])).stdout).get(id)?.STATUS, "PAUSED");
+        await ok(["tasks", "resume", id]);
+        assert.equal(tasksByName((await ok(["tasks", "ls"])).stdout).get(id)?.STATUS, "RUNNING");
+        await ok(["tasks", "kill", "-s", "SIGKILL", id]);
+        await waitFor(
+          async () => tasksByName((await ok(["tasks", "ls"])).stdout).get(id)?.STATUS === "STOPPED",
+          { timeoutMs: 15_000, what: `${id} stopped` },
+        );
+        const killAgain = await c(["tasks", "kill", id]);
+        assert.notEqual(killAgain.exitCode, 0);
+        assert.match(killAgain.stderr, /not found|finished/);
+        await ok(["tasks", "rm", id]);
+        await ok(["containers", "rm", id]);
+        t = tasksByName((await ok(["tasks", "ls"])).stdout).get(id);
+        assert.equal(t, undefined);
+      });
+
+      test("SIGTERM reaches a process that handles it", async () => {
+        const id = `${short}-term`;
+        await run(["-d", image.ref, id, "sh", "-c", "trap 'exit 42' TERM; while true; do sleep 0.1; done"]);
+        await new Promise((r) => setTimeout(r, 300));
+        await ok(["tasks", "kill", "-s", "SIGTERM", id]);
+        await waitFor(
+          async () => tasksByName((await ok(["tasks", "ls"])).stdout).get(id)?.STATUS === "STOPPED",
+          { timeoutMs: 15_000, what: `${id} stopped` },
+        );
+        const rm = await ok(["tasks", "rm", id]);
+        assert.match(rm.stderr + rm.stdout, /42|^$/);
+        await ok(["containers", "rm", id]);
+      });
+
+      test("ctr events shows task events in order", async () => {
+        const events = spawn("/usr/bin/ctr", ["--address", daemon.address, "events"], {
+          stdio: ["ignore", "pipe", "ignore"],
+        });
+        let out = "";
+        events.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+        });
+        try {
+          await new Promise((r) => setTimeout(r, 300));
+          const id = `${short}-events`;
+          await run(["--rm", image.ref, id, "true"]);
+          await waitFor(() => out.includes("/tasks/delete") && out.includes("/containers/delete"), {
+            timeoutMs: 10_000,
+            what: `task events in ${out}`,
+          });
+          const topics = out
+            .split("\n")
+            .filter((l) => l.includes(ns) && l.includes("/tasks/"))
+            .map((l) => /\/tasks\/[a-z-]+/.exec(l)?.[0]);
+          assert.deepEqual(topics, ["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"]);
+        } finally {
+          events.kill("SIGKILL");
+        }
+      });
+
+      test("ctr run -t through a pseudo-terminal", async () => {
+        const id = `${short}-tty`;
+        const cmd = `stty rows 30 cols 100; /usr/bin/ctr --address ${daemon.address} --namespace ${ns} run --runtime ${runtime} -t --rm ${image.ref} ${id} sh -c 'sleep 0.5; stty size; tty; echo tty-ok'`;
+        const r = await execa("script", ["-qec", cmd, "/dev/null"], {
+          reject: false,
+          timeout: 60_000,
+          env: { COLUMNS: "100", LINES: "30" },
+        });
+        assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+        assert.match(r.stdout, /tty-ok/);
+        assert.match(r.stdout, /\/dev\/pts\/\d+/);
+        assert.match(r.stdout, /^30 100\s*$/m, "the terminal's size reaches the container");
+      });
+
+      test("bad input: unknown runtime, unknown task, exec on a missing task", async () => {
+        const badRuntime = await c([
+          "run",
+          "--runtime",
+          "io.containerd.nope.v9",
+          "--rm",
+          image.ref,
+          `${short}-bad`,
+          "true",
+        ]);
+        assert.notEqual(badRuntime.exitCode, 0);
+        assert.match(badRuntime.stderr, /nope|not (found|installed)|no such file/i);
+        await c(["containers", "rm", `${short}-bad`]);
+        const missing = await c(["tasks", "kill", "no-such-task"]);
+        assert.notEqual(missing.exitCode, 0);
+        assert.match(missing.stderr, /not found/);
+        const exec = await c(["tasks", "exec", "--exec-id", "x", "no-such-task", "true"]);
+        assert.notEqual(exec.exitCode, 0);
+      });
+
+      if (kind === "berthd") {
+        test("berthd killed with 20 containers running: all come back, one that exited reports its code", async () => {
+          const ids = Array.from({ length: 20 }, (_, i) => `${short}-r${i}`);
+          for (const id of ids.slice(0, 19)) await run(["-d", image.ref, id, "sleep", "1000"]);
+          const quitter = ids[19]!;
+          await run(["-d", image.ref, quitter, "sh", "-c", "sleep 2; exit 7"]);
+          await daemon.kill();
+          await new Promise((r) => setTimeout(r, 3000));
+          await daemon.restart();
+          const tasks = tasksByName((await ok(["tasks", "ls"])).stdout);
+          const logTail = () =>
+            readFileSync(daemon.logFile, "utf8")
+              .split("\n")
+              .filter((l) => /warn|error/.test(l))
+              .slice(-8)
+              .join("\n");
+          for (const id of ids.slice(0, 19))
+            assert.equal(tasks.get(id)?.STATUS, "RUNNING", `${id}; berthd said:\n${logTail()}`);
+          await waitFor(
+            async () => tasksByName((await ok(["tasks", "ls"])).stdout).get(quitter)?.STATUS === "STOPPED",
+            { timeoutMs: 10_000, what: "quitter stopped" },
+          );
+          const rm = await c(["tasks", "rm", quitter]);
+          assert.match(rm.stderr, /exit code 7/);
+          assert.equal(
+            (await ok(["tasks", "exec", "--exec-id", "after", ids[0]!, "echo", "alive"])).stdout.trim(),
+            "alive",
+          );
+          for (const id of ids.slice(0, 19)) {
+            await ok(["tasks", "kill", "-s", "SIGKILL", id]);
+            await waitFor(
+              async () => tasksByName((await ok(["tasks", "ls"])).stdout).get(id)?.STATUS === "STOPPED",
+              { timeoutMs: 15_000, what: `${id} stopped` },
+            );
+            await ok(["tasks", "rm", id]);
+          }
+          for (const id of ids) await ok(["containers", "rm", id]);
+        });
+
+        test("a shim killed with SIGKILL: its task is cleaned up, nothing leaks", async () => {
+          const id = `${short}-doomed`;
+          await run(["-d", image.ref, id, "sleep", "1000"]);
+          const bundle = join(daemon.state, "io.containerd.runtime.v2.task", ns, id);
+          const address = readFileSync(join(bundle, "address"), "utf8").trim().replace("unix://", "");
+          const shimPid = (await execa("fuser", [address], { reject: false })).stdout.trim().split(/\s+/)[0];
+          const { stdout: pgrep } = await execa("pgrep", ["-f", `-id ${id}`], { reject: false });
+          const pid = Number(shimPid || pgrep.split("\n")[0]);
+          assert.ok(pid > 0, "shim pid");
+          process.kill(pid, "SIGKILL");
+          await waitFor(async () => !tasksByName((await ok(["tasks", "ls"])).stdout).has(id), {
+            timeoutMs: 20_000,
+            what: "dead shim's task gone",
+          });
+          await waitFor(() => !existsSync(bundle), { timeoutMs: 10_000, what: "bundle removed" });
+          const mounts = readFileSync("/proc/self/mountinfo", "utf8");
+          assert.equal(mounts.includes(bundle), false, "rootfs still mounted");
+          const runcList = await execa("runc", ["--root", `/run/containerd/runc/${ns}`, "list", "-q"], {
+            reject: false,
+          });
+          const runcList2 = await execa("runc", ["--root", `/run/berth/runc/${ns}`, "list", "-q"], {
+            reject: false,
+          });
+          assert.equal(
+            `${runcList.stdout}\n${runcList2.stdout}`.split("\n").includes(id),
+            false,
+            "runc state left behind",
+          );
+          await ok(["containers", "rm", id]);
+        });
+      }
+    });
+  }
+}
