@@ -1,11 +1,11 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Options } from "@berth/api/containerd/runtime/v2/runc/options/oci";
 import type { CreateTaskRequest, ExecProcessRequest } from "@berth/api/containerd/runtime/v2/task/shim";
 import type { Any } from "@berth/api/google/protobuf/any";
-import { ConsoleCopy, ConsoleSocket } from "./console.js";
+import type { ConsoleSocket } from "./console.js";
 import { alreadyExists, failedPrecondition, invalidArgument, messageOf, notFound } from "./errors.js";
 import { mountAll, unmountAll } from "./mount.js";
+import { decodeOptions } from "./options.js";
 import { ShimProcess, type StdioCopy } from "./process.js";
 import type { Reaper } from "./reaper.js";
 import { DEFAULT_RUNC_BINARY, DEFAULT_RUNC_ROOT, Runc, readPidFile } from "./runc.js";
@@ -15,18 +15,7 @@ import type { ChildExit } from "./sys.js";
 // One container in the shim: its rootfs, its runc handle, its init process and the
 // processes exec'd into it. Each method is one Task API call's work, without events.
 
-export const OPTIONS_TYPE_URL = "containerd.runc.v1.Options";
 export const PROCESS_DETAILS_TYPE_URL = "containerd.runc.v1.ProcessDetails";
-
-/** The runc options of a Create request (or of `start`'s stdin); defaults when absent. */
-export function decodeOptions(any: Any | undefined): Options {
-  if (any === undefined || any.typeUrl === "") return Options.fromPartial({});
-  const name = any.typeUrl.slice(any.typeUrl.lastIndexOf("/") + 1);
-  if (name !== OPTIONS_TYPE_URL) {
-    throw invalidArgument(`unsupported runtime options type ${any.typeUrl} (want ${OPTIONS_TYPE_URL})`);
-  }
-  return Options.decode(any.value);
-}
 
 /**
  * Without CAP_SYS_RESOURCE a process cannot lower its oom_score_adj, and runc would fail
@@ -54,7 +43,11 @@ interface StdioSetup {
 }
 
 async function prepareStdio(stdio: StdioPaths): Promise<StdioSetup> {
-  if (stdio.terminal) return { io: undefined, pipes: undefined, console: await ConsoleSocket.create() };
+  if (stdio.terminal) {
+    // Terminals are rare for shims: load the pty code only when one is asked for.
+    const { ConsoleSocket } = await import("./console.js");
+    return { io: undefined, pipes: undefined, console: await ConsoleSocket.create() };
+  }
   const pipes = ProcessIO.create(stdio);
   return { io: pipes, pipes, console: undefined };
 }
@@ -64,6 +57,7 @@ async function startStdio(setup: StdioSetup, stdio: StdioPaths): Promise<StdioCo
   if (setup.console !== undefined) {
     try {
       const master = await setup.console.receiveMaster();
+      const { ConsoleCopy } = await import("./console.js");
       const copy = new ConsoleCopy(master, stdio);
       copy.start();
       return copy;
@@ -247,7 +241,8 @@ export class Container {
       throw alreadyExists(`id ${request.execId}: already exists`);
     }
     const state = this.init.state;
-    if (state !== "created" && state !== "running") throw failedPrecondition(`cannot exec in a ${state} state`);
+    if (state !== "created" && state !== "running")
+      throw failedPrecondition(`cannot exec in a ${state} state`);
     if (request.spec === undefined) throw invalidArgument("exec: no process spec");
     let spec: Record<string, unknown>;
     try {
@@ -274,7 +269,8 @@ export class Container {
     try {
       process.kill(p.pid, signal);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ESRCH") throw notFound("process already finished: not found");
+      if ((err as NodeJS.ErrnoException).code === "ESRCH")
+        throw notFound("process already finished: not found");
       throw err;
     }
   }

@@ -1,4 +1,4 @@
-import { Code, TtrpcError } from "@berth/ttrpc";
+import { Code, TtrpcError } from "@berth/ttrpc/status";
 
 // containerd's error kinds (errdefs), as the status codes the daemon maps back to them.
 

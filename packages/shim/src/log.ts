@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, writeSync } from "node:fs";
+import { constants, closeSync, openSync, writeSync } from "node:fs";
 
 // The shim's log: text lines into the `log` FIFO that containerd creates in the bundle and
 // copies to its own output. Writes never block; lines are dropped when nobody reads.

@@ -13,7 +13,9 @@ async function main(argv: string[]): Promise<number> {
     flags = parseFlags(argv);
   } catch (err) {
     if (err instanceof FlagError) {
-      process.stderr.write(`${err.message}\nUsage of ${NAME}: -namespace NS -address ADDR -id ID [-debug] [-bundle DIR] start|delete\n`);
+      process.stderr.write(
+        `${err.message}\nUsage of ${NAME}: -namespace NS -address ADDR -id ID [-debug] [-bundle DIR] start|delete\n`,
+      );
       return 2;
     }
     throw err;
@@ -28,7 +30,10 @@ async function main(argv: string[]): Promise<number> {
       const { startShim } = await import("./start.js");
       const script = process.argv[1];
       if (script === undefined) throw new Error("cannot find this program's script path");
-      const address = await startShim(flags, { execPath: process.execPath, args: [...process.execArgv, script] });
+      const address = await startShim(flags, {
+        execPath: process.execPath,
+        args: [...process.execArgv, script],
+      });
       process.stdout.write(address);
       return 0;
     }

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Metrics } from "@berth/api/cgroups/stats/v1/metrics";
-import { METRICS_TYPE_URL, metricsFromRunc, packMetrics, parseRuncJson } from "./metrics.js";
+import { METRICS_TYPE_URL, metricsFromRunc, packMetrics } from "./metrics.js";
+import { parseRuncJson } from "./runc.js";
 
 // Trimmed from `runc events --stats` (runc 1.1.5, cgroup v1).
 const SAMPLE = `{"type":"stats","id":"t1","data":{"cpu":{"usage":{"total":10695828,"percpu":[6433278,4262550],

@@ -12,15 +12,6 @@ import type { Any } from "@berth/api/google/protobuf/any";
 
 export const METRICS_TYPE_URL = "io.containerd.cgroups.v1.Metrics";
 
-/**
- * Parses runc's JSON keeping integers beyond 2^53 exact: cgroup v1 reports "no limit" as
- * 9223372036854771712, which a double cannot hold. Such values are kept as digit strings,
- * which the protobuf writer encodes as uint64 unchanged.
- */
-export function parseRuncJson(text: string): unknown {
-  return JSON.parse(text.replace(/([:[,]\s*)(\d{16,})(?=\s*[,}\]])/g, '$1"$2"'));
-}
-
 type Json = Record<string, unknown>;
 
 function obj(v: unknown): Json {

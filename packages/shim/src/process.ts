@@ -89,7 +89,10 @@ export class ShimProcess {
   /** Throws FailedPrecondition unless the process is in one of `allowed`, with upstream's wording. */
   expect(action: string, allowed: readonly ProcessState[]): void {
     if (allowed.includes(this.state)) return;
-    const noun = this.isInit && (action === "pause" || action === "resume" || action === "update") ? "container" : "process";
+    const noun =
+      this.isInit && (action === "pause" || action === "resume" || action === "update")
+        ? "container"
+        : "process";
     throw failedPrecondition(`cannot ${action} a ${this.state} ${noun}`);
   }
 }

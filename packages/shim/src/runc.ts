@@ -2,7 +2,6 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CommandError, type RunOptions, type RunResult, run } from "./command.js";
 import { messageOf, notFound } from "./errors.js";
-import { parseRuncJson } from "./metrics.js";
 
 // runc, the way the shim drives it: global flags once, one method per subcommand, and
 // failures carrying the last error runc wrote to its JSON log.
@@ -188,4 +187,13 @@ export async function readPidFile(path: string): Promise<number> {
   const pid = Number(text);
   if (!Number.isInteger(pid) || pid <= 0) throw new Error(`${path}: not a pid: ${JSON.stringify(text)}`);
   return pid;
+}
+
+/**
+ * Parses runc's JSON keeping integers beyond 2^53 exact: cgroup v1 reports "no limit" as
+ * 9223372036854771712, which a double cannot hold. Such values are kept as digit strings,
+ * which the protobuf writer encodes as uint64 unchanged.
+ */
+export function parseRuncJson(text: string): unknown {
+  return JSON.parse(text.replace(/([:[,]\s*)(\d{16,})(?=\s*[,}\]])/g, '$1"$2"'));
 }

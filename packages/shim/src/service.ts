@@ -10,13 +10,12 @@ import {
   TaskStart,
 } from "@berth/api/containerd/events/task";
 import { ProcessDetails } from "@berth/api/containerd/runtime/v2/runc/options/oci";
-import { TaskDefinition } from "@berth/api/containerd/runtime/v2/task/shim";
+import type { TaskDefinition } from "@berth/api/containerd/runtime/v2/task/shim";
 import { Status } from "@berth/api/containerd/types/task/task";
 import type { ServiceImplementation } from "@berth/ttrpc";
 import { Container, PROCESS_DETAILS_TYPE_URL } from "./container.js";
 import { alreadyExists, notFound, unimplemented } from "./errors.js";
 import { type EventPublisher, Topics, packEvent } from "./events.js";
-import { metricsFromRunc, packMetrics } from "./metrics.js";
 import { OomWatcher } from "./oom.js";
 import type { ShimProcess } from "./process.js";
 import type { Reaper } from "./reaper.js";
@@ -96,7 +95,8 @@ export class TaskService {
           }
         }
         await container.afterInitExit();
-        void this.#oom.remove(container.id);
+        // An OOM kill is reported before the exit it caused, as upstream's event-driven watcher does.
+        await this.#oom.remove(container.id);
       }
       p.setExited(exit.status, at);
       if (this.containers.get(container.id) !== container) return; // deleted meanwhile
@@ -264,7 +264,11 @@ export class TaskService {
       const p = c.addExec(r);
       this.#publish(
         Topics.execAdded,
-        packEvent("TaskExecAdded", TaskExecAdded, TaskExecAdded.fromPartial({ containerId: c.id, execId: p.id })),
+        packEvent(
+          "TaskExecAdded",
+          TaskExecAdded,
+          TaskExecAdded.fromPartial({ containerId: c.id, execId: p.id }),
+        ),
       );
       return {};
     },
@@ -295,6 +299,7 @@ export class TaskService {
     stats: async (r) => {
       const c = this.#container(r.id);
       const data = await c.runc.stats(c.id);
+      const { metricsFromRunc, packMetrics } = await import("./metrics.js");
       return { stats: packMetrics(metricsFromRunc(data)) };
     },
 
