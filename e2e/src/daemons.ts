@@ -18,6 +18,8 @@ export interface DaemonUnderTest {
   root: string;
   state: string;
   logFile: string;
+  /** The daemon's process id (for memory and CPU measurements). */
+  readonly pid: number;
   /** SIGKILL the daemon (not its children), for crash tests. */
   kill(): Promise<void>;
   /** Start again on the same root/state after kill(). */
@@ -73,6 +75,9 @@ export async function startBerthdDaemon(): Promise<DaemonUnderTest> {
     root,
     state,
     logFile,
+    get pid() {
+      return proc.pid;
+    },
     async kill() {
       process.kill(proc.pid, "SIGKILL");
       await proc.waitExit(10_000);
@@ -99,6 +104,9 @@ export async function startContainerdDaemon(): Promise<DaemonUnderTest> {
     },
     get state() {
       return c.state;
+    },
+    get pid() {
+      return c.pid;
     },
     get logFile() {
       return c.logFile;
