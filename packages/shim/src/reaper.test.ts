@@ -18,6 +18,8 @@ describe("reaper", () => {
     setChildSubreaper();
     const reaper = new Reaper();
     reaper.start();
+    // Signal handlers alone do not keep the event loop running.
+    const keepAlive = setInterval(() => {}, 1_000);
     try {
       // sh starts a grandchild and exits: the grandchild becomes our child (subreaper).
       const run = (script: string) =>
@@ -32,10 +34,15 @@ describe("reaper", () => {
         });
       const exited = (pid: number) =>
         new Promise<number>((resolve) => reaper.watch(pid, (e) => resolve(e.status)));
-      const a = await run("sh -c 'sleep 0.2; exit 7'");
-      const b = await run("sh -c 'sleep 0.2; kill -9 $$'");
-      assert.deepEqual(await Promise.all([exited(a), exited(b)]), [7, 137]);
+      // As around runc create/exec: no zombie sweep until the new pids are watched.
+      const statuses = await reaper.hold(async () => {
+        const a = exited(await run("sh -c 'sleep 0.3; exit 7'"));
+        const b = exited(await run("sh -c 'sleep 0.3; kill -9 $$'"));
+        return [a, b];
+      });
+      assert.deepEqual(await Promise.all(statuses), [7, 137]);
     } finally {
+      clearInterval(keepAlive);
       reaper.stop();
     }
   });

@@ -102,8 +102,19 @@ export async function startShim(
   try {
     await writeAddress(bundle, address);
     // A shim's heap stays small: a 1 MiB young generation trims ~1 MiB of resident memory per shim.
-    const v8 = self.args.some((a) => a.startsWith("--max-semi-space-size")) ? [] : ["--max-semi-space-size=1"];
-    const args = [...v8, ...self.args, "-namespace", flags.namespace, "-id", flags.id, "-address", flags.address];
+    const v8 = self.args.some((a) => a.startsWith("--max-semi-space-size"))
+      ? []
+      : ["--max-semi-space-size=1"];
+    const args = [
+      ...v8,
+      ...self.args,
+      "-namespace",
+      flags.namespace,
+      "-id",
+      flags.id,
+      "-address",
+      flags.address,
+    ];
     if (flags.publishBinary !== "") args.push("-publish-binary", flags.publishBinary);
     if (flags.debug) args.push("-debug");
     const child = spawn(self.execPath, args, {

@@ -95,6 +95,15 @@ function outputStream(fd: number): Writable {
   return s;
 }
 
+/** Settles once everything written to `stream` has been handed to the kernel (or it failed). */
+function flushed(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    stream.once("finish", resolve);
+    stream.once("close", resolve);
+    stream.once("error", () => resolve());
+  });
+}
+
 export class ProcessIO {
   readonly stdio: StdioPaths;
   readonly #kind: StdioKind;
@@ -163,6 +172,7 @@ export class ProcessIO {
         openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o644),
       );
       this.#streams.push(out);
+      this.#copies.push(flushed(out));
       const sources = [this.#stdout, this.#stderr].filter((p): p is Pipe => p !== undefined);
       let open_ = sources.length;
       for (const p of sources) {
@@ -186,6 +196,7 @@ export class ProcessIO {
           : openSync(path, constants.O_WRONLY | constants.O_APPEND);
         const out = outputStream(fd);
         this.#streams.push(out);
+        this.#copies.push(flushed(out));
         this.#copies.push(this.#copy(readStream(pipe_.read), out, () => out.end()));
         pipe_.read = -1;
       }

@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
+import { constants, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ProcessIO, parseStdio } from "./stdio.js";
+import { initLibc } from "./sys.js";
+
+function collect(path: string): Promise<string> {
+  const s = new net.Socket({
+    fd: openSync(path, constants.O_RDONLY | constants.O_NONBLOCK),
+    writable: false,
+  });
+  let text = "";
+  s.on("data", (d: Buffer) => {
+    text += d.toString();
+  });
+  return new Promise((resolve) => s.once("end", () => resolve(text)));
+}
+
+describe("stdio", () => {
+  let dir = "";
+  before(async () => {
+    await initLibc();
+    dir = mkdtempSync(join(tmpdir(), "berth-stdio-"));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("reads the delivery kind from the stdout URI", () => {
+    const io = (stdout: string) => ({ stdin: "", stdout, stderr: "", terminal: false });
+    assert.deepEqual(parseStdio({ stdin: "", stdout: "", stderr: "", terminal: false }), { kind: "null" });
+    assert.deepEqual(parseStdio(io("/run/x/stdout")), { kind: "fifo" });
+    assert.deepEqual(parseStdio(io("fifo:///run/x/stdout")), { kind: "fifo" });
+    assert.deepEqual(parseStdio(io("file:///var/log/c%201.log")), { kind: "file", path: "/var/log/c 1.log" });
+    assert.throws(() => parseStdio(io("binary:///usr/bin/logger?x=1")), /not supported/);
+    assert.throws(() => parseStdio(io("tcp://1.2.3.4")), /unknown scheme/);
+  });
+
+  it("copies a process's pipes to and from the client's FIFOs", async () => {
+    const [stdin, stdout, stderr] = ["in", "out", "err"].map((n) => join(dir, n)) as [string, string, string];
+    execFileSync("mkfifo", [stdin, stdout, stderr]);
+    const out = collect(stdout);
+    const err = collect(stderr);
+    const io = ProcessIO.create({ stdin, stdout, stderr, terminal: false });
+    const child = spawn("sh", ["-c", "read line; echo got:$line; echo oops >&2"], { stdio: io.childStdio() });
+    io.closeChildEnds();
+    await io.start();
+    const writer = openSync(stdin, constants.O_WRONLY | constants.O_NONBLOCK);
+    writeSync(writer, "hello\n");
+    await new Promise((resolve) => child.once("exit", resolve));
+    await io.done(5_000);
+    assert.equal(await out, "got:hello\n");
+    assert.equal(await err, "oops\n");
+    io.close();
+  });
+
+  it("appends stdout and stderr to one file for file:// URIs", async () => {
+    const log = join(dir, "logs", "c.log");
+    const io = ProcessIO.create({
+      stdin: "",
+      stdout: `file://${log}`,
+      stderr: `file://${log}`,
+      terminal: false,
+    });
+    const child = spawn("sh", ["-c", "echo a; echo b >&2"], { stdio: io.childStdio() });
+    io.closeChildEnds();
+    await io.start();
+    await new Promise((resolve) => child.once("exit", resolve));
+    await io.done(5_000);
+    assert.deepEqual(readFileSync(log, "utf8").split("\n").sort(), ["", "a", "b"]);
+    io.close();
+  });
+});
