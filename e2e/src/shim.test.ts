@@ -40,6 +40,28 @@ function parentOf(pid: number): number {
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
 }
 
+/** Runs a shell command under script(1), which gives it a pseudo-terminal. */
+function execScript(command: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("/usr/bin/script", ["-eqc", command, "/dev/null"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout?.on("data", (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr?.on("data", (d: Buffer) => {
+      output += d.toString();
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.once("error", reject);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, output });
+    });
+  });
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -208,6 +230,72 @@ describe("containerd 1.6 drives containerd-shim-berth-v2", { timeout: 600_000 },
     assert.notEqual(killAgain.exitCode, 0, "killing a stopped task fails");
     await runOk(["tasks", "delete", "t2"]);
     await runOk(["containers", "rm", "t2"]);
+  });
+
+  it("serves every container of a group from one shim, until the last is deleted", async () => {
+    const group = ["--annotation", "io.containerd.runc.v2.group=g1"];
+    for (const id of ["g1a", "g1b"]) {
+      await runOk(["run", "-d", ...group, "--runtime", RUNTIME, image, id, "sleep", "300"]);
+    }
+    const pids = await Promise.all(["g1a", "g1b"].map(async (id) => Number((await taskRow(id))?.PID)));
+    const shims = pids.map(parentOf);
+    assert.equal(shims[0], shims[1], "both containers are children of the same shim");
+    const shim = shims[0]!;
+    await runOk(["tasks", "kill", "-s", "SIGKILL", "g1a"]);
+    await waitFor(async () => (await taskRow("g1a"))?.STATUS === "STOPPED", { what: "g1a to stop" });
+    await runOk(["tasks", "delete", "g1a"]);
+    await runOk(["containers", "rm", "g1a"]);
+    assert.ok(alive(shim), "the shim stays for g1b");
+    assert.equal(
+      (await runOk(["tasks", "exec", "--exec-id", "e", "g1b", "echo", "still"])).stdout,
+      "still\n",
+    );
+    await runOk(["tasks", "kill", "-s", "SIGKILL", "g1b"]);
+    await waitFor(async () => (await taskRow("g1b"))?.STATUS === "STOPPED", { what: "g1b to stop" });
+    await runOk(["tasks", "delete", "g1b"]);
+    await runOk(["containers", "rm", "g1b"]);
+    await waitFor(() => !alive(shim), {
+      what: "the shim to exit after its last container",
+      timeoutMs: 10_000,
+    });
+  });
+
+  it("gives a container a terminal (ctr run -t)", async () => {
+    // ctr -t needs a terminal of its own: script(1) provides one and returns ctr's exit code.
+    const command = `ctr --address ${address()} --namespace ${NS} run --rm -t --runtime ${RUNTIME} ${image} tty1 sh -c 'tty; exit 4'`;
+    const r = await execScript(command);
+    assert.equal(r.code, 4, r.output);
+    assert.match(r.output, /\/dev\/pts\/\d+/);
+  });
+
+  it("reports an OOM kill as /tasks/oom before the exit", async () => {
+    const hog = "x=0123456789abcdef; while :; do x=$x$x; done";
+    const r = await run([
+      "run",
+      "--rm",
+      "--memory-limit",
+      String(16 << 20),
+      "--runtime",
+      RUNTIME,
+      image,
+      "oom1",
+      "sh",
+      "-c",
+      hog,
+    ]);
+    assert.equal(r.exitCode, 137, r.stderr);
+    const topics = await waitFor(
+      () => {
+        const mine = eventLog
+          .split("\n")
+          .filter((l) => l.includes('"oom1"') && l.includes(` ${NS} `))
+          .map((l) => /\/tasks\/[a-z-]+/.exec(l)?.[0])
+          .filter((topic) => topic !== undefined);
+        return mine.includes("/tasks/delete") && mine;
+      },
+      { what: "task events of oom1", timeoutMs: 10_000 },
+    );
+    assert.deepEqual(topics, ["/tasks/create", "/tasks/start", "/tasks/oom", "/tasks/exit", "/tasks/delete"]);
   });
 
   it("lets containerd clean up after the shim is killed", async () => {
