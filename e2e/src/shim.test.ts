@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -320,5 +321,13 @@ describe("containerd 1.6 drives containerd-shim-berth-v2", { timeout: 600_000 },
       { what: "task t3 to be gone", timeoutMs: 30_000, intervalMs: 500 },
     );
     await runOk(["containers", "rm", "t3"]);
+  });
+
+  it("leaves no shim socket behind", () => {
+    const left = ["t1", "t-exit", "t-ev", "t2", "g1", "tty1", "oom1", "t3"].filter((group) => {
+      const digest = createHash("sha256").update(`${address()}/${NS}/${group}`).digest("hex");
+      return existsSync(`/run/berth/s/${digest}`);
+    });
+    assert.deepEqual(left, []);
   });
 });

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { dirname, join } from "node:path";
 import { Any } from "@berth/api/google/protobuf/any";
@@ -96,6 +96,7 @@ export async function startShim(
     await rm(path, { force: true });
     server = await listen(path);
   }
+  await chmod(path, 0o600);
   const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
   if (typeof fd !== "number" || fd < 0) throw new Error("start: no descriptor for the shim socket");
 
