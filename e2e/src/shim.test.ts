@@ -331,3 +331,70 @@ describe("containerd 1.6 drives containerd-shim-berth-v2", { timeout: 600_000 },
     assert.deepEqual(left, []);
   });
 });
+
+describe("containerd-shim-berth-v2 outlives the daemon", { timeout: 600_000 }, () => {
+  let registry: Registry | undefined;
+  let first: Containerd | undefined;
+  let second: Containerd | undefined;
+  let image = "";
+  let savedPath: string | undefined;
+
+  before(async () => {
+    assert.ok(existsSync(SHIM_MAIN), `${SHIM_MAIN} is missing: build with 'npx tsc -b packages/shim'`);
+    const bin = await tempDir("shim-bin");
+    const wrapper = join(bin, "containerd-shim-berth-v2");
+    writeFileSync(wrapper, `#!/bin/sh\nexec node ${SHIM_MAIN} "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    savedPath = process.env.PATH;
+    process.env.PATH = `${bin}:${savedPath ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`;
+    registry = await startRegistry();
+    image = (await buildSimpleImage(registry.host)).ref;
+  });
+
+  after(async () => {
+    for (const daemon of [second, first]) {
+      if (daemon === undefined) continue;
+      for (const pid of shimPids(daemon.address)) process.kill(pid, "SIGKILL");
+    }
+    await second?.stop();
+    await first?.stop();
+    await registry?.stop();
+    if (savedPath !== undefined) process.env.PATH = savedPath;
+    await cleanupTempDirs();
+  });
+
+  it("keeps the task while containerd is dead and hands it to the restarted daemon", async () => {
+    const root = await tempDir("ctd-root");
+    const state = await tempDir("ctd-state");
+    first = await startContainerd({ root, state });
+    const a = first.address;
+    await ctrOk(a, ["images", "pull", "--plain-http", image], { namespace: NS, timeoutMs: 300_000 });
+    await ctrOk(a, ["run", "-d", "--runtime", RUNTIME, image, "td", "sleep", "300"], { namespace: NS });
+    const rows = parseTable((await ctrOk(a, ["tasks", "ls"], { namespace: NS })).stdout);
+    const pid = Number(rows.find((r) => r.TASK === "td")?.PID);
+    const shim = parentOf(pid);
+
+    process.kill(first.pid, "SIGKILL");
+    await waitFor(() => !alive(first?.pid ?? 0), { what: "containerd to die" });
+    // The container exits while nobody listens for its events.
+    process.kill(pid, "SIGKILL");
+    await sleep(1_500);
+    assert.ok(alive(shim), "the shim survives the daemon");
+
+    second = await startContainerd({ root, state });
+    const b = second.address;
+    await waitFor(
+      async () => {
+        const r = parseTable((await ctrOk(b, ["tasks", "ls"], { namespace: NS })).stdout);
+        return r.find((t) => t.TASK === "td")?.STATUS === "STOPPED";
+      },
+      { what: "the restarted containerd to see td stopped through the shim", timeoutMs: 30_000 },
+    );
+    await ctrOk(b, ["tasks", "delete", "td"], { namespace: NS });
+    await ctrOk(b, ["containers", "rm", "td"], { namespace: NS });
+    await waitFor(() => !alive(shim), {
+      what: "the shim to exit after its task is deleted",
+      timeoutMs: 10_000,
+    });
+  });
+});
