@@ -267,6 +267,18 @@ describe("containerd 1.6 drives containerd-shim-berth-v2", { timeout: 600_000 },
     const r = await execScript(command);
     assert.equal(r.code, 4, r.output);
     assert.match(r.output, /\/dev\/pts\/\d+/);
+
+    await runOk(["run", "-d", "--runtime", RUNTIME, image, "tty2", "sleep", "300"]);
+    const exec = await execScript(
+      `ctr --address ${address()} --namespace ${NS} tasks exec -t --exec-id x tty2 sh -c 'tty; exit 6'`,
+    );
+    assert.equal(exec.code, 6, exec.output);
+    assert.match(exec.output, /\/dev\/pts\/\d+/);
+    assert.doesNotMatch(exec.output, /resize pty|error/i);
+    await runOk(["tasks", "kill", "-s", "SIGKILL", "tty2"]);
+    await waitFor(async () => (await taskRow("tty2"))?.STATUS === "STOPPED", { what: "tty2 to stop" });
+    await runOk(["tasks", "delete", "tty2"]);
+    await runOk(["containers", "rm", "tty2"]);
   });
 
   it("reports an OOM kill as /tasks/oom before the exit", async () => {
@@ -324,7 +336,7 @@ describe("containerd 1.6 drives containerd-shim-berth-v2", { timeout: 600_000 },
   });
 
   it("leaves no shim socket behind", () => {
-    const left = ["t1", "t-exit", "t-ev", "t2", "g1", "tty1", "oom1", "t3"].filter((group) => {
+    const left = ["t1", "t-exit", "t-ev", "t2", "g1", "tty1", "tty2", "oom1", "t3"].filter((group) => {
       const digest = createHash("sha256").update(`${address()}/${NS}/${group}`).digest("hex");
       return existsSync(`/run/berth/s/${digest}`);
     });

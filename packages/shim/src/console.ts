@@ -91,6 +91,7 @@ export class ConsoleCopy {
   #stdinHold: number | undefined;
   #done: Promise<void> = Promise.resolve();
   #closed = false;
+  #masterGone = false;
 
   constructor(master: number, stdio: StdioPaths) {
     this.#master = master;
@@ -108,6 +109,9 @@ export class ConsoleCopy {
       this.#out = out;
       const reader = new ReadStream(this.#master);
       this.#reader = reader;
+      reader.once("close", () => {
+        this.#masterGone = true;
+      });
       this.#done = new Promise<void>((resolve) => {
         const finish = () => {
           reader.unpipe(out);
@@ -153,7 +157,9 @@ export class ConsoleCopy {
     }
   }
 
+  /** Ignored once the pty is gone: the master descriptor may have been closed (and reused). */
   resize(width: number, height: number): void {
+    if (this.#closed || this.#masterGone) return;
     setWindowSize(this.#master, width, height);
   }
 

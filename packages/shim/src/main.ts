@@ -3,9 +3,9 @@
 // the daemon runs; without an action the program serves the Task API (started by `start`).
 
 import { FlagError, parseFlags } from "./flags.js";
+import { VERSION } from "./version.js";
 
 const NAME = "containerd-shim-berth-v2";
-export const VERSION = "0.1.0";
 
 async function main(argv: string[]): Promise<number> {
   let flags: ReturnType<typeof parseFlags>;

@@ -107,7 +107,7 @@ describe(
       task = createTtrpcClient(TaskDefinition, connection, {
         defaultMetadata: namespaceMetadata("svc-test"),
       });
-        });
+    });
 
     after(async () => {
       connection?.close();

@@ -20,6 +20,7 @@ import { OomWatcher } from "./oom.js";
 import type { ShimProcess } from "./process.js";
 import type { Reaper } from "./reaper.js";
 import type { ChildExit } from "./sys.js";
+import { VERSION } from "./version.js";
 
 // containerd.task.v2.Task: each handler finds the container, asks it to do the work and
 // publishes the event upstream's runc shim publishes for that call.
@@ -305,7 +306,7 @@ export class TaskService {
 
     connect: async (r) => {
       const c = this.containers.get(r.id);
-      return { shimPid: process.pid, taskPid: c?.init.pid ?? 0, version: "" };
+      return { shimPid: process.pid, taskPid: c?.init.pid ?? 0, version: VERSION };
     },
 
     shutdown: async () => {
