@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { clampOomScoreAdj } from "./container.js";
+import { clampOomScoreAdj, sharesHostPidNamespace } from "./container.js";
 
 describe("clampOomScoreAdj", () => {
   const dir = mkdtempSync(join(tmpdir(), "berth-oom-adj-"));
@@ -26,5 +26,20 @@ describe("clampOomScoreAdj", () => {
     assert.equal(read().process.oomScoreAdj, 100);
     write({});
     assert.equal(await clampOomScoreAdj(dir, 0), false);
+  });
+});
+
+describe("sharesHostPidNamespace", () => {
+  const dir = mkdtempSync(join(tmpdir(), "berth-pidns-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const check = (namespaces: unknown[]) => {
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ linux: { namespaces } }));
+    return sharesHostPidNamespace(dir);
+  };
+
+  it("is true without a new pid namespace, or when joining another's", async () => {
+    assert.equal(await check([{ type: "pid" }, { type: "mount" }]), false);
+    assert.equal(await check([{ type: "mount" }]), true);
+    assert.equal(await check([{ type: "pid", path: "/proc/1/ns/pid" }]), true);
   });
 });

@@ -34,6 +34,15 @@ export async function clampOomScoreAdj(bundle: string, own?: number): Promise<bo
   return true;
 }
 
+/** True when the spec gives the container no PID namespace of its own (its processes outlive init). */
+export async function sharesHostPidNamespace(bundle: string): Promise<boolean> {
+  const spec = JSON.parse(await readFile(join(bundle, "config.json"), "utf8")) as {
+    linux?: { namespaces?: Array<{ type?: string; path?: string }> };
+  };
+  const pid = spec.linux?.namespaces?.find((ns) => ns.type === "pid");
+  return pid === undefined || (pid.path !== undefined && pid.path !== "");
+}
+
 export type ExitListener = (container: Container, process: ShimProcess, exit: ChildExit) => void;
 
 interface StdioSetup {
@@ -88,6 +97,8 @@ export class Container {
   readonly #onExit: ExitListener;
   /** The memory cgroup directory of the init process, for OOM watching. */
   memoryCgroup: string | undefined;
+  /** Without a PID namespace of its own, the container's other processes are killed when init exits. */
+  killAllOnExit = false;
 
   private constructor(
     request: CreateTaskRequest,
@@ -151,6 +162,7 @@ export class Container {
     let created = false;
     try {
       await clampOomScoreAdj(bundle);
+      container.killAllOnExit = await sharesHostPidNamespace(bundle);
       setup = await prepareStdio(init.stdio);
       const s = setup;
       await reaper.hold(async () => {
@@ -334,8 +346,9 @@ export class Container {
     await this.runc.update(this.id, resources.value);
   }
 
-  /** After the init exited: a stopped container left paused is thawed, as upstream does. */
+  /** After the init exited: what is left of a container without a PID namespace is killed, and a paused one thawed. */
   async afterInitExit(): Promise<void> {
+    if (this.killAllOnExit) await this.runc.kill(this.id, 9, true).catch(() => {});
     if (this.init.state === "paused") await this.runc.resume(this.id).catch(() => {});
   }
 }
