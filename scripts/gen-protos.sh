@@ -12,11 +12,19 @@ include=/usr/include
 rm -rf "$out"
 mkdir -p "$out"
 cd "$root/protos"
-mapfile -t files < <(find . -name '*.proto' | sed 's|^\./||' | LC_ALL=C sort)
-protoc -I . -I "$include" \
-  --plugin=protoc-gen-ts_proto="$plugin" \
-  --ts_proto_out="$out" \
-  --ts_proto_opt=esModuleInterop=true,importSuffix=.js,env=node,forceLong=number,useDate=true,outputServices=nice-grpc,outputServices=generic-definitions,useExactTypes=false,oneof=unions-value,snakeToCamel=true,useOptionals=none,exportCommonSymbols=false \
-  "${files[@]}"
-# A tiny index so packages can import well-known types without deep paths.
-find "$out" -name '*.ts' | LC_ALL=C sort > /dev/null
+opts=esModuleInterop=true,importSuffix=.js,env=node,useDate=true,outputServices=nice-grpc,outputServices=generic-definitions,useExactTypes=false,oneof=unions-value,snakeToCamel=true,useOptionals=none,exportCommonSymbols=false
+# containerd's int64s are sizes, offsets and pids: numbers. CRI's (nanosecond timestamps)
+# and cgroup metrics' (limits near 2^63) do not fit a double: bigint there.
+mapfile -t wide < <(find cri cgroups -name '*.proto' | LC_ALL=C sort)
+mapfile -t narrow < <(find . -name '*.proto' -not -path './cri/*' -not -path './cgroups/*' | sed 's|^\./||' | LC_ALL=C sort)
+gen() { # forceLong files...
+  local long=$1
+  shift
+  protoc -I . -I "$include" \
+    --plugin=protoc-gen-ts_proto="$plugin" \
+    --ts_proto_out="$out" \
+    --ts_proto_opt="$opts,forceLong=$long" \
+    "$@"
+}
+gen number "${narrow[@]}"
+gen bigint "${wide[@]}"

@@ -51,7 +51,7 @@ async function waitForCtr(address: string, what: string): Promise<void> {
   });
 }
 
-export async function startBerthdDaemon(): Promise<DaemonUnderTest> {
+export async function startBerthdDaemon(options: { metricsAddress?: string } = {}): Promise<DaemonUnderTest> {
   const dir = await tempDir("berthd-");
   const root = join(dir, "root");
   const state = join(dir, "state");
@@ -60,7 +60,8 @@ export async function startBerthdDaemon(): Promise<DaemonUnderTest> {
   const logFile = join(dir, "berthd.log");
   await writeFile(
     configFile,
-    `root: ${root}\nstate: ${state}\ngrpc:\n  address: ${address}\nlogLevel: debug\n`,
+    `root: ${root}\nstate: ${state}\ngrpc:\n  address: ${address}\nlogLevel: debug\n` +
+      (options.metricsAddress ? `metrics:\n  address: ${options.metricsAddress}\n` : ""),
   );
   const env = { ...process.env, PATH: `${await shimBinDir()}:${process.env.PATH ?? "/usr/bin:/bin"}` };
   let proc: ManagedProcess;
@@ -131,7 +132,7 @@ export async function startContainerdDaemon(): Promise<DaemonUnderTest> {
 }
 
 const allDaemons = [
-  { kind: "berthd", start: startBerthdDaemon },
+  { kind: "berthd", start: () => startBerthdDaemon() },
   { kind: "containerd", start: startContainerdDaemon },
 ] as const;
 

@@ -3,7 +3,11 @@
 // fetches nothing, image removal and garbage collection.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { execa } from "execa";
 import { type DaemonUnderTest, daemonKinds } from "./daemons.js";
 import { ctr, ctrOk, parseTable } from "./fixtures/ctr.js";
 import { type PushedImage, type TestImage, buildSimpleImage, buildTestImage } from "./fixtures/images.js";
@@ -94,6 +98,37 @@ for (const { kind, start } of daemonKinds) {
       } finally {
         await unmount(target);
         await ctrOk(daemon.address, ["snapshots", "rm", key]);
+      }
+    });
+
+    test("ctr snapshots diff turns a changed snapshot into a layer in the content store", async () => {
+      const key = `diff-${kind}`;
+      const target = await tempDir("diff-");
+      await ctrOk(daemon.address, ["snapshots", "prepare", key, image.chainId]);
+      const specs = parseMountCommands(
+        (await ctrOk(daemon.address, ["snapshots", "mounts", target, key])).stdout,
+      );
+      await mountAll(specs, target);
+      try {
+        await writeFile(join(target, "data", "diff-added.txt"), "added by the test\n");
+        await rm(join(target, "data", "keep.txt"));
+      } finally {
+        await unmount(target);
+      }
+      // ctr writes the new layer (tar+gzip) to stdout and keeps it in the content store.
+      const layer = await execa("/usr/bin/ctr", ["--address", daemon.address, "snapshots", "diff", key], {
+        encoding: "buffer",
+      });
+      assert.equal(layer.exitCode, 0);
+      const listing = (await execa("tar", ["-tzv"], { input: layer.stdout })).stdout;
+      assert.match(listing, /data\/diff-added\.txt/);
+      assert.match(listing, /data\/\.wh\.keep\.txt/);
+      assert.doesNotMatch(listing, /bin\/busybox/, "the diff holds only the change");
+      const digest = `sha256:${createHash("sha256").update(layer.stdout).digest("hex")}`;
+      await ctrOk(daemon.address, ["snapshots", "rm", key]);
+      await ctr(daemon.address, ["content", "rm", digest]);
+      for (const l of parseTable((await ctrOk(daemon.address, ["leases", "ls"])).stdout)) {
+        if (l.ID) await ctrOk(daemon.address, ["leases", "rm", l.ID]);
       }
     });
 

@@ -20,21 +20,23 @@ describe("metrics", () => {
     assert.equal(any.typeUrl, METRICS_TYPE_URL);
     assert.ok(Metrics.encode(Metrics.fromPartial({})).finish().length === 0);
     const m = metricsFromRunc(event.data);
-    assert.equal(m.cpu?.usage?.total, 10695828);
-    assert.deepEqual(m.cpu?.usage?.perCpu, [6433278, 4262550]);
-    assert.equal(m.memory?.rss, 53248);
-    assert.equal(m.memory?.usage?.usage, 577536);
-    assert.equal(m.memory?.pgFault, 654);
-    assert.equal(m.pids?.current, 1);
+    assert.equal(m.cpu?.usage?.total, 10695828n);
+    assert.deepEqual(m.cpu?.usage?.perCpu, [6433278n, 4262550n]);
+    assert.equal(m.memory?.rss, 53248n);
+    assert.equal(m.memory?.usage?.usage, 577536n);
+    assert.equal(m.memory?.pgFault, 654n);
+    assert.equal(m.pids?.current, 1n);
     assert.equal(m.hugetlb[0]?.pagesize, "2MB");
     assert.deepEqual(m.blkio?.ioServiceBytesRecursive[0], {
       op: "Read",
       device: "",
-      major: 8,
-      minor: 0,
-      value: 4096,
+      major: 8n,
+      minor: 0n,
+      value: 4096n,
     });
-    // ts-proto cannot decode it into a number, but the bytes carry the exact uint64.
+    assert.equal(m.memory?.usage?.limit, 9223372036854771712n);
+    assert.equal(Metrics.decode(any.value).memory?.usage?.limit, 9223372036854771712n);
+    // The bytes carry the exact uint64.
     const hex = Buffer.from(any.value).toString("hex");
     const exact = "80e0ffffffffffff7f";
     assert.ok(hex.includes(exact), "9223372036854771712 encoded as a varint");

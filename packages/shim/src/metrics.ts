@@ -18,17 +18,14 @@ function obj(v: unknown): Json {
   return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : {};
 }
 
-/** A uint64: a number, or a digit string for values a double cannot hold exactly. */
-function u64(v: unknown): number {
-  if (typeof v === "number" && Number.isFinite(v) && v >= 0) return v;
-  if (typeof v === "string" && /^\d+$/.test(v)) {
-    const n = Number(v);
-    return (Number.isSafeInteger(n) ? n : v) as number;
-  }
-  return 0;
+/** A uint64 from runc's JSON: a number, or a digit string for values a double cannot hold. */
+function u64(v: unknown): bigint {
+  if (typeof v === "number" && Number.isFinite(v) && v >= 0) return BigInt(Math.trunc(v));
+  if (typeof v === "string" && /^\d+$/.test(v)) return BigInt(v);
+  return 0n;
 }
 
-function u64s(v: unknown): number[] {
+function u64s(v: unknown): bigint[] {
   return Array.isArray(v) ? v.map(u64) : [];
 }
 

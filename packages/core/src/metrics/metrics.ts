@@ -55,80 +55,40 @@ export class DaemonMetrics {
       [TaskStatus.PAUSING]: "pausing",
     };
     let gathering: Promise<void> | null = null;
+    // prom-client reads every metric at once: each waits for the one pass over the shims.
+    const awaitGather = async () => {
+      gathering ??= gather().finally(() => {
+        gathering = null;
+      });
+      await gathering;
+    };
     const tasks: Gauge<"namespace" | "state"> = new Gauge({
       name: "berth_tasks",
       help: "Tasks by state",
       labelNames: ["namespace", "state"],
       registers: [this.registry],
       // Scraping this gauge gathers every task and container metric in one pass.
-      async collect() {
-        gathering ??= gather().finally(() => {
-          gathering = null;
-        });
-        await gathering;
-      },
+      collect: awaitGather,
     });
-    const labelNames = ["container_id", "namespace"] as const;
-    const cpuTotal = new Gauge({
-      name: "container_cpu_total_nanoseconds",
-      help: "The total cpu time",
-      labelNames,
-      registers: [this.registry],
-    });
-    const cpuKernel = new Gauge({
-      name: "container_cpu_kernel_nanoseconds",
-      help: "The total kernel cpu time",
-      labelNames,
-      registers: [this.registry],
-    });
-    const cpuUser = new Gauge({
-      name: "container_cpu_user_nanoseconds",
-      help: "The total user cpu time",
-      labelNames,
-      registers: [this.registry],
-    });
-    const memUsage = new Gauge({
-      name: "container_memory_usage_usage_bytes",
-      help: "The memory usage",
-      labelNames,
-      registers: [this.registry],
-    });
-    const memLimit = new Gauge({
-      name: "container_memory_usage_limit_bytes",
-      help: "The memory limit",
-      labelNames,
-      registers: [this.registry],
-    });
-    const memMax = new Gauge({
-      name: "container_memory_usage_max_bytes",
-      help: "The memory maximum usage",
-      labelNames,
-      registers: [this.registry],
-    });
-    const memFail = new Gauge({
-      name: "container_memory_usage_failcnt_total",
-      help: "The memory failure count",
-      labelNames,
-      registers: [this.registry],
-    });
-    const memRss = new Gauge({
-      name: "container_memory_rss_bytes",
-      help: "The rss amount",
-      labelNames,
-      registers: [this.registry],
-    });
-    const memCache = new Gauge({
-      name: "container_memory_cache_bytes",
-      help: "The cache amount used",
-      labelNames,
-      registers: [this.registry],
-    });
-    const pids = new Gauge({
-      name: "container_pids_current",
-      help: "The current number of pids",
-      labelNames,
-      registers: [this.registry],
-    });
+    const registry = this.registry;
+    const containerGauge = (name: string, help: string) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["container_id", "namespace"],
+        registers: [registry],
+        collect: awaitGather,
+      });
+    const cpuTotal = containerGauge("container_cpu_total_nanoseconds", "The total cpu time");
+    const cpuKernel = containerGauge("container_cpu_kernel_nanoseconds", "The total kernel cpu time");
+    const cpuUser = containerGauge("container_cpu_user_nanoseconds", "The total user cpu time");
+    const memUsage = containerGauge("container_memory_usage_usage_bytes", "The memory usage");
+    const memLimit = containerGauge("container_memory_usage_limit_bytes", "The memory limit");
+    const memMax = containerGauge("container_memory_usage_max_bytes", "The memory maximum usage");
+    const memFail = containerGauge("container_memory_usage_failcnt_total", "The memory failure count");
+    const memRss = containerGauge("container_memory_rss_bytes", "The rss amount");
+    const memCache = containerGauge("container_memory_cache_bytes", "The cache amount used");
+    const pids = containerGauge("container_pids_current", "The current number of pids");
     const all = [cpuTotal, cpuKernel, cpuUser, memUsage, memLimit, memMax, memFail, memRss, memCache, pids];
     async function gather(): Promise<void> {
       tasks.reset();
@@ -143,21 +103,21 @@ export class DaemonMetrics {
           if (!stats || !stats.typeUrl.endsWith("io.containerd.cgroups.v1.Metrics")) continue;
           const m = CgroupV1Metrics.decode(stats.value);
           if (m.cpu?.usage) {
-            cpuTotal.set(labels, m.cpu.usage.total);
-            cpuKernel.set(labels, m.cpu.usage.kernel);
-            cpuUser.set(labels, m.cpu.usage.user);
+            cpuTotal.set(labels, Number(m.cpu.usage.total));
+            cpuKernel.set(labels, Number(m.cpu.usage.kernel));
+            cpuUser.set(labels, Number(m.cpu.usage.user));
           }
           if (m.memory) {
-            memRss.set(labels, m.memory.rss);
-            memCache.set(labels, m.memory.cache);
+            memRss.set(labels, Number(m.memory.rss));
+            memCache.set(labels, Number(m.memory.cache));
             if (m.memory.usage) {
-              memUsage.set(labels, m.memory.usage.usage);
-              memLimit.set(labels, m.memory.usage.limit);
-              memMax.set(labels, m.memory.usage.max);
-              memFail.set(labels, m.memory.usage.failcnt);
+              memUsage.set(labels, Number(m.memory.usage.usage));
+              memLimit.set(labels, Number(m.memory.usage.limit));
+              memMax.set(labels, Number(m.memory.usage.max));
+              memFail.set(labels, Number(m.memory.usage.failcnt));
             }
           }
-          if (m.pids) pids.set(labels, m.pids.current);
+          if (m.pids) pids.set(labels, Number(m.pids.current));
         } catch {
           // A task that is going away is left out of this scrape.
         }

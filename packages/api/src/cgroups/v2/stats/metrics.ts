@@ -18,63 +18,63 @@ export interface Metrics {
 }
 
 export interface PidsStat {
-  current: number;
-  limit: number;
+  current: bigint;
+  limit: bigint;
 }
 
 export interface CPUStat {
-  usageUsec: number;
-  userUsec: number;
-  systemUsec: number;
-  nrPeriods: number;
-  nrThrottled: number;
-  throttledUsec: number;
+  usageUsec: bigint;
+  userUsec: bigint;
+  systemUsec: bigint;
+  nrPeriods: bigint;
+  nrThrottled: bigint;
+  throttledUsec: bigint;
 }
 
 export interface MemoryStat {
-  anon: number;
-  file: number;
-  kernelStack: number;
-  slab: number;
-  sock: number;
-  shmem: number;
-  fileMapped: number;
-  fileDirty: number;
-  fileWriteback: number;
-  anonThp: number;
-  inactiveAnon: number;
-  activeAnon: number;
-  inactiveFile: number;
-  activeFile: number;
-  unevictable: number;
-  slabReclaimable: number;
-  slabUnreclaimable: number;
-  pgfault: number;
-  pgmajfault: number;
-  workingsetRefault: number;
-  workingsetActivate: number;
-  workingsetNodereclaim: number;
-  pgrefill: number;
-  pgscan: number;
-  pgsteal: number;
-  pgactivate: number;
-  pgdeactivate: number;
-  pglazyfree: number;
-  pglazyfreed: number;
-  thpFaultAlloc: number;
-  thpCollapseAlloc: number;
-  usage: number;
-  usageLimit: number;
-  swapUsage: number;
-  swapLimit: number;
+  anon: bigint;
+  file: bigint;
+  kernelStack: bigint;
+  slab: bigint;
+  sock: bigint;
+  shmem: bigint;
+  fileMapped: bigint;
+  fileDirty: bigint;
+  fileWriteback: bigint;
+  anonThp: bigint;
+  inactiveAnon: bigint;
+  activeAnon: bigint;
+  inactiveFile: bigint;
+  activeFile: bigint;
+  unevictable: bigint;
+  slabReclaimable: bigint;
+  slabUnreclaimable: bigint;
+  pgfault: bigint;
+  pgmajfault: bigint;
+  workingsetRefault: bigint;
+  workingsetActivate: bigint;
+  workingsetNodereclaim: bigint;
+  pgrefill: bigint;
+  pgscan: bigint;
+  pgsteal: bigint;
+  pgactivate: bigint;
+  pgdeactivate: bigint;
+  pglazyfree: bigint;
+  pglazyfreed: bigint;
+  thpFaultAlloc: bigint;
+  thpCollapseAlloc: bigint;
+  usage: bigint;
+  usageLimit: bigint;
+  swapUsage: bigint;
+  swapLimit: bigint;
 }
 
 export interface MemoryEvents {
-  low: number;
-  high: number;
-  max: number;
-  oom: number;
-  oomKill: number;
+  low: bigint;
+  high: bigint;
+  max: bigint;
+  oom: bigint;
+  oomKill: bigint;
 }
 
 export interface RdmaStat {
@@ -93,17 +93,17 @@ export interface IOStat {
 }
 
 export interface IOEntry {
-  major: number;
-  minor: number;
-  rbytes: number;
-  wbytes: number;
-  rios: number;
-  wios: number;
+  major: bigint;
+  minor: bigint;
+  rbytes: bigint;
+  wbytes: bigint;
+  rios: bigint;
+  wios: bigint;
 }
 
 export interface HugeTlbStat {
-  current: number;
-  max: number;
+  current: bigint;
+  max: bigint;
   pagesize: string;
 }
 
@@ -289,15 +289,21 @@ export const Metrics: MessageFns<Metrics> = {
 };
 
 function createBasePidsStat(): PidsStat {
-  return { current: 0, limit: 0 };
+  return { current: 0n, limit: 0n };
 }
 
 export const PidsStat: MessageFns<PidsStat> = {
   encode(message: PidsStat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.current !== 0) {
+    if (message.current !== 0n) {
+      if (BigInt.asUintN(64, message.current) !== message.current) {
+        throw new globalThis.Error("value provided for field message.current of type uint64 too large");
+      }
       writer.uint32(8).uint64(message.current);
     }
-    if (message.limit !== 0) {
+    if (message.limit !== 0n) {
+      if (BigInt.asUintN(64, message.limit) !== message.limit) {
+        throw new globalThis.Error("value provided for field message.limit of type uint64 too large");
+      }
       writer.uint32(16).uint64(message.limit);
     }
     return writer;
@@ -321,7 +327,7 @@ export const PidsStat: MessageFns<PidsStat> = {
               break;
             }
 
-            message.current = longToNumber(reader.uint64());
+            message.current = reader.uint64() as bigint;
             continue;
           }
           case 2: {
@@ -329,7 +335,7 @@ export const PidsStat: MessageFns<PidsStat> = {
               break;
             }
 
-            message.limit = longToNumber(reader.uint64());
+            message.limit = reader.uint64() as bigint;
             continue;
           }
         }
@@ -346,18 +352,18 @@ export const PidsStat: MessageFns<PidsStat> = {
 
   fromJSON(object: any): PidsStat {
     return {
-      current: isSet(object.current) ? globalThis.Number(object.current) : 0,
-      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      current: isSet(object.current) ? BigInt(object.current) : 0n,
+      limit: isSet(object.limit) ? BigInt(object.limit) : 0n,
     };
   },
 
   toJSON(message: PidsStat): unknown {
     const obj: any = {};
-    if (message.current !== 0) {
-      obj.current = Math.round(message.current);
+    if (message.current !== 0n) {
+      obj.current = message.current.toString();
     }
-    if (message.limit !== 0) {
-      obj.limit = Math.round(message.limit);
+    if (message.limit !== 0n) {
+      obj.limit = message.limit.toString();
     }
     return obj;
   },
@@ -367,34 +373,52 @@ export const PidsStat: MessageFns<PidsStat> = {
   },
   fromPartial(object: DeepPartial<PidsStat>): PidsStat {
     const message = createBasePidsStat();
-    message.current = object.current ?? 0;
-    message.limit = object.limit ?? 0;
+    message.current = (object.current !== undefined && object.current !== null) ? BigInt(object.current) : 0n;
+    message.limit = (object.limit !== undefined && object.limit !== null) ? BigInt(object.limit) : 0n;
     return message;
   },
 };
 
 function createBaseCPUStat(): CPUStat {
-  return { usageUsec: 0, userUsec: 0, systemUsec: 0, nrPeriods: 0, nrThrottled: 0, throttledUsec: 0 };
+  return { usageUsec: 0n, userUsec: 0n, systemUsec: 0n, nrPeriods: 0n, nrThrottled: 0n, throttledUsec: 0n };
 }
 
 export const CPUStat: MessageFns<CPUStat> = {
   encode(message: CPUStat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.usageUsec !== 0) {
+    if (message.usageUsec !== 0n) {
+      if (BigInt.asUintN(64, message.usageUsec) !== message.usageUsec) {
+        throw new globalThis.Error("value provided for field message.usageUsec of type uint64 too large");
+      }
       writer.uint32(8).uint64(message.usageUsec);
     }
-    if (message.userUsec !== 0) {
+    if (message.userUsec !== 0n) {
+      if (BigInt.asUintN(64, message.userUsec) !== message.userUsec) {
+        throw new globalThis.Error("value provided for field message.userUsec of type uint64 too large");
+      }
       writer.uint32(16).uint64(message.userUsec);
     }
-    if (message.systemUsec !== 0) {
+    if (message.systemUsec !== 0n) {
+      if (BigInt.asUintN(64, message.systemUsec) !== message.systemUsec) {
+        throw new globalThis.Error("value provided for field message.systemUsec of type uint64 too large");
+      }
       writer.uint32(24).uint64(message.systemUsec);
     }
-    if (message.nrPeriods !== 0) {
+    if (message.nrPeriods !== 0n) {
+      if (BigInt.asUintN(64, message.nrPeriods) !== message.nrPeriods) {
+        throw new globalThis.Error("value provided for field message.nrPeriods of type uint64 too large");
+      }
       writer.uint32(32).uint64(message.nrPeriods);
     }
-    if (message.nrThrottled !== 0) {
+    if (message.nrThrottled !== 0n) {
+      if (BigInt.asUintN(64, message.nrThrottled) !== message.nrThrottled) {
+        throw new globalThis.Error("value provided for field message.nrThrottled of type uint64 too large");
+      }
       writer.uint32(40).uint64(message.nrThrottled);
     }
-    if (message.throttledUsec !== 0) {
+    if (message.throttledUsec !== 0n) {
+      if (BigInt.asUintN(64, message.throttledUsec) !== message.throttledUsec) {
+        throw new globalThis.Error("value provided for field message.throttledUsec of type uint64 too large");
+      }
       writer.uint32(48).uint64(message.throttledUsec);
     }
     return writer;
@@ -418,7 +442,7 @@ export const CPUStat: MessageFns<CPUStat> = {
               break;
             }
 
-            message.usageUsec = longToNumber(reader.uint64());
+            message.usageUsec = reader.uint64() as bigint;
             continue;
           }
           case 2: {
@@ -426,7 +450,7 @@ export const CPUStat: MessageFns<CPUStat> = {
               break;
             }
 
-            message.userUsec = longToNumber(reader.uint64());
+            message.userUsec = reader.uint64() as bigint;
             continue;
           }
           case 3: {
@@ -434,7 +458,7 @@ export const CPUStat: MessageFns<CPUStat> = {
               break;
             }
 
-            message.systemUsec = longToNumber(reader.uint64());
+            message.systemUsec = reader.uint64() as bigint;
             continue;
           }
           case 4: {
@@ -442,7 +466,7 @@ export const CPUStat: MessageFns<CPUStat> = {
               break;
             }
 
-            message.nrPeriods = longToNumber(reader.uint64());
+            message.nrPeriods = reader.uint64() as bigint;
             continue;
           }
           case 5: {
@@ -450,7 +474,7 @@ export const CPUStat: MessageFns<CPUStat> = {
               break;
             }
 
-            message.nrThrottled = longToNumber(reader.uint64());
+            message.nrThrottled = reader.uint64() as bigint;
             continue;
           }
           case 6: {
@@ -458,7 +482,7 @@ export const CPUStat: MessageFns<CPUStat> = {
               break;
             }
 
-            message.throttledUsec = longToNumber(reader.uint64());
+            message.throttledUsec = reader.uint64() as bigint;
             continue;
           }
         }
@@ -476,57 +500,57 @@ export const CPUStat: MessageFns<CPUStat> = {
   fromJSON(object: any): CPUStat {
     return {
       usageUsec: isSet(object.usageUsec)
-        ? globalThis.Number(object.usageUsec)
+        ? BigInt(object.usageUsec)
         : isSet(object.usage_usec)
-        ? globalThis.Number(object.usage_usec)
-        : 0,
+        ? BigInt(object.usage_usec)
+        : 0n,
       userUsec: isSet(object.userUsec)
-        ? globalThis.Number(object.userUsec)
+        ? BigInt(object.userUsec)
         : isSet(object.user_usec)
-        ? globalThis.Number(object.user_usec)
-        : 0,
+        ? BigInt(object.user_usec)
+        : 0n,
       systemUsec: isSet(object.systemUsec)
-        ? globalThis.Number(object.systemUsec)
+        ? BigInt(object.systemUsec)
         : isSet(object.system_usec)
-        ? globalThis.Number(object.system_usec)
-        : 0,
+        ? BigInt(object.system_usec)
+        : 0n,
       nrPeriods: isSet(object.nrPeriods)
-        ? globalThis.Number(object.nrPeriods)
+        ? BigInt(object.nrPeriods)
         : isSet(object.nr_periods)
-        ? globalThis.Number(object.nr_periods)
-        : 0,
+        ? BigInt(object.nr_periods)
+        : 0n,
       nrThrottled: isSet(object.nrThrottled)
-        ? globalThis.Number(object.nrThrottled)
+        ? BigInt(object.nrThrottled)
         : isSet(object.nr_throttled)
-        ? globalThis.Number(object.nr_throttled)
-        : 0,
+        ? BigInt(object.nr_throttled)
+        : 0n,
       throttledUsec: isSet(object.throttledUsec)
-        ? globalThis.Number(object.throttledUsec)
+        ? BigInt(object.throttledUsec)
         : isSet(object.throttled_usec)
-        ? globalThis.Number(object.throttled_usec)
-        : 0,
+        ? BigInt(object.throttled_usec)
+        : 0n,
     };
   },
 
   toJSON(message: CPUStat): unknown {
     const obj: any = {};
-    if (message.usageUsec !== 0) {
-      obj.usageUsec = Math.round(message.usageUsec);
+    if (message.usageUsec !== 0n) {
+      obj.usageUsec = message.usageUsec.toString();
     }
-    if (message.userUsec !== 0) {
-      obj.userUsec = Math.round(message.userUsec);
+    if (message.userUsec !== 0n) {
+      obj.userUsec = message.userUsec.toString();
     }
-    if (message.systemUsec !== 0) {
-      obj.systemUsec = Math.round(message.systemUsec);
+    if (message.systemUsec !== 0n) {
+      obj.systemUsec = message.systemUsec.toString();
     }
-    if (message.nrPeriods !== 0) {
-      obj.nrPeriods = Math.round(message.nrPeriods);
+    if (message.nrPeriods !== 0n) {
+      obj.nrPeriods = message.nrPeriods.toString();
     }
-    if (message.nrThrottled !== 0) {
-      obj.nrThrottled = Math.round(message.nrThrottled);
+    if (message.nrThrottled !== 0n) {
+      obj.nrThrottled = message.nrThrottled.toString();
     }
-    if (message.throttledUsec !== 0) {
-      obj.throttledUsec = Math.round(message.throttledUsec);
+    if (message.throttledUsec !== 0n) {
+      obj.throttledUsec = message.throttledUsec.toString();
     }
     return obj;
   },
@@ -536,161 +560,272 @@ export const CPUStat: MessageFns<CPUStat> = {
   },
   fromPartial(object: DeepPartial<CPUStat>): CPUStat {
     const message = createBaseCPUStat();
-    message.usageUsec = object.usageUsec ?? 0;
-    message.userUsec = object.userUsec ?? 0;
-    message.systemUsec = object.systemUsec ?? 0;
-    message.nrPeriods = object.nrPeriods ?? 0;
-    message.nrThrottled = object.nrThrottled ?? 0;
-    message.throttledUsec = object.throttledUsec ?? 0;
+    message.usageUsec = (object.usageUsec !== undefined && object.usageUsec !== null) ? BigInt(object.usageUsec) : 0n;
+    message.userUsec = (object.userUsec !== undefined && object.userUsec !== null) ? BigInt(object.userUsec) : 0n;
+    message.systemUsec = (object.systemUsec !== undefined && object.systemUsec !== null)
+      ? BigInt(object.systemUsec)
+      : 0n;
+    message.nrPeriods = (object.nrPeriods !== undefined && object.nrPeriods !== null) ? BigInt(object.nrPeriods) : 0n;
+    message.nrThrottled = (object.nrThrottled !== undefined && object.nrThrottled !== null)
+      ? BigInt(object.nrThrottled)
+      : 0n;
+    message.throttledUsec = (object.throttledUsec !== undefined && object.throttledUsec !== null)
+      ? BigInt(object.throttledUsec)
+      : 0n;
     return message;
   },
 };
 
 function createBaseMemoryStat(): MemoryStat {
   return {
-    anon: 0,
-    file: 0,
-    kernelStack: 0,
-    slab: 0,
-    sock: 0,
-    shmem: 0,
-    fileMapped: 0,
-    fileDirty: 0,
-    fileWriteback: 0,
-    anonThp: 0,
-    inactiveAnon: 0,
-    activeAnon: 0,
-    inactiveFile: 0,
-    activeFile: 0,
-    unevictable: 0,
-    slabReclaimable: 0,
-    slabUnreclaimable: 0,
-    pgfault: 0,
-    pgmajfault: 0,
-    workingsetRefault: 0,
-    workingsetActivate: 0,
-    workingsetNodereclaim: 0,
-    pgrefill: 0,
-    pgscan: 0,
-    pgsteal: 0,
-    pgactivate: 0,
-    pgdeactivate: 0,
-    pglazyfree: 0,
-    pglazyfreed: 0,
-    thpFaultAlloc: 0,
-    thpCollapseAlloc: 0,
-    usage: 0,
-    usageLimit: 0,
-    swapUsage: 0,
-    swapLimit: 0,
+    anon: 0n,
+    file: 0n,
+    kernelStack: 0n,
+    slab: 0n,
+    sock: 0n,
+    shmem: 0n,
+    fileMapped: 0n,
+    fileDirty: 0n,
+    fileWriteback: 0n,
+    anonThp: 0n,
+    inactiveAnon: 0n,
+    activeAnon: 0n,
+    inactiveFile: 0n,
+    activeFile: 0n,
+    unevictable: 0n,
+    slabReclaimable: 0n,
+    slabUnreclaimable: 0n,
+    pgfault: 0n,
+    pgmajfault: 0n,
+    workingsetRefault: 0n,
+    workingsetActivate: 0n,
+    workingsetNodereclaim: 0n,
+    pgrefill: 0n,
+    pgscan: 0n,
+    pgsteal: 0n,
+    pgactivate: 0n,
+    pgdeactivate: 0n,
+    pglazyfree: 0n,
+    pglazyfreed: 0n,
+    thpFaultAlloc: 0n,
+    thpCollapseAlloc: 0n,
+    usage: 0n,
+    usageLimit: 0n,
+    swapUsage: 0n,
+    swapLimit: 0n,
   };
 }
 
 export const MemoryStat: MessageFns<MemoryStat> = {
   encode(message: MemoryStat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.anon !== 0) {
+    if (message.anon !== 0n) {
+      if (BigInt.asUintN(64, message.anon) !== message.anon) {
+        throw new globalThis.Error("value provided for field message.anon of type uint64 too large");
+      }
       writer.uint32(8).uint64(message.anon);
     }
-    if (message.file !== 0) {
+    if (message.file !== 0n) {
+      if (BigInt.asUintN(64, message.file) !== message.file) {
+        throw new globalThis.Error("value provided for field message.file of type uint64 too large");
+      }
       writer.uint32(16).uint64(message.file);
     }
-    if (message.kernelStack !== 0) {
+    if (message.kernelStack !== 0n) {
+      if (BigInt.asUintN(64, message.kernelStack) !== message.kernelStack) {
+        throw new globalThis.Error("value provided for field message.kernelStack of type uint64 too large");
+      }
       writer.uint32(24).uint64(message.kernelStack);
     }
-    if (message.slab !== 0) {
+    if (message.slab !== 0n) {
+      if (BigInt.asUintN(64, message.slab) !== message.slab) {
+        throw new globalThis.Error("value provided for field message.slab of type uint64 too large");
+      }
       writer.uint32(32).uint64(message.slab);
     }
-    if (message.sock !== 0) {
+    if (message.sock !== 0n) {
+      if (BigInt.asUintN(64, message.sock) !== message.sock) {
+        throw new globalThis.Error("value provided for field message.sock of type uint64 too large");
+      }
       writer.uint32(40).uint64(message.sock);
     }
-    if (message.shmem !== 0) {
+    if (message.shmem !== 0n) {
+      if (BigInt.asUintN(64, message.shmem) !== message.shmem) {
+        throw new globalThis.Error("value provided for field message.shmem of type uint64 too large");
+      }
       writer.uint32(48).uint64(message.shmem);
     }
-    if (message.fileMapped !== 0) {
+    if (message.fileMapped !== 0n) {
+      if (BigInt.asUintN(64, message.fileMapped) !== message.fileMapped) {
+        throw new globalThis.Error("value provided for field message.fileMapped of type uint64 too large");
+      }
       writer.uint32(56).uint64(message.fileMapped);
     }
-    if (message.fileDirty !== 0) {
+    if (message.fileDirty !== 0n) {
+      if (BigInt.asUintN(64, message.fileDirty) !== message.fileDirty) {
+        throw new globalThis.Error("value provided for field message.fileDirty of type uint64 too large");
+      }
       writer.uint32(64).uint64(message.fileDirty);
     }
-    if (message.fileWriteback !== 0) {
+    if (message.fileWriteback !== 0n) {
+      if (BigInt.asUintN(64, message.fileWriteback) !== message.fileWriteback) {
+        throw new globalThis.Error("value provided for field message.fileWriteback of type uint64 too large");
+      }
       writer.uint32(72).uint64(message.fileWriteback);
     }
-    if (message.anonThp !== 0) {
+    if (message.anonThp !== 0n) {
+      if (BigInt.asUintN(64, message.anonThp) !== message.anonThp) {
+        throw new globalThis.Error("value provided for field message.anonThp of type uint64 too large");
+      }
       writer.uint32(80).uint64(message.anonThp);
     }
-    if (message.inactiveAnon !== 0) {
+    if (message.inactiveAnon !== 0n) {
+      if (BigInt.asUintN(64, message.inactiveAnon) !== message.inactiveAnon) {
+        throw new globalThis.Error("value provided for field message.inactiveAnon of type uint64 too large");
+      }
       writer.uint32(88).uint64(message.inactiveAnon);
     }
-    if (message.activeAnon !== 0) {
+    if (message.activeAnon !== 0n) {
+      if (BigInt.asUintN(64, message.activeAnon) !== message.activeAnon) {
+        throw new globalThis.Error("value provided for field message.activeAnon of type uint64 too large");
+      }
       writer.uint32(96).uint64(message.activeAnon);
     }
-    if (message.inactiveFile !== 0) {
+    if (message.inactiveFile !== 0n) {
+      if (BigInt.asUintN(64, message.inactiveFile) !== message.inactiveFile) {
+        throw new globalThis.Error("value provided for field message.inactiveFile of type uint64 too large");
+      }
       writer.uint32(104).uint64(message.inactiveFile);
     }
-    if (message.activeFile !== 0) {
+    if (message.activeFile !== 0n) {
+      if (BigInt.asUintN(64, message.activeFile) !== message.activeFile) {
+        throw new globalThis.Error("value provided for field message.activeFile of type uint64 too large");
+      }
       writer.uint32(112).uint64(message.activeFile);
     }
-    if (message.unevictable !== 0) {
+    if (message.unevictable !== 0n) {
+      if (BigInt.asUintN(64, message.unevictable) !== message.unevictable) {
+        throw new globalThis.Error("value provided for field message.unevictable of type uint64 too large");
+      }
       writer.uint32(120).uint64(message.unevictable);
     }
-    if (message.slabReclaimable !== 0) {
+    if (message.slabReclaimable !== 0n) {
+      if (BigInt.asUintN(64, message.slabReclaimable) !== message.slabReclaimable) {
+        throw new globalThis.Error("value provided for field message.slabReclaimable of type uint64 too large");
+      }
       writer.uint32(128).uint64(message.slabReclaimable);
     }
-    if (message.slabUnreclaimable !== 0) {
+    if (message.slabUnreclaimable !== 0n) {
+      if (BigInt.asUintN(64, message.slabUnreclaimable) !== message.slabUnreclaimable) {
+        throw new globalThis.Error("value provided for field message.slabUnreclaimable of type uint64 too large");
+      }
       writer.uint32(136).uint64(message.slabUnreclaimable);
     }
-    if (message.pgfault !== 0) {
+    if (message.pgfault !== 0n) {
+      if (BigInt.asUintN(64, message.pgfault) !== message.pgfault) {
+        throw new globalThis.Error("value provided for field message.pgfault of type uint64 too large");
+      }
       writer.uint32(144).uint64(message.pgfault);
     }
-    if (message.pgmajfault !== 0) {
+    if (message.pgmajfault !== 0n) {
+      if (BigInt.asUintN(64, message.pgmajfault) !== message.pgmajfault) {
+        throw new globalThis.Error("value provided for field message.pgmajfault of type uint64 too large");
+      }
       writer.uint32(152).uint64(message.pgmajfault);
     }
-    if (message.workingsetRefault !== 0) {
+    if (message.workingsetRefault !== 0n) {
+      if (BigInt.asUintN(64, message.workingsetRefault) !== message.workingsetRefault) {
+        throw new globalThis.Error("value provided for field message.workingsetRefault of type uint64 too large");
+      }
       writer.uint32(160).uint64(message.workingsetRefault);
     }
-    if (message.workingsetActivate !== 0) {
+    if (message.workingsetActivate !== 0n) {
+      if (BigInt.asUintN(64, message.workingsetActivate) !== message.workingsetActivate) {
+        throw new globalThis.Error("value provided for field message.workingsetActivate of type uint64 too large");
+      }
       writer.uint32(168).uint64(message.workingsetActivate);
     }
-    if (message.workingsetNodereclaim !== 0) {
+    if (message.workingsetNodereclaim !== 0n) {
+      if (BigInt.asUintN(64, message.workingsetNodereclaim) !== message.workingsetNodereclaim) {
+        throw new globalThis.Error("value provided for field message.workingsetNodereclaim of type uint64 too large");
+      }
       writer.uint32(176).uint64(message.workingsetNodereclaim);
     }
-    if (message.pgrefill !== 0) {
+    if (message.pgrefill !== 0n) {
+      if (BigInt.asUintN(64, message.pgrefill) !== message.pgrefill) {
+        throw new globalThis.Error("value provided for field message.pgrefill of type uint64 too large");
+      }
       writer.uint32(184).uint64(message.pgrefill);
     }
-    if (message.pgscan !== 0) {
+    if (message.pgscan !== 0n) {
+      if (BigInt.asUintN(64, message.pgscan) !== message.pgscan) {
+        throw new globalThis.Error("value provided for field message.pgscan of type uint64 too large");
+      }
       writer.uint32(192).uint64(message.pgscan);
     }
-    if (message.pgsteal !== 0) {
+    if (message.pgsteal !== 0n) {
+      if (BigInt.asUintN(64, message.pgsteal) !== message.pgsteal) {
+        throw new globalThis.Error("value provided for field message.pgsteal of type uint64 too large");
+      }
       writer.uint32(200).uint64(message.pgsteal);
     }
-    if (message.pgactivate !== 0) {
+    if (message.pgactivate !== 0n) {
+      if (BigInt.asUintN(64, message.pgactivate) !== message.pgactivate) {
+        throw new globalThis.Error("value provided for field message.pgactivate of type uint64 too large");
+      }
       writer.uint32(208).uint64(message.pgactivate);
     }
-    if (message.pgdeactivate !== 0) {
+    if (message.pgdeactivate !== 0n) {
+      if (BigInt.asUintN(64, message.pgdeactivate) !== message.pgdeactivate) {
+        throw new globalThis.Error("value provided for field message.pgdeactivate of type uint64 too large");
+      }
       writer.uint32(216).uint64(message.pgdeactivate);
     }
-    if (message.pglazyfree !== 0) {
+    if (message.pglazyfree !== 0n) {
+      if (BigInt.asUintN(64, message.pglazyfree) !== message.pglazyfree) {
+        throw new globalThis.Error("value provided for field message.pglazyfree of type uint64 too large");
+      }
       writer.uint32(224).uint64(message.pglazyfree);
     }
-    if (message.pglazyfreed !== 0) {
+    if (message.pglazyfreed !== 0n) {
+      if (BigInt.asUintN(64, message.pglazyfreed) !== message.pglazyfreed) {
+        throw new globalThis.Error("value provided for field message.pglazyfreed of type uint64 too large");
+      }
       writer.uint32(232).uint64(message.pglazyfreed);
     }
-    if (message.thpFaultAlloc !== 0) {
+    if (message.thpFaultAlloc !== 0n) {
+      if (BigInt.asUintN(64, message.thpFaultAlloc) !== message.thpFaultAlloc) {
+        throw new globalThis.Error("value provided for field message.thpFaultAlloc of type uint64 too large");
+      }
       writer.uint32(240).uint64(message.thpFaultAlloc);
     }
-    if (message.thpCollapseAlloc !== 0) {
+    if (message.thpCollapseAlloc !== 0n) {
+      if (BigInt.asUintN(64, message.thpCollapseAlloc) !== message.thpCollapseAlloc) {
+        throw new globalThis.Error("value provided for field message.thpCollapseAlloc of type uint64 too large");
+      }
       writer.uint32(248).uint64(message.thpCollapseAlloc);
     }
-    if (message.usage !== 0) {
+    if (message.usage !== 0n) {
+      if (BigInt.asUintN(64, message.usage) !== message.usage) {
+        throw new globalThis.Error("value provided for field message.usage of type uint64 too large");
+      }
       writer.uint32(256).uint64(message.usage);
     }
-    if (message.usageLimit !== 0) {
+    if (message.usageLimit !== 0n) {
+      if (BigInt.asUintN(64, message.usageLimit) !== message.usageLimit) {
+        throw new globalThis.Error("value provided for field message.usageLimit of type uint64 too large");
+      }
       writer.uint32(264).uint64(message.usageLimit);
     }
-    if (message.swapUsage !== 0) {
+    if (message.swapUsage !== 0n) {
+      if (BigInt.asUintN(64, message.swapUsage) !== message.swapUsage) {
+        throw new globalThis.Error("value provided for field message.swapUsage of type uint64 too large");
+      }
       writer.uint32(272).uint64(message.swapUsage);
     }
-    if (message.swapLimit !== 0) {
+    if (message.swapLimit !== 0n) {
+      if (BigInt.asUintN(64, message.swapLimit) !== message.swapLimit) {
+        throw new globalThis.Error("value provided for field message.swapLimit of type uint64 too large");
+      }
       writer.uint32(280).uint64(message.swapLimit);
     }
     return writer;
@@ -714,7 +849,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.anon = longToNumber(reader.uint64());
+            message.anon = reader.uint64() as bigint;
             continue;
           }
           case 2: {
@@ -722,7 +857,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.file = longToNumber(reader.uint64());
+            message.file = reader.uint64() as bigint;
             continue;
           }
           case 3: {
@@ -730,7 +865,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.kernelStack = longToNumber(reader.uint64());
+            message.kernelStack = reader.uint64() as bigint;
             continue;
           }
           case 4: {
@@ -738,7 +873,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.slab = longToNumber(reader.uint64());
+            message.slab = reader.uint64() as bigint;
             continue;
           }
           case 5: {
@@ -746,7 +881,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.sock = longToNumber(reader.uint64());
+            message.sock = reader.uint64() as bigint;
             continue;
           }
           case 6: {
@@ -754,7 +889,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.shmem = longToNumber(reader.uint64());
+            message.shmem = reader.uint64() as bigint;
             continue;
           }
           case 7: {
@@ -762,7 +897,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.fileMapped = longToNumber(reader.uint64());
+            message.fileMapped = reader.uint64() as bigint;
             continue;
           }
           case 8: {
@@ -770,7 +905,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.fileDirty = longToNumber(reader.uint64());
+            message.fileDirty = reader.uint64() as bigint;
             continue;
           }
           case 9: {
@@ -778,7 +913,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.fileWriteback = longToNumber(reader.uint64());
+            message.fileWriteback = reader.uint64() as bigint;
             continue;
           }
           case 10: {
@@ -786,7 +921,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.anonThp = longToNumber(reader.uint64());
+            message.anonThp = reader.uint64() as bigint;
             continue;
           }
           case 11: {
@@ -794,7 +929,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.inactiveAnon = longToNumber(reader.uint64());
+            message.inactiveAnon = reader.uint64() as bigint;
             continue;
           }
           case 12: {
@@ -802,7 +937,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.activeAnon = longToNumber(reader.uint64());
+            message.activeAnon = reader.uint64() as bigint;
             continue;
           }
           case 13: {
@@ -810,7 +945,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.inactiveFile = longToNumber(reader.uint64());
+            message.inactiveFile = reader.uint64() as bigint;
             continue;
           }
           case 14: {
@@ -818,7 +953,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.activeFile = longToNumber(reader.uint64());
+            message.activeFile = reader.uint64() as bigint;
             continue;
           }
           case 15: {
@@ -826,7 +961,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.unevictable = longToNumber(reader.uint64());
+            message.unevictable = reader.uint64() as bigint;
             continue;
           }
           case 16: {
@@ -834,7 +969,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.slabReclaimable = longToNumber(reader.uint64());
+            message.slabReclaimable = reader.uint64() as bigint;
             continue;
           }
           case 17: {
@@ -842,7 +977,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.slabUnreclaimable = longToNumber(reader.uint64());
+            message.slabUnreclaimable = reader.uint64() as bigint;
             continue;
           }
           case 18: {
@@ -850,7 +985,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.pgfault = longToNumber(reader.uint64());
+            message.pgfault = reader.uint64() as bigint;
             continue;
           }
           case 19: {
@@ -858,7 +993,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.pgmajfault = longToNumber(reader.uint64());
+            message.pgmajfault = reader.uint64() as bigint;
             continue;
           }
           case 20: {
@@ -866,7 +1001,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.workingsetRefault = longToNumber(reader.uint64());
+            message.workingsetRefault = reader.uint64() as bigint;
             continue;
           }
           case 21: {
@@ -874,7 +1009,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.workingsetActivate = longToNumber(reader.uint64());
+            message.workingsetActivate = reader.uint64() as bigint;
             continue;
           }
           case 22: {
@@ -882,7 +1017,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.workingsetNodereclaim = longToNumber(reader.uint64());
+            message.workingsetNodereclaim = reader.uint64() as bigint;
             continue;
           }
           case 23: {
@@ -890,7 +1025,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.pgrefill = longToNumber(reader.uint64());
+            message.pgrefill = reader.uint64() as bigint;
             continue;
           }
           case 24: {
@@ -898,7 +1033,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.pgscan = longToNumber(reader.uint64());
+            message.pgscan = reader.uint64() as bigint;
             continue;
           }
           case 25: {
@@ -906,7 +1041,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.pgsteal = longToNumber(reader.uint64());
+            message.pgsteal = reader.uint64() as bigint;
             continue;
           }
           case 26: {
@@ -914,7 +1049,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.pgactivate = longToNumber(reader.uint64());
+            message.pgactivate = reader.uint64() as bigint;
             continue;
           }
           case 27: {
@@ -922,7 +1057,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.pgdeactivate = longToNumber(reader.uint64());
+            message.pgdeactivate = reader.uint64() as bigint;
             continue;
           }
           case 28: {
@@ -930,7 +1065,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.pglazyfree = longToNumber(reader.uint64());
+            message.pglazyfree = reader.uint64() as bigint;
             continue;
           }
           case 29: {
@@ -938,7 +1073,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.pglazyfreed = longToNumber(reader.uint64());
+            message.pglazyfreed = reader.uint64() as bigint;
             continue;
           }
           case 30: {
@@ -946,7 +1081,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.thpFaultAlloc = longToNumber(reader.uint64());
+            message.thpFaultAlloc = reader.uint64() as bigint;
             continue;
           }
           case 31: {
@@ -954,7 +1089,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.thpCollapseAlloc = longToNumber(reader.uint64());
+            message.thpCollapseAlloc = reader.uint64() as bigint;
             continue;
           }
           case 32: {
@@ -962,7 +1097,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.usage = longToNumber(reader.uint64());
+            message.usage = reader.uint64() as bigint;
             continue;
           }
           case 33: {
@@ -970,7 +1105,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.usageLimit = longToNumber(reader.uint64());
+            message.usageLimit = reader.uint64() as bigint;
             continue;
           }
           case 34: {
@@ -978,7 +1113,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.swapUsage = longToNumber(reader.uint64());
+            message.swapUsage = reader.uint64() as bigint;
             continue;
           }
           case 35: {
@@ -986,7 +1121,7 @@ export const MemoryStat: MessageFns<MemoryStat> = {
               break;
             }
 
-            message.swapLimit = longToNumber(reader.uint64());
+            message.swapLimit = reader.uint64() as bigint;
             continue;
           }
         }
@@ -1003,226 +1138,222 @@ export const MemoryStat: MessageFns<MemoryStat> = {
 
   fromJSON(object: any): MemoryStat {
     return {
-      anon: isSet(object.anon) ? globalThis.Number(object.anon) : 0,
-      file: isSet(object.file) ? globalThis.Number(object.file) : 0,
+      anon: isSet(object.anon) ? BigInt(object.anon) : 0n,
+      file: isSet(object.file) ? BigInt(object.file) : 0n,
       kernelStack: isSet(object.kernelStack)
-        ? globalThis.Number(object.kernelStack)
+        ? BigInt(object.kernelStack)
         : isSet(object.kernel_stack)
-        ? globalThis.Number(object.kernel_stack)
-        : 0,
-      slab: isSet(object.slab) ? globalThis.Number(object.slab) : 0,
-      sock: isSet(object.sock) ? globalThis.Number(object.sock) : 0,
-      shmem: isSet(object.shmem) ? globalThis.Number(object.shmem) : 0,
+        ? BigInt(object.kernel_stack)
+        : 0n,
+      slab: isSet(object.slab) ? BigInt(object.slab) : 0n,
+      sock: isSet(object.sock) ? BigInt(object.sock) : 0n,
+      shmem: isSet(object.shmem) ? BigInt(object.shmem) : 0n,
       fileMapped: isSet(object.fileMapped)
-        ? globalThis.Number(object.fileMapped)
+        ? BigInt(object.fileMapped)
         : isSet(object.file_mapped)
-        ? globalThis.Number(object.file_mapped)
-        : 0,
+        ? BigInt(object.file_mapped)
+        : 0n,
       fileDirty: isSet(object.fileDirty)
-        ? globalThis.Number(object.fileDirty)
+        ? BigInt(object.fileDirty)
         : isSet(object.file_dirty)
-        ? globalThis.Number(object.file_dirty)
-        : 0,
+        ? BigInt(object.file_dirty)
+        : 0n,
       fileWriteback: isSet(object.fileWriteback)
-        ? globalThis.Number(object.fileWriteback)
+        ? BigInt(object.fileWriteback)
         : isSet(object.file_writeback)
-        ? globalThis.Number(object.file_writeback)
-        : 0,
-      anonThp: isSet(object.anonThp)
-        ? globalThis.Number(object.anonThp)
-        : isSet(object.anon_thp)
-        ? globalThis.Number(object.anon_thp)
-        : 0,
+        ? BigInt(object.file_writeback)
+        : 0n,
+      anonThp: isSet(object.anonThp) ? BigInt(object.anonThp) : isSet(object.anon_thp) ? BigInt(object.anon_thp) : 0n,
       inactiveAnon: isSet(object.inactiveAnon)
-        ? globalThis.Number(object.inactiveAnon)
+        ? BigInt(object.inactiveAnon)
         : isSet(object.inactive_anon)
-        ? globalThis.Number(object.inactive_anon)
-        : 0,
+        ? BigInt(object.inactive_anon)
+        : 0n,
       activeAnon: isSet(object.activeAnon)
-        ? globalThis.Number(object.activeAnon)
+        ? BigInt(object.activeAnon)
         : isSet(object.active_anon)
-        ? globalThis.Number(object.active_anon)
-        : 0,
+        ? BigInt(object.active_anon)
+        : 0n,
       inactiveFile: isSet(object.inactiveFile)
-        ? globalThis.Number(object.inactiveFile)
+        ? BigInt(object.inactiveFile)
         : isSet(object.inactive_file)
-        ? globalThis.Number(object.inactive_file)
-        : 0,
+        ? BigInt(object.inactive_file)
+        : 0n,
       activeFile: isSet(object.activeFile)
-        ? globalThis.Number(object.activeFile)
+        ? BigInt(object.activeFile)
         : isSet(object.active_file)
-        ? globalThis.Number(object.active_file)
-        : 0,
-      unevictable: isSet(object.unevictable) ? globalThis.Number(object.unevictable) : 0,
+        ? BigInt(object.active_file)
+        : 0n,
+      unevictable: isSet(object.unevictable) ? BigInt(object.unevictable) : 0n,
       slabReclaimable: isSet(object.slabReclaimable)
-        ? globalThis.Number(object.slabReclaimable)
+        ? BigInt(object.slabReclaimable)
         : isSet(object.slab_reclaimable)
-        ? globalThis.Number(object.slab_reclaimable)
-        : 0,
+        ? BigInt(object.slab_reclaimable)
+        : 0n,
       slabUnreclaimable: isSet(object.slabUnreclaimable)
-        ? globalThis.Number(object.slabUnreclaimable)
+        ? BigInt(object.slabUnreclaimable)
         : isSet(object.slab_unreclaimable)
-        ? globalThis.Number(object.slab_unreclaimable)
-        : 0,
-      pgfault: isSet(object.pgfault) ? globalThis.Number(object.pgfault) : 0,
-      pgmajfault: isSet(object.pgmajfault) ? globalThis.Number(object.pgmajfault) : 0,
+        ? BigInt(object.slab_unreclaimable)
+        : 0n,
+      pgfault: isSet(object.pgfault) ? BigInt(object.pgfault) : 0n,
+      pgmajfault: isSet(object.pgmajfault) ? BigInt(object.pgmajfault) : 0n,
       workingsetRefault: isSet(object.workingsetRefault)
-        ? globalThis.Number(object.workingsetRefault)
+        ? BigInt(object.workingsetRefault)
         : isSet(object.workingset_refault)
-        ? globalThis.Number(object.workingset_refault)
-        : 0,
+        ? BigInt(object.workingset_refault)
+        : 0n,
       workingsetActivate: isSet(object.workingsetActivate)
-        ? globalThis.Number(object.workingsetActivate)
+        ? BigInt(object.workingsetActivate)
         : isSet(object.workingset_activate)
-        ? globalThis.Number(object.workingset_activate)
-        : 0,
+        ? BigInt(object.workingset_activate)
+        : 0n,
       workingsetNodereclaim: isSet(object.workingsetNodereclaim)
-        ? globalThis.Number(object.workingsetNodereclaim)
+        ? BigInt(object.workingsetNodereclaim)
         : isSet(object.workingset_nodereclaim)
-        ? globalThis.Number(object.workingset_nodereclaim)
-        : 0,
-      pgrefill: isSet(object.pgrefill) ? globalThis.Number(object.pgrefill) : 0,
-      pgscan: isSet(object.pgscan) ? globalThis.Number(object.pgscan) : 0,
-      pgsteal: isSet(object.pgsteal) ? globalThis.Number(object.pgsteal) : 0,
-      pgactivate: isSet(object.pgactivate) ? globalThis.Number(object.pgactivate) : 0,
-      pgdeactivate: isSet(object.pgdeactivate) ? globalThis.Number(object.pgdeactivate) : 0,
-      pglazyfree: isSet(object.pglazyfree) ? globalThis.Number(object.pglazyfree) : 0,
-      pglazyfreed: isSet(object.pglazyfreed) ? globalThis.Number(object.pglazyfreed) : 0,
+        ? BigInt(object.workingset_nodereclaim)
+        : 0n,
+      pgrefill: isSet(object.pgrefill) ? BigInt(object.pgrefill) : 0n,
+      pgscan: isSet(object.pgscan) ? BigInt(object.pgscan) : 0n,
+      pgsteal: isSet(object.pgsteal) ? BigInt(object.pgsteal) : 0n,
+      pgactivate: isSet(object.pgactivate) ? BigInt(object.pgactivate) : 0n,
+      pgdeactivate: isSet(object.pgdeactivate) ? BigInt(object.pgdeactivate) : 0n,
+      pglazyfree: isSet(object.pglazyfree) ? BigInt(object.pglazyfree) : 0n,
+      pglazyfreed: isSet(object.pglazyfreed) ? BigInt(object.pglazyfreed) : 0n,
       thpFaultAlloc: isSet(object.thpFaultAlloc)
-        ? globalThis.Number(object.thpFaultAlloc)
+        ? BigInt(object.thpFaultAlloc)
         : isSet(object.thp_fault_alloc)
-        ? globalThis.Number(object.thp_fault_alloc)
-        : 0,
+        ? BigInt(object.thp_fault_alloc)
+        : 0n,
       thpCollapseAlloc: isSet(object.thpCollapseAlloc)
-        ? globalThis.Number(object.thpCollapseAlloc)
+        ? BigInt(object.thpCollapseAlloc)
         : isSet(object.thp_collapse_alloc)
-        ? globalThis.Number(object.thp_collapse_alloc)
-        : 0,
-      usage: isSet(object.usage) ? globalThis.Number(object.usage) : 0,
+        ? BigInt(object.thp_collapse_alloc)
+        : 0n,
+      usage: isSet(object.usage) ? BigInt(object.usage) : 0n,
       usageLimit: isSet(object.usageLimit)
-        ? globalThis.Number(object.usageLimit)
+        ? BigInt(object.usageLimit)
         : isSet(object.usage_limit)
-        ? globalThis.Number(object.usage_limit)
-        : 0,
+        ? BigInt(object.usage_limit)
+        : 0n,
       swapUsage: isSet(object.swapUsage)
-        ? globalThis.Number(object.swapUsage)
+        ? BigInt(object.swapUsage)
         : isSet(object.swap_usage)
-        ? globalThis.Number(object.swap_usage)
-        : 0,
+        ? BigInt(object.swap_usage)
+        : 0n,
       swapLimit: isSet(object.swapLimit)
-        ? globalThis.Number(object.swapLimit)
+        ? BigInt(object.swapLimit)
         : isSet(object.swap_limit)
-        ? globalThis.Number(object.swap_limit)
-        : 0,
+        ? BigInt(object.swap_limit)
+        : 0n,
     };
   },
 
   toJSON(message: MemoryStat): unknown {
     const obj: any = {};
-    if (message.anon !== 0) {
-      obj.anon = Math.round(message.anon);
+    if (message.anon !== 0n) {
+      obj.anon = message.anon.toString();
     }
-    if (message.file !== 0) {
-      obj.file = Math.round(message.file);
+    if (message.file !== 0n) {
+      obj.file = message.file.toString();
     }
-    if (message.kernelStack !== 0) {
-      obj.kernelStack = Math.round(message.kernelStack);
+    if (message.kernelStack !== 0n) {
+      obj.kernelStack = message.kernelStack.toString();
     }
-    if (message.slab !== 0) {
-      obj.slab = Math.round(message.slab);
+    if (message.slab !== 0n) {
+      obj.slab = message.slab.toString();
     }
-    if (message.sock !== 0) {
-      obj.sock = Math.round(message.sock);
+    if (message.sock !== 0n) {
+      obj.sock = message.sock.toString();
     }
-    if (message.shmem !== 0) {
-      obj.shmem = Math.round(message.shmem);
+    if (message.shmem !== 0n) {
+      obj.shmem = message.shmem.toString();
     }
-    if (message.fileMapped !== 0) {
-      obj.fileMapped = Math.round(message.fileMapped);
+    if (message.fileMapped !== 0n) {
+      obj.fileMapped = message.fileMapped.toString();
     }
-    if (message.fileDirty !== 0) {
-      obj.fileDirty = Math.round(message.fileDirty);
+    if (message.fileDirty !== 0n) {
+      obj.fileDirty = message.fileDirty.toString();
     }
-    if (message.fileWriteback !== 0) {
-      obj.fileWriteback = Math.round(message.fileWriteback);
+    if (message.fileWriteback !== 0n) {
+      obj.fileWriteback = message.fileWriteback.toString();
     }
-    if (message.anonThp !== 0) {
-      obj.anonThp = Math.round(message.anonThp);
+    if (message.anonThp !== 0n) {
+      obj.anonThp = message.anonThp.toString();
     }
-    if (message.inactiveAnon !== 0) {
-      obj.inactiveAnon = Math.round(message.inactiveAnon);
+    if (message.inactiveAnon !== 0n) {
+      obj.inactiveAnon = message.inactiveAnon.toString();
     }
-    if (message.activeAnon !== 0) {
-      obj.activeAnon = Math.round(message.activeAnon);
+    if (message.activeAnon !== 0n) {
+      obj.activeAnon = message.activeAnon.toString();
     }
-    if (message.inactiveFile !== 0) {
-      obj.inactiveFile = Math.round(message.inactiveFile);
+    if (message.inactiveFile !== 0n) {
+      obj.inactiveFile = message.inactiveFile.toString();
     }
-    if (message.activeFile !== 0) {
-      obj.activeFile = Math.round(message.activeFile);
+    if (message.activeFile !== 0n) {
+      obj.activeFile = message.activeFile.toString();
     }
-    if (message.unevictable !== 0) {
-      obj.unevictable = Math.round(message.unevictable);
+    if (message.unevictable !== 0n) {
+      obj.unevictable = message.unevictable.toString();
     }
-    if (message.slabReclaimable !== 0) {
-      obj.slabReclaimable = Math.round(message.slabReclaimable);
+    if (message.slabReclaimable !== 0n) {
+      obj.slabReclaimable = message.slabReclaimable.toString();
     }
-    if (message.slabUnreclaimable !== 0) {
-      obj.slabUnreclaimable = Math.round(message.slabUnreclaimable);
+    if (message.slabUnreclaimable !== 0n) {
+      obj.slabUnreclaimable = message.slabUnreclaimable.toString();
     }
-    if (message.pgfault !== 0) {
-      obj.pgfault = Math.round(message.pgfault);
+    if (message.pgfault !== 0n) {
+      obj.pgfault = message.pgfault.toString();
     }
-    if (message.pgmajfault !== 0) {
-      obj.pgmajfault = Math.round(message.pgmajfault);
+    if (message.pgmajfault !== 0n) {
+      obj.pgmajfault = message.pgmajfault.toString();
     }
-    if (message.workingsetRefault !== 0) {
-      obj.workingsetRefault = Math.round(message.workingsetRefault);
+    if (message.workingsetRefault !== 0n) {
+      obj.workingsetRefault = message.workingsetRefault.toString();
     }
-    if (message.workingsetActivate !== 0) {
-      obj.workingsetActivate = Math.round(message.workingsetActivate);
+    if (message.workingsetActivate !== 0n) {
+      obj.workingsetActivate = message.workingsetActivate.toString();
     }
-    if (message.workingsetNodereclaim !== 0) {
-      obj.workingsetNodereclaim = Math.round(message.workingsetNodereclaim);
+    if (message.workingsetNodereclaim !== 0n) {
+      obj.workingsetNodereclaim = message.workingsetNodereclaim.toString();
     }
-    if (message.pgrefill !== 0) {
-      obj.pgrefill = Math.round(message.pgrefill);
+    if (message.pgrefill !== 0n) {
+      obj.pgrefill = message.pgrefill.toString();
     }
-    if (message.pgscan !== 0) {
-      obj.pgscan = Math.round(message.pgscan);
+    if (message.pgscan !== 0n) {
+      obj.pgscan = message.pgscan.toString();
     }
-    if (message.pgsteal !== 0) {
-      obj.pgsteal = Math.round(message.pgsteal);
+    if (message.pgsteal !== 0n) {
+      obj.pgsteal = message.pgsteal.toString();
     }
-    if (message.pgactivate !== 0) {
-      obj.pgactivate = Math.round(message.pgactivate);
+    if (message.pgactivate !== 0n) {
+      obj.pgactivate = message.pgactivate.toString();
     }
-    if (message.pgdeactivate !== 0) {
-      obj.pgdeactivate = Math.round(message.pgdeactivate);
+    if (message.pgdeactivate !== 0n) {
+      obj.pgdeactivate = message.pgdeactivate.toString();
     }
-    if (message.pglazyfree !== 0) {
-      obj.pglazyfree = Math.round(message.pglazyfree);
+    if (message.pglazyfree !== 0n) {
+      obj.pglazyfree = message.pglazyfree.toString();
     }
-    if (message.pglazyfreed !== 0) {
-      obj.pglazyfreed = Math.round(message.pglazyfreed);
+    if (message.pglazyfreed !== 0n) {
+      obj.pglazyfreed = message.pglazyfreed.toString();
     }
-    if (message.thpFaultAlloc !== 0) {
-      obj.thpFaultAlloc = Math.round(message.thpFaultAlloc);
+    if (message.thpFaultAlloc !== 0n) {
+      obj.thpFaultAlloc = message.thpFaultAlloc.toString();
     }
-    if (message.thpCollapseAlloc !== 0) {
-      obj.thpCollapseAlloc = Math.round(message.thpCollapseAlloc);
+    if (message.thpCollapseAlloc !== 0n) {
+      obj.thpCollapseAlloc = message.thpCollapseAlloc.toString();
     }
-    if (message.usage !== 0) {
-      obj.usage = Math.round(message.usage);
+    if (message.usage !== 0n) {
+      obj.usage = message.usage.toString();
     }
-    if (message.usageLimit !== 0) {
-      obj.usageLimit = Math.round(message.usageLimit);
+    if (message.usageLimit !== 0n) {
+      obj.usageLimit = message.usageLimit.toString();
     }
-    if (message.swapUsage !== 0) {
-      obj.swapUsage = Math.round(message.swapUsage);
+    if (message.swapUsage !== 0n) {
+      obj.swapUsage = message.swapUsage.toString();
     }
-    if (message.swapLimit !== 0) {
-      obj.swapLimit = Math.round(message.swapLimit);
+    if (message.swapLimit !== 0n) {
+      obj.swapLimit = message.swapLimit.toString();
     }
     return obj;
   },
@@ -1232,64 +1363,122 @@ export const MemoryStat: MessageFns<MemoryStat> = {
   },
   fromPartial(object: DeepPartial<MemoryStat>): MemoryStat {
     const message = createBaseMemoryStat();
-    message.anon = object.anon ?? 0;
-    message.file = object.file ?? 0;
-    message.kernelStack = object.kernelStack ?? 0;
-    message.slab = object.slab ?? 0;
-    message.sock = object.sock ?? 0;
-    message.shmem = object.shmem ?? 0;
-    message.fileMapped = object.fileMapped ?? 0;
-    message.fileDirty = object.fileDirty ?? 0;
-    message.fileWriteback = object.fileWriteback ?? 0;
-    message.anonThp = object.anonThp ?? 0;
-    message.inactiveAnon = object.inactiveAnon ?? 0;
-    message.activeAnon = object.activeAnon ?? 0;
-    message.inactiveFile = object.inactiveFile ?? 0;
-    message.activeFile = object.activeFile ?? 0;
-    message.unevictable = object.unevictable ?? 0;
-    message.slabReclaimable = object.slabReclaimable ?? 0;
-    message.slabUnreclaimable = object.slabUnreclaimable ?? 0;
-    message.pgfault = object.pgfault ?? 0;
-    message.pgmajfault = object.pgmajfault ?? 0;
-    message.workingsetRefault = object.workingsetRefault ?? 0;
-    message.workingsetActivate = object.workingsetActivate ?? 0;
-    message.workingsetNodereclaim = object.workingsetNodereclaim ?? 0;
-    message.pgrefill = object.pgrefill ?? 0;
-    message.pgscan = object.pgscan ?? 0;
-    message.pgsteal = object.pgsteal ?? 0;
-    message.pgactivate = object.pgactivate ?? 0;
-    message.pgdeactivate = object.pgdeactivate ?? 0;
-    message.pglazyfree = object.pglazyfree ?? 0;
-    message.pglazyfreed = object.pglazyfreed ?? 0;
-    message.thpFaultAlloc = object.thpFaultAlloc ?? 0;
-    message.thpCollapseAlloc = object.thpCollapseAlloc ?? 0;
-    message.usage = object.usage ?? 0;
-    message.usageLimit = object.usageLimit ?? 0;
-    message.swapUsage = object.swapUsage ?? 0;
-    message.swapLimit = object.swapLimit ?? 0;
+    message.anon = (object.anon !== undefined && object.anon !== null) ? BigInt(object.anon) : 0n;
+    message.file = (object.file !== undefined && object.file !== null) ? BigInt(object.file) : 0n;
+    message.kernelStack = (object.kernelStack !== undefined && object.kernelStack !== null)
+      ? BigInt(object.kernelStack)
+      : 0n;
+    message.slab = (object.slab !== undefined && object.slab !== null) ? BigInt(object.slab) : 0n;
+    message.sock = (object.sock !== undefined && object.sock !== null) ? BigInt(object.sock) : 0n;
+    message.shmem = (object.shmem !== undefined && object.shmem !== null) ? BigInt(object.shmem) : 0n;
+    message.fileMapped = (object.fileMapped !== undefined && object.fileMapped !== null)
+      ? BigInt(object.fileMapped)
+      : 0n;
+    message.fileDirty = (object.fileDirty !== undefined && object.fileDirty !== null) ? BigInt(object.fileDirty) : 0n;
+    message.fileWriteback = (object.fileWriteback !== undefined && object.fileWriteback !== null)
+      ? BigInt(object.fileWriteback)
+      : 0n;
+    message.anonThp = (object.anonThp !== undefined && object.anonThp !== null) ? BigInt(object.anonThp) : 0n;
+    message.inactiveAnon = (object.inactiveAnon !== undefined && object.inactiveAnon !== null)
+      ? BigInt(object.inactiveAnon)
+      : 0n;
+    message.activeAnon = (object.activeAnon !== undefined && object.activeAnon !== null)
+      ? BigInt(object.activeAnon)
+      : 0n;
+    message.inactiveFile = (object.inactiveFile !== undefined && object.inactiveFile !== null)
+      ? BigInt(object.inactiveFile)
+      : 0n;
+    message.activeFile = (object.activeFile !== undefined && object.activeFile !== null)
+      ? BigInt(object.activeFile)
+      : 0n;
+    message.unevictable = (object.unevictable !== undefined && object.unevictable !== null)
+      ? BigInt(object.unevictable)
+      : 0n;
+    message.slabReclaimable = (object.slabReclaimable !== undefined && object.slabReclaimable !== null)
+      ? BigInt(object.slabReclaimable)
+      : 0n;
+    message.slabUnreclaimable = (object.slabUnreclaimable !== undefined && object.slabUnreclaimable !== null)
+      ? BigInt(object.slabUnreclaimable)
+      : 0n;
+    message.pgfault = (object.pgfault !== undefined && object.pgfault !== null) ? BigInt(object.pgfault) : 0n;
+    message.pgmajfault = (object.pgmajfault !== undefined && object.pgmajfault !== null)
+      ? BigInt(object.pgmajfault)
+      : 0n;
+    message.workingsetRefault = (object.workingsetRefault !== undefined && object.workingsetRefault !== null)
+      ? BigInt(object.workingsetRefault)
+      : 0n;
+    message.workingsetActivate = (object.workingsetActivate !== undefined && object.workingsetActivate !== null)
+      ? BigInt(object.workingsetActivate)
+      : 0n;
+    message.workingsetNodereclaim =
+      (object.workingsetNodereclaim !== undefined && object.workingsetNodereclaim !== null)
+        ? BigInt(object.workingsetNodereclaim)
+        : 0n;
+    message.pgrefill = (object.pgrefill !== undefined && object.pgrefill !== null) ? BigInt(object.pgrefill) : 0n;
+    message.pgscan = (object.pgscan !== undefined && object.pgscan !== null) ? BigInt(object.pgscan) : 0n;
+    message.pgsteal = (object.pgsteal !== undefined && object.pgsteal !== null) ? BigInt(object.pgsteal) : 0n;
+    message.pgactivate = (object.pgactivate !== undefined && object.pgactivate !== null)
+      ? BigInt(object.pgactivate)
+      : 0n;
+    message.pgdeactivate = (object.pgdeactivate !== undefined && object.pgdeactivate !== null)
+      ? BigInt(object.pgdeactivate)
+      : 0n;
+    message.pglazyfree = (object.pglazyfree !== undefined && object.pglazyfree !== null)
+      ? BigInt(object.pglazyfree)
+      : 0n;
+    message.pglazyfreed = (object.pglazyfreed !== undefined && object.pglazyfreed !== null)
+      ? BigInt(object.pglazyfreed)
+      : 0n;
+    message.thpFaultAlloc = (object.thpFaultAlloc !== undefined && object.thpFaultAlloc !== null)
+      ? BigInt(object.thpFaultAlloc)
+      : 0n;
+    message.thpCollapseAlloc = (object.thpCollapseAlloc !== undefined && object.thpCollapseAlloc !== null)
+      ? BigInt(object.thpCollapseAlloc)
+      : 0n;
+    message.usage = (object.usage !== undefined && object.usage !== null) ? BigInt(object.usage) : 0n;
+    message.usageLimit = (object.usageLimit !== undefined && object.usageLimit !== null)
+      ? BigInt(object.usageLimit)
+      : 0n;
+    message.swapUsage = (object.swapUsage !== undefined && object.swapUsage !== null) ? BigInt(object.swapUsage) : 0n;
+    message.swapLimit = (object.swapLimit !== undefined && object.swapLimit !== null) ? BigInt(object.swapLimit) : 0n;
     return message;
   },
 };
 
 function createBaseMemoryEvents(): MemoryEvents {
-  return { low: 0, high: 0, max: 0, oom: 0, oomKill: 0 };
+  return { low: 0n, high: 0n, max: 0n, oom: 0n, oomKill: 0n };
 }
 
 export const MemoryEvents: MessageFns<MemoryEvents> = {
   encode(message: MemoryEvents, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.low !== 0) {
+    if (message.low !== 0n) {
+      if (BigInt.asUintN(64, message.low) !== message.low) {
+        throw new globalThis.Error("value provided for field message.low of type uint64 too large");
+      }
       writer.uint32(8).uint64(message.low);
     }
-    if (message.high !== 0) {
+    if (message.high !== 0n) {
+      if (BigInt.asUintN(64, message.high) !== message.high) {
+        throw new globalThis.Error("value provided for field message.high of type uint64 too large");
+      }
       writer.uint32(16).uint64(message.high);
     }
-    if (message.max !== 0) {
+    if (message.max !== 0n) {
+      if (BigInt.asUintN(64, message.max) !== message.max) {
+        throw new globalThis.Error("value provided for field message.max of type uint64 too large");
+      }
       writer.uint32(24).uint64(message.max);
     }
-    if (message.oom !== 0) {
+    if (message.oom !== 0n) {
+      if (BigInt.asUintN(64, message.oom) !== message.oom) {
+        throw new globalThis.Error("value provided for field message.oom of type uint64 too large");
+      }
       writer.uint32(32).uint64(message.oom);
     }
-    if (message.oomKill !== 0) {
+    if (message.oomKill !== 0n) {
+      if (BigInt.asUintN(64, message.oomKill) !== message.oomKill) {
+        throw new globalThis.Error("value provided for field message.oomKill of type uint64 too large");
+      }
       writer.uint32(40).uint64(message.oomKill);
     }
     return writer;
@@ -1313,7 +1502,7 @@ export const MemoryEvents: MessageFns<MemoryEvents> = {
               break;
             }
 
-            message.low = longToNumber(reader.uint64());
+            message.low = reader.uint64() as bigint;
             continue;
           }
           case 2: {
@@ -1321,7 +1510,7 @@ export const MemoryEvents: MessageFns<MemoryEvents> = {
               break;
             }
 
-            message.high = longToNumber(reader.uint64());
+            message.high = reader.uint64() as bigint;
             continue;
           }
           case 3: {
@@ -1329,7 +1518,7 @@ export const MemoryEvents: MessageFns<MemoryEvents> = {
               break;
             }
 
-            message.max = longToNumber(reader.uint64());
+            message.max = reader.uint64() as bigint;
             continue;
           }
           case 4: {
@@ -1337,7 +1526,7 @@ export const MemoryEvents: MessageFns<MemoryEvents> = {
               break;
             }
 
-            message.oom = longToNumber(reader.uint64());
+            message.oom = reader.uint64() as bigint;
             continue;
           }
           case 5: {
@@ -1345,7 +1534,7 @@ export const MemoryEvents: MessageFns<MemoryEvents> = {
               break;
             }
 
-            message.oomKill = longToNumber(reader.uint64());
+            message.oomKill = reader.uint64() as bigint;
             continue;
           }
         }
@@ -1362,34 +1551,30 @@ export const MemoryEvents: MessageFns<MemoryEvents> = {
 
   fromJSON(object: any): MemoryEvents {
     return {
-      low: isSet(object.low) ? globalThis.Number(object.low) : 0,
-      high: isSet(object.high) ? globalThis.Number(object.high) : 0,
-      max: isSet(object.max) ? globalThis.Number(object.max) : 0,
-      oom: isSet(object.oom) ? globalThis.Number(object.oom) : 0,
-      oomKill: isSet(object.oomKill)
-        ? globalThis.Number(object.oomKill)
-        : isSet(object.oom_kill)
-        ? globalThis.Number(object.oom_kill)
-        : 0,
+      low: isSet(object.low) ? BigInt(object.low) : 0n,
+      high: isSet(object.high) ? BigInt(object.high) : 0n,
+      max: isSet(object.max) ? BigInt(object.max) : 0n,
+      oom: isSet(object.oom) ? BigInt(object.oom) : 0n,
+      oomKill: isSet(object.oomKill) ? BigInt(object.oomKill) : isSet(object.oom_kill) ? BigInt(object.oom_kill) : 0n,
     };
   },
 
   toJSON(message: MemoryEvents): unknown {
     const obj: any = {};
-    if (message.low !== 0) {
-      obj.low = Math.round(message.low);
+    if (message.low !== 0n) {
+      obj.low = message.low.toString();
     }
-    if (message.high !== 0) {
-      obj.high = Math.round(message.high);
+    if (message.high !== 0n) {
+      obj.high = message.high.toString();
     }
-    if (message.max !== 0) {
-      obj.max = Math.round(message.max);
+    if (message.max !== 0n) {
+      obj.max = message.max.toString();
     }
-    if (message.oom !== 0) {
-      obj.oom = Math.round(message.oom);
+    if (message.oom !== 0n) {
+      obj.oom = message.oom.toString();
     }
-    if (message.oomKill !== 0) {
-      obj.oomKill = Math.round(message.oomKill);
+    if (message.oomKill !== 0n) {
+      obj.oomKill = message.oomKill.toString();
     }
     return obj;
   },
@@ -1399,11 +1584,11 @@ export const MemoryEvents: MessageFns<MemoryEvents> = {
   },
   fromPartial(object: DeepPartial<MemoryEvents>): MemoryEvents {
     const message = createBaseMemoryEvents();
-    message.low = object.low ?? 0;
-    message.high = object.high ?? 0;
-    message.max = object.max ?? 0;
-    message.oom = object.oom ?? 0;
-    message.oomKill = object.oomKill ?? 0;
+    message.low = (object.low !== undefined && object.low !== null) ? BigInt(object.low) : 0n;
+    message.high = (object.high !== undefined && object.high !== null) ? BigInt(object.high) : 0n;
+    message.max = (object.max !== undefined && object.max !== null) ? BigInt(object.max) : 0n;
+    message.oom = (object.oom !== undefined && object.oom !== null) ? BigInt(object.oom) : 0n;
+    message.oomKill = (object.oomKill !== undefined && object.oomKill !== null) ? BigInt(object.oomKill) : 0n;
     return message;
   },
 };
@@ -1670,27 +1855,45 @@ export const IOStat: MessageFns<IOStat> = {
 };
 
 function createBaseIOEntry(): IOEntry {
-  return { major: 0, minor: 0, rbytes: 0, wbytes: 0, rios: 0, wios: 0 };
+  return { major: 0n, minor: 0n, rbytes: 0n, wbytes: 0n, rios: 0n, wios: 0n };
 }
 
 export const IOEntry: MessageFns<IOEntry> = {
   encode(message: IOEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.major !== 0) {
+    if (message.major !== 0n) {
+      if (BigInt.asUintN(64, message.major) !== message.major) {
+        throw new globalThis.Error("value provided for field message.major of type uint64 too large");
+      }
       writer.uint32(8).uint64(message.major);
     }
-    if (message.minor !== 0) {
+    if (message.minor !== 0n) {
+      if (BigInt.asUintN(64, message.minor) !== message.minor) {
+        throw new globalThis.Error("value provided for field message.minor of type uint64 too large");
+      }
       writer.uint32(16).uint64(message.minor);
     }
-    if (message.rbytes !== 0) {
+    if (message.rbytes !== 0n) {
+      if (BigInt.asUintN(64, message.rbytes) !== message.rbytes) {
+        throw new globalThis.Error("value provided for field message.rbytes of type uint64 too large");
+      }
       writer.uint32(24).uint64(message.rbytes);
     }
-    if (message.wbytes !== 0) {
+    if (message.wbytes !== 0n) {
+      if (BigInt.asUintN(64, message.wbytes) !== message.wbytes) {
+        throw new globalThis.Error("value provided for field message.wbytes of type uint64 too large");
+      }
       writer.uint32(32).uint64(message.wbytes);
     }
-    if (message.rios !== 0) {
+    if (message.rios !== 0n) {
+      if (BigInt.asUintN(64, message.rios) !== message.rios) {
+        throw new globalThis.Error("value provided for field message.rios of type uint64 too large");
+      }
       writer.uint32(40).uint64(message.rios);
     }
-    if (message.wios !== 0) {
+    if (message.wios !== 0n) {
+      if (BigInt.asUintN(64, message.wios) !== message.wios) {
+        throw new globalThis.Error("value provided for field message.wios of type uint64 too large");
+      }
       writer.uint32(48).uint64(message.wios);
     }
     return writer;
@@ -1714,7 +1917,7 @@ export const IOEntry: MessageFns<IOEntry> = {
               break;
             }
 
-            message.major = longToNumber(reader.uint64());
+            message.major = reader.uint64() as bigint;
             continue;
           }
           case 2: {
@@ -1722,7 +1925,7 @@ export const IOEntry: MessageFns<IOEntry> = {
               break;
             }
 
-            message.minor = longToNumber(reader.uint64());
+            message.minor = reader.uint64() as bigint;
             continue;
           }
           case 3: {
@@ -1730,7 +1933,7 @@ export const IOEntry: MessageFns<IOEntry> = {
               break;
             }
 
-            message.rbytes = longToNumber(reader.uint64());
+            message.rbytes = reader.uint64() as bigint;
             continue;
           }
           case 4: {
@@ -1738,7 +1941,7 @@ export const IOEntry: MessageFns<IOEntry> = {
               break;
             }
 
-            message.wbytes = longToNumber(reader.uint64());
+            message.wbytes = reader.uint64() as bigint;
             continue;
           }
           case 5: {
@@ -1746,7 +1949,7 @@ export const IOEntry: MessageFns<IOEntry> = {
               break;
             }
 
-            message.rios = longToNumber(reader.uint64());
+            message.rios = reader.uint64() as bigint;
             continue;
           }
           case 6: {
@@ -1754,7 +1957,7 @@ export const IOEntry: MessageFns<IOEntry> = {
               break;
             }
 
-            message.wios = longToNumber(reader.uint64());
+            message.wios = reader.uint64() as bigint;
             continue;
           }
         }
@@ -1771,34 +1974,34 @@ export const IOEntry: MessageFns<IOEntry> = {
 
   fromJSON(object: any): IOEntry {
     return {
-      major: isSet(object.major) ? globalThis.Number(object.major) : 0,
-      minor: isSet(object.minor) ? globalThis.Number(object.minor) : 0,
-      rbytes: isSet(object.rbytes) ? globalThis.Number(object.rbytes) : 0,
-      wbytes: isSet(object.wbytes) ? globalThis.Number(object.wbytes) : 0,
-      rios: isSet(object.rios) ? globalThis.Number(object.rios) : 0,
-      wios: isSet(object.wios) ? globalThis.Number(object.wios) : 0,
+      major: isSet(object.major) ? BigInt(object.major) : 0n,
+      minor: isSet(object.minor) ? BigInt(object.minor) : 0n,
+      rbytes: isSet(object.rbytes) ? BigInt(object.rbytes) : 0n,
+      wbytes: isSet(object.wbytes) ? BigInt(object.wbytes) : 0n,
+      rios: isSet(object.rios) ? BigInt(object.rios) : 0n,
+      wios: isSet(object.wios) ? BigInt(object.wios) : 0n,
     };
   },
 
   toJSON(message: IOEntry): unknown {
     const obj: any = {};
-    if (message.major !== 0) {
-      obj.major = Math.round(message.major);
+    if (message.major !== 0n) {
+      obj.major = message.major.toString();
     }
-    if (message.minor !== 0) {
-      obj.minor = Math.round(message.minor);
+    if (message.minor !== 0n) {
+      obj.minor = message.minor.toString();
     }
-    if (message.rbytes !== 0) {
-      obj.rbytes = Math.round(message.rbytes);
+    if (message.rbytes !== 0n) {
+      obj.rbytes = message.rbytes.toString();
     }
-    if (message.wbytes !== 0) {
-      obj.wbytes = Math.round(message.wbytes);
+    if (message.wbytes !== 0n) {
+      obj.wbytes = message.wbytes.toString();
     }
-    if (message.rios !== 0) {
-      obj.rios = Math.round(message.rios);
+    if (message.rios !== 0n) {
+      obj.rios = message.rios.toString();
     }
-    if (message.wios !== 0) {
-      obj.wios = Math.round(message.wios);
+    if (message.wios !== 0n) {
+      obj.wios = message.wios.toString();
     }
     return obj;
   },
@@ -1808,26 +2011,32 @@ export const IOEntry: MessageFns<IOEntry> = {
   },
   fromPartial(object: DeepPartial<IOEntry>): IOEntry {
     const message = createBaseIOEntry();
-    message.major = object.major ?? 0;
-    message.minor = object.minor ?? 0;
-    message.rbytes = object.rbytes ?? 0;
-    message.wbytes = object.wbytes ?? 0;
-    message.rios = object.rios ?? 0;
-    message.wios = object.wios ?? 0;
+    message.major = (object.major !== undefined && object.major !== null) ? BigInt(object.major) : 0n;
+    message.minor = (object.minor !== undefined && object.minor !== null) ? BigInt(object.minor) : 0n;
+    message.rbytes = (object.rbytes !== undefined && object.rbytes !== null) ? BigInt(object.rbytes) : 0n;
+    message.wbytes = (object.wbytes !== undefined && object.wbytes !== null) ? BigInt(object.wbytes) : 0n;
+    message.rios = (object.rios !== undefined && object.rios !== null) ? BigInt(object.rios) : 0n;
+    message.wios = (object.wios !== undefined && object.wios !== null) ? BigInt(object.wios) : 0n;
     return message;
   },
 };
 
 function createBaseHugeTlbStat(): HugeTlbStat {
-  return { current: 0, max: 0, pagesize: "" };
+  return { current: 0n, max: 0n, pagesize: "" };
 }
 
 export const HugeTlbStat: MessageFns<HugeTlbStat> = {
   encode(message: HugeTlbStat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.current !== 0) {
+    if (message.current !== 0n) {
+      if (BigInt.asUintN(64, message.current) !== message.current) {
+        throw new globalThis.Error("value provided for field message.current of type uint64 too large");
+      }
       writer.uint32(8).uint64(message.current);
     }
-    if (message.max !== 0) {
+    if (message.max !== 0n) {
+      if (BigInt.asUintN(64, message.max) !== message.max) {
+        throw new globalThis.Error("value provided for field message.max of type uint64 too large");
+      }
       writer.uint32(16).uint64(message.max);
     }
     if (message.pagesize !== "") {
@@ -1854,7 +2063,7 @@ export const HugeTlbStat: MessageFns<HugeTlbStat> = {
               break;
             }
 
-            message.current = longToNumber(reader.uint64());
+            message.current = reader.uint64() as bigint;
             continue;
           }
           case 2: {
@@ -1862,7 +2071,7 @@ export const HugeTlbStat: MessageFns<HugeTlbStat> = {
               break;
             }
 
-            message.max = longToNumber(reader.uint64());
+            message.max = reader.uint64() as bigint;
             continue;
           }
           case 3: {
@@ -1887,19 +2096,19 @@ export const HugeTlbStat: MessageFns<HugeTlbStat> = {
 
   fromJSON(object: any): HugeTlbStat {
     return {
-      current: isSet(object.current) ? globalThis.Number(object.current) : 0,
-      max: isSet(object.max) ? globalThis.Number(object.max) : 0,
+      current: isSet(object.current) ? BigInt(object.current) : 0n,
+      max: isSet(object.max) ? BigInt(object.max) : 0n,
       pagesize: isSet(object.pagesize) ? globalThis.String(object.pagesize) : "",
     };
   },
 
   toJSON(message: HugeTlbStat): unknown {
     const obj: any = {};
-    if (message.current !== 0) {
-      obj.current = Math.round(message.current);
+    if (message.current !== 0n) {
+      obj.current = message.current.toString();
     }
-    if (message.max !== 0) {
-      obj.max = Math.round(message.max);
+    if (message.max !== 0n) {
+      obj.max = message.max.toString();
     }
     if (message.pagesize !== "") {
       obj.pagesize = message.pagesize;
@@ -1912,32 +2121,21 @@ export const HugeTlbStat: MessageFns<HugeTlbStat> = {
   },
   fromPartial(object: DeepPartial<HugeTlbStat>): HugeTlbStat {
     const message = createBaseHugeTlbStat();
-    message.current = object.current ?? 0;
-    message.max = object.max ?? 0;
+    message.current = (object.current !== undefined && object.current !== null) ? BigInt(object.current) : 0n;
+    message.max = (object.max !== undefined && object.max !== null) ? BigInt(object.max) : 0n;
     message.pagesize = object.pagesize ?? "";
     return message;
   },
 };
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
-type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
-
-function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
-  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
-  }
-  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
-  }
-  return num;
-}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

@@ -340,7 +340,7 @@ export interface NamespaceOption {
 }
 
 export interface Int64Value {
-  value: number;
+  value: bigint;
 }
 
 export interface LinuxSandboxSecurityContext {
@@ -349,7 +349,7 @@ export interface LinuxSandboxSecurityContext {
   runAsUser: Int64Value | undefined;
   runAsGroup: Int64Value | undefined;
   readonlyRootfs: boolean;
-  supplementalGroups: number[];
+  supplementalGroups: bigint[];
   privileged: boolean;
   seccomp: SecurityProfile | undefined;
   apparmor:
@@ -495,7 +495,7 @@ export interface PodSandboxStatus {
   metadata: PodSandboxMetadata | undefined;
   state: PodSandboxState;
   /** Unix nanoseconds, as are the other int64 *_at fields here. */
-  createdAt: number;
+  createdAt: bigint;
   network: PodSandboxNetworkStatus | undefined;
   linux: LinuxPodSandboxStatus | undefined;
   labels: { [key: string]: string };
@@ -517,7 +517,7 @@ export interface PodSandboxStatusResponse {
   status: PodSandboxStatus | undefined;
   info: { [key: string]: string };
   containersStatuses: ContainerStatus[];
-  timestamp: number;
+  timestamp: bigint;
 }
 
 export interface PodSandboxStatusResponse_InfoEntry {
@@ -548,7 +548,7 @@ export interface PodSandbox {
   id: string;
   metadata: PodSandboxMetadata | undefined;
   state: PodSandboxState;
-  createdAt: number;
+  createdAt: bigint;
   labels: { [key: string]: string };
   annotations: { [key: string]: string };
   runtimeHandler: string;
@@ -634,13 +634,13 @@ export interface WindowsPodSandboxStats {
 }
 
 export interface NetworkUsage {
-  timestamp: number;
+  timestamp: bigint;
   defaultInterface: NetworkInterfaceUsage | undefined;
   interfaces: NetworkInterfaceUsage[];
 }
 
 export interface WindowsNetworkUsage {
-  timestamp: number;
+  timestamp: bigint;
   defaultInterface: WindowsNetworkInterfaceUsage | undefined;
   interfaces: WindowsNetworkInterfaceUsage[];
 }
@@ -662,12 +662,12 @@ export interface WindowsNetworkInterfaceUsage {
 }
 
 export interface ProcessUsage {
-  timestamp: number;
+  timestamp: bigint;
   processCount: UInt64Value | undefined;
 }
 
 export interface WindowsProcessUsage {
-  timestamp: number;
+  timestamp: bigint;
   processCount: UInt64Value | undefined;
 }
 
@@ -687,16 +687,16 @@ export interface KeyValue {
 }
 
 export interface LinuxContainerResources {
-  cpuPeriod: number;
-  cpuQuota: number;
-  cpuShares: number;
-  memoryLimitInBytes: number;
-  oomScoreAdj: number;
+  cpuPeriod: bigint;
+  cpuQuota: bigint;
+  cpuShares: bigint;
+  memoryLimitInBytes: bigint;
+  oomScoreAdj: bigint;
   cpusetCpus: string;
   cpusetMems: string;
   hugepageLimits: HugepageLimit[];
   unified: { [key: string]: string };
-  memorySwapLimitInBytes: number;
+  memorySwapLimitInBytes: bigint;
 }
 
 export interface LinuxContainerResources_UnifiedEntry {
@@ -706,7 +706,7 @@ export interface LinuxContainerResources_UnifiedEntry {
 
 export interface HugepageLimit {
   pageSize: string;
-  limit: number;
+  limit: bigint;
 }
 
 export interface SELinuxOption {
@@ -731,7 +731,7 @@ export interface LinuxContainerSecurityContext {
   runAsGroup: Int64Value | undefined;
   runAsUsername: string;
   readonlyRootfs: boolean;
-  supplementalGroups: number[];
+  supplementalGroups: bigint[];
   noNewPrivs: boolean;
   maskedPaths: string[];
   readonlyPaths: string[];
@@ -777,11 +777,11 @@ export interface WindowsContainerConfig {
 }
 
 export interface WindowsContainerResources {
-  cpuShares: number;
-  cpuCount: number;
-  cpuMaximum: number;
-  memoryLimitInBytes: number;
-  rootfsSizeInBytes: number;
+  cpuShares: bigint;
+  cpuCount: bigint;
+  cpuMaximum: bigint;
+  memoryLimitInBytes: bigint;
+  rootfsSizeInBytes: bigint;
 }
 
 export interface ContainerMetadata {
@@ -843,7 +843,7 @@ export interface StartContainerResponse {
 
 export interface StopContainerRequest {
   containerId: string;
-  timeout: number;
+  timeout: bigint;
 }
 
 export interface StopContainerResponse {
@@ -883,7 +883,7 @@ export interface Container {
   image: ImageSpec | undefined;
   imageRef: string;
   state: ContainerState;
-  createdAt: number;
+  createdAt: bigint;
   labels: { [key: string]: string };
   annotations: { [key: string]: string };
 }
@@ -911,9 +911,9 @@ export interface ContainerStatus {
   id: string;
   metadata: ContainerMetadata | undefined;
   state: ContainerState;
-  createdAt: number;
-  startedAt: number;
-  finishedAt: number;
+  createdAt: bigint;
+  startedAt: bigint;
+  finishedAt: bigint;
   exitCode: number;
   image: ImageSpec | undefined;
   imageRef: string;
@@ -969,7 +969,7 @@ export interface UpdateContainerResourcesResponse {
 export interface ExecSyncRequest {
   containerId: string;
   cmd: string[];
-  timeout: number;
+  timeout: bigint;
 }
 
 export interface ExecSyncResponse {
@@ -1024,7 +1024,7 @@ export interface Image {
   id: string;
   repoTags: string[];
   repoDigests: string[];
-  size: number;
+  size: bigint;
   uid: Int64Value | undefined;
   username: string;
   spec: ImageSpec | undefined;
@@ -1120,7 +1120,7 @@ export interface ImageFsInfoRequest {
 }
 
 export interface UInt64Value {
-  value: number;
+  value: bigint;
 }
 
 export interface FilesystemIdentifier {
@@ -1128,14 +1128,14 @@ export interface FilesystemIdentifier {
 }
 
 export interface FilesystemUsage {
-  timestamp: number;
+  timestamp: bigint;
   fsId: FilesystemIdentifier | undefined;
   usedBytes: UInt64Value | undefined;
   inodesUsed: UInt64Value | undefined;
 }
 
 export interface WindowsFilesystemUsage {
-  timestamp: number;
+  timestamp: bigint;
   fsId: FilesystemIdentifier | undefined;
   usedBytes: UInt64Value | undefined;
 }
@@ -1203,19 +1203,19 @@ export interface WindowsContainerStats {
 }
 
 export interface CpuUsage {
-  timestamp: number;
+  timestamp: bigint;
   usageCoreNanoSeconds: UInt64Value | undefined;
   usageNanoCores: UInt64Value | undefined;
 }
 
 export interface WindowsCpuUsage {
-  timestamp: number;
+  timestamp: bigint;
   usageCoreNanoSeconds: UInt64Value | undefined;
   usageNanoCores: UInt64Value | undefined;
 }
 
 export interface MemoryUsage {
-  timestamp: number;
+  timestamp: bigint;
   workingSetBytes: UInt64Value | undefined;
   availableBytes: UInt64Value | undefined;
   usageBytes: UInt64Value | undefined;
@@ -1225,7 +1225,7 @@ export interface MemoryUsage {
 }
 
 export interface WindowsMemoryUsage {
-  timestamp: number;
+  timestamp: bigint;
   workingSetBytes: UInt64Value | undefined;
   availableBytes: UInt64Value | undefined;
   pageFaults: UInt64Value | undefined;
@@ -1241,7 +1241,7 @@ export interface ReopenContainerLogResponse {
 export interface CheckpointContainerRequest {
   containerId: string;
   location: string;
-  timeout: number;
+  timeout: bigint;
 }
 
 export interface CheckpointContainerResponse {
@@ -1253,7 +1253,7 @@ export interface GetEventsRequest {
 export interface ContainerEventResponse {
   containerId: string;
   containerEventType: ContainerEventType;
-  createdAt: number;
+  createdAt: bigint;
   podSandboxStatus: PodSandboxStatus | undefined;
   containersStatuses: ContainerStatus[];
 }
@@ -1291,7 +1291,7 @@ export interface ContainerMetrics {
 
 export interface Metric {
   name: string;
-  timestamp: number;
+  timestamp: bigint;
   metricType: MetricType;
   labelValues: string[];
   value: UInt64Value | undefined;
@@ -2222,12 +2222,15 @@ export const NamespaceOption: MessageFns<NamespaceOption> = {
 };
 
 function createBaseInt64Value(): Int64Value {
-  return { value: 0 };
+  return { value: 0n };
 }
 
 export const Int64Value: MessageFns<Int64Value> = {
   encode(message: Int64Value, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.value !== 0) {
+    if (message.value !== 0n) {
+      if (BigInt.asIntN(64, message.value) !== message.value) {
+        throw new globalThis.Error("value provided for field message.value of type int64 too large");
+      }
       writer.uint32(8).int64(message.value);
     }
     return writer;
@@ -2251,7 +2254,7 @@ export const Int64Value: MessageFns<Int64Value> = {
               break;
             }
 
-            message.value = longToNumber(reader.int64());
+            message.value = reader.int64() as bigint;
             continue;
           }
         }
@@ -2267,13 +2270,13 @@ export const Int64Value: MessageFns<Int64Value> = {
   },
 
   fromJSON(object: any): Int64Value {
-    return { value: isSet(object.value) ? globalThis.Number(object.value) : 0 };
+    return { value: isSet(object.value) ? BigInt(object.value) : 0n };
   },
 
   toJSON(message: Int64Value): unknown {
     const obj: any = {};
-    if (message.value !== 0) {
-      obj.value = Math.round(message.value);
+    if (message.value !== 0n) {
+      obj.value = message.value.toString();
     }
     return obj;
   },
@@ -2283,7 +2286,7 @@ export const Int64Value: MessageFns<Int64Value> = {
   },
   fromPartial(object: DeepPartial<Int64Value>): Int64Value {
     const message = createBaseInt64Value();
-    message.value = object.value ?? 0;
+    message.value = (object.value !== undefined && object.value !== null) ? BigInt(object.value) : 0n;
     return message;
   },
 };
@@ -2323,6 +2326,9 @@ export const LinuxSandboxSecurityContext: MessageFns<LinuxSandboxSecurityContext
     if (message.supplementalGroups.length !== 0) {
       writer.uint32(42).fork();
       for (const v of message.supplementalGroups) {
+        if (BigInt.asIntN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field supplementalGroups of type int64 is too large");
+        }
         writer.int64(v);
       }
       writer.join();
@@ -2397,7 +2403,7 @@ export const LinuxSandboxSecurityContext: MessageFns<LinuxSandboxSecurityContext
           }
           case 5: {
             if (tag === 40) {
-              message.supplementalGroups.push(longToNumber(reader.int64()));
+              message.supplementalGroups.push(reader.int64() as bigint);
 
               continue;
             }
@@ -2405,7 +2411,7 @@ export const LinuxSandboxSecurityContext: MessageFns<LinuxSandboxSecurityContext
             if (tag === 42) {
               const end2 = reader.uint32() + reader.pos;
               while (reader.pos < end2) {
-                message.supplementalGroups.push(longToNumber(reader.int64()));
+                message.supplementalGroups.push(reader.int64() as bigint);
               }
 
               continue;
@@ -2485,9 +2491,9 @@ export const LinuxSandboxSecurityContext: MessageFns<LinuxSandboxSecurityContext
         ? globalThis.Boolean(object.readonly_rootfs)
         : false,
       supplementalGroups: globalThis.Array.isArray(object?.supplementalGroups)
-        ? object.supplementalGroups.map((e: any) => globalThis.Number(e))
+        ? object.supplementalGroups.map((e: any) => BigInt(e))
         : globalThis.Array.isArray(object?.supplemental_groups)
-        ? object.supplemental_groups.map((e: any) => globalThis.Number(e))
+        ? object.supplemental_groups.map((e: any) => BigInt(e))
         : [],
       privileged: isSet(object.privileged) ? globalThis.Boolean(object.privileged) : false,
       seccomp: isSet(object.seccomp) ? SecurityProfile.fromJSON(object.seccomp) : undefined,
@@ -2518,7 +2524,7 @@ export const LinuxSandboxSecurityContext: MessageFns<LinuxSandboxSecurityContext
       obj.readonlyRootfs = message.readonlyRootfs;
     }
     if (message.supplementalGroups?.length) {
-      obj.supplementalGroups = message.supplementalGroups.map((e) => Math.round(e));
+      obj.supplementalGroups = message.supplementalGroups.map((e) => e.toString());
     }
     if (message.privileged !== false) {
       obj.privileged = message.privileged;
@@ -2553,7 +2559,7 @@ export const LinuxSandboxSecurityContext: MessageFns<LinuxSandboxSecurityContext
       ? Int64Value.fromPartial(object.runAsGroup)
       : undefined;
     message.readonlyRootfs = object.readonlyRootfs ?? false;
-    message.supplementalGroups = object.supplementalGroups?.map((e) => e) || [];
+    message.supplementalGroups = object.supplementalGroups?.map((e) => BigInt(e)) || [];
     message.privileged = object.privileged ?? false;
     message.seccomp = (object.seccomp !== undefined && object.seccomp !== null)
       ? SecurityProfile.fromPartial(object.seccomp)
@@ -4297,7 +4303,7 @@ function createBasePodSandboxStatus(): PodSandboxStatus {
     id: "",
     metadata: undefined,
     state: 0,
-    createdAt: 0,
+    createdAt: 0n,
     network: undefined,
     linux: undefined,
     labels: {},
@@ -4317,7 +4323,10 @@ export const PodSandboxStatus: MessageFns<PodSandboxStatus> = {
     if (message.state !== 0) {
       writer.uint32(24).int32(message.state);
     }
-    if (message.createdAt !== 0) {
+    if (message.createdAt !== 0n) {
+      if (BigInt.asIntN(64, message.createdAt) !== message.createdAt) {
+        throw new globalThis.Error("value provided for field message.createdAt of type int64 too large");
+      }
       writer.uint32(32).int64(message.createdAt);
     }
     if (message.network !== undefined) {
@@ -4380,7 +4389,7 @@ export const PodSandboxStatus: MessageFns<PodSandboxStatus> = {
               break;
             }
 
-            message.createdAt = longToNumber(reader.int64());
+            message.createdAt = reader.int64() as bigint;
             continue;
           }
           case 5: {
@@ -4447,10 +4456,10 @@ export const PodSandboxStatus: MessageFns<PodSandboxStatus> = {
       metadata: isSet(object.metadata) ? PodSandboxMetadata.fromJSON(object.metadata) : undefined,
       state: isSet(object.state) ? podSandboxStateFromJSON(object.state) : 0,
       createdAt: isSet(object.createdAt)
-        ? globalThis.Number(object.createdAt)
+        ? BigInt(object.createdAt)
         : isSet(object.created_at)
-        ? globalThis.Number(object.created_at)
-        : 0,
+        ? BigInt(object.created_at)
+        : 0n,
       network: isSet(object.network) ? PodSandboxNetworkStatus.fromJSON(object.network) : undefined,
       linux: isSet(object.linux) ? LinuxPodSandboxStatus.fromJSON(object.linux) : undefined,
       labels: isObject(object.labels)
@@ -4500,8 +4509,8 @@ export const PodSandboxStatus: MessageFns<PodSandboxStatus> = {
     if (message.state !== 0) {
       obj.state = podSandboxStateToJSON(message.state);
     }
-    if (message.createdAt !== 0) {
-      obj.createdAt = Math.round(message.createdAt);
+    if (message.createdAt !== 0n) {
+      obj.createdAt = message.createdAt.toString();
     }
     if (message.network !== undefined) {
       obj.network = PodSandboxNetworkStatus.toJSON(message.network);
@@ -4543,7 +4552,7 @@ export const PodSandboxStatus: MessageFns<PodSandboxStatus> = {
       ? PodSandboxMetadata.fromPartial(object.metadata)
       : undefined;
     message.state = object.state ?? 0;
-    message.createdAt = object.createdAt ?? 0;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null) ? BigInt(object.createdAt) : 0n;
     message.network = (object.network !== undefined && object.network !== null)
       ? PodSandboxNetworkStatus.fromPartial(object.network)
       : undefined;
@@ -4744,7 +4753,7 @@ export const PodSandboxStatus_AnnotationsEntry: MessageFns<PodSandboxStatus_Anno
 };
 
 function createBasePodSandboxStatusResponse(): PodSandboxStatusResponse {
-  return { status: undefined, info: {}, containersStatuses: [], timestamp: 0 };
+  return { status: undefined, info: {}, containersStatuses: [], timestamp: 0n };
 }
 
 export const PodSandboxStatusResponse: MessageFns<PodSandboxStatusResponse> = {
@@ -4758,7 +4767,10 @@ export const PodSandboxStatusResponse: MessageFns<PodSandboxStatusResponse> = {
     for (const v of message.containersStatuses) {
       ContainerStatus.encode(v!, writer.uint32(26).fork()).join();
     }
-    if (message.timestamp !== 0) {
+    if (message.timestamp !== 0n) {
+      if (BigInt.asIntN(64, message.timestamp) !== message.timestamp) {
+        throw new globalThis.Error("value provided for field message.timestamp of type int64 too large");
+      }
       writer.uint32(32).int64(message.timestamp);
     }
     return writer;
@@ -4809,7 +4821,7 @@ export const PodSandboxStatusResponse: MessageFns<PodSandboxStatusResponse> = {
               break;
             }
 
-            message.timestamp = longToNumber(reader.int64());
+            message.timestamp = reader.int64() as bigint;
             continue;
           }
         }
@@ -4846,7 +4858,7 @@ export const PodSandboxStatusResponse: MessageFns<PodSandboxStatusResponse> = {
         : globalThis.Array.isArray(object?.containers_statuses)
         ? object.containers_statuses.map((e: any) => ContainerStatus.fromJSON(e))
         : [],
-      timestamp: isSet(object.timestamp) ? globalThis.Number(object.timestamp) : 0,
+      timestamp: isSet(object.timestamp) ? BigInt(object.timestamp) : 0n,
     };
   },
 
@@ -4867,8 +4879,8 @@ export const PodSandboxStatusResponse: MessageFns<PodSandboxStatusResponse> = {
     if (message.containersStatuses?.length) {
       obj.containersStatuses = message.containersStatuses.map((e) => ContainerStatus.toJSON(e));
     }
-    if (message.timestamp !== 0) {
-      obj.timestamp = Math.round(message.timestamp);
+    if (message.timestamp !== 0n) {
+      obj.timestamp = message.timestamp.toString();
     }
     return obj;
   },
@@ -4891,7 +4903,7 @@ export const PodSandboxStatusResponse: MessageFns<PodSandboxStatusResponse> = {
       {},
     );
     message.containersStatuses = object.containersStatuses?.map((e) => ContainerStatus.fromPartial(e)) || [];
-    message.timestamp = object.timestamp ?? 0;
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null) ? BigInt(object.timestamp) : 0n;
     return message;
   },
 };
@@ -5349,7 +5361,7 @@ export const ListPodSandboxRequest: MessageFns<ListPodSandboxRequest> = {
 };
 
 function createBasePodSandbox(): PodSandbox {
-  return { id: "", metadata: undefined, state: 0, createdAt: 0, labels: {}, annotations: {}, runtimeHandler: "" };
+  return { id: "", metadata: undefined, state: 0, createdAt: 0n, labels: {}, annotations: {}, runtimeHandler: "" };
 }
 
 export const PodSandbox: MessageFns<PodSandbox> = {
@@ -5363,7 +5375,10 @@ export const PodSandbox: MessageFns<PodSandbox> = {
     if (message.state !== 0) {
       writer.uint32(24).int32(message.state);
     }
-    if (message.createdAt !== 0) {
+    if (message.createdAt !== 0n) {
+      if (BigInt.asIntN(64, message.createdAt) !== message.createdAt) {
+        throw new globalThis.Error("value provided for field message.createdAt of type int64 too large");
+      }
       writer.uint32(32).int64(message.createdAt);
     }
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
@@ -5420,7 +5435,7 @@ export const PodSandbox: MessageFns<PodSandbox> = {
               break;
             }
 
-            message.createdAt = longToNumber(reader.int64());
+            message.createdAt = reader.int64() as bigint;
             continue;
           }
           case 5: {
@@ -5471,10 +5486,10 @@ export const PodSandbox: MessageFns<PodSandbox> = {
       metadata: isSet(object.metadata) ? PodSandboxMetadata.fromJSON(object.metadata) : undefined,
       state: isSet(object.state) ? podSandboxStateFromJSON(object.state) : 0,
       createdAt: isSet(object.createdAt)
-        ? globalThis.Number(object.createdAt)
+        ? BigInt(object.createdAt)
         : isSet(object.created_at)
-        ? globalThis.Number(object.created_at)
-        : 0,
+        ? BigInt(object.created_at)
+        : 0n,
       labels: isObject(object.labels)
         ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
           (acc: { [key: string]: string }, [key, value]: [string, any]) => {
@@ -5522,8 +5537,8 @@ export const PodSandbox: MessageFns<PodSandbox> = {
     if (message.state !== 0) {
       obj.state = podSandboxStateToJSON(message.state);
     }
-    if (message.createdAt !== 0) {
-      obj.createdAt = Math.round(message.createdAt);
+    if (message.createdAt !== 0n) {
+      obj.createdAt = message.createdAt.toString();
     }
     if (message.labels) {
       const entries = globalThis.Object.entries(message.labels) as [string, string][];
@@ -5559,7 +5574,7 @@ export const PodSandbox: MessageFns<PodSandbox> = {
       ? PodSandboxMetadata.fromPartial(object.metadata)
       : undefined;
     message.state = object.state ?? 0;
-    message.createdAt = object.createdAt ?? 0;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null) ? BigInt(object.createdAt) : 0n;
     message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
       (acc: { [key: string]: string }, [key, value]: [string, string]) => {
         if (value !== undefined) {
@@ -7056,12 +7071,15 @@ export const WindowsPodSandboxStats: MessageFns<WindowsPodSandboxStats> = {
 };
 
 function createBaseNetworkUsage(): NetworkUsage {
-  return { timestamp: 0, defaultInterface: undefined, interfaces: [] };
+  return { timestamp: 0n, defaultInterface: undefined, interfaces: [] };
 }
 
 export const NetworkUsage: MessageFns<NetworkUsage> = {
   encode(message: NetworkUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.timestamp !== 0) {
+    if (message.timestamp !== 0n) {
+      if (BigInt.asIntN(64, message.timestamp) !== message.timestamp) {
+        throw new globalThis.Error("value provided for field message.timestamp of type int64 too large");
+      }
       writer.uint32(8).int64(message.timestamp);
     }
     if (message.defaultInterface !== undefined) {
@@ -7091,7 +7109,7 @@ export const NetworkUsage: MessageFns<NetworkUsage> = {
               break;
             }
 
-            message.timestamp = longToNumber(reader.int64());
+            message.timestamp = reader.int64() as bigint;
             continue;
           }
           case 2: {
@@ -7124,7 +7142,7 @@ export const NetworkUsage: MessageFns<NetworkUsage> = {
 
   fromJSON(object: any): NetworkUsage {
     return {
-      timestamp: isSet(object.timestamp) ? globalThis.Number(object.timestamp) : 0,
+      timestamp: isSet(object.timestamp) ? BigInt(object.timestamp) : 0n,
       defaultInterface: isSet(object.defaultInterface)
         ? NetworkInterfaceUsage.fromJSON(object.defaultInterface)
         : isSet(object.default_interface)
@@ -7138,8 +7156,8 @@ export const NetworkUsage: MessageFns<NetworkUsage> = {
 
   toJSON(message: NetworkUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0) {
-      obj.timestamp = Math.round(message.timestamp);
+    if (message.timestamp !== 0n) {
+      obj.timestamp = message.timestamp.toString();
     }
     if (message.defaultInterface !== undefined) {
       obj.defaultInterface = NetworkInterfaceUsage.toJSON(message.defaultInterface);
@@ -7155,7 +7173,7 @@ export const NetworkUsage: MessageFns<NetworkUsage> = {
   },
   fromPartial(object: DeepPartial<NetworkUsage>): NetworkUsage {
     const message = createBaseNetworkUsage();
-    message.timestamp = object.timestamp ?? 0;
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null) ? BigInt(object.timestamp) : 0n;
     message.defaultInterface = (object.defaultInterface !== undefined && object.defaultInterface !== null)
       ? NetworkInterfaceUsage.fromPartial(object.defaultInterface)
       : undefined;
@@ -7165,12 +7183,15 @@ export const NetworkUsage: MessageFns<NetworkUsage> = {
 };
 
 function createBaseWindowsNetworkUsage(): WindowsNetworkUsage {
-  return { timestamp: 0, defaultInterface: undefined, interfaces: [] };
+  return { timestamp: 0n, defaultInterface: undefined, interfaces: [] };
 }
 
 export const WindowsNetworkUsage: MessageFns<WindowsNetworkUsage> = {
   encode(message: WindowsNetworkUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.timestamp !== 0) {
+    if (message.timestamp !== 0n) {
+      if (BigInt.asIntN(64, message.timestamp) !== message.timestamp) {
+        throw new globalThis.Error("value provided for field message.timestamp of type int64 too large");
+      }
       writer.uint32(8).int64(message.timestamp);
     }
     if (message.defaultInterface !== undefined) {
@@ -7200,7 +7221,7 @@ export const WindowsNetworkUsage: MessageFns<WindowsNetworkUsage> = {
               break;
             }
 
-            message.timestamp = longToNumber(reader.int64());
+            message.timestamp = reader.int64() as bigint;
             continue;
           }
           case 2: {
@@ -7233,7 +7254,7 @@ export const WindowsNetworkUsage: MessageFns<WindowsNetworkUsage> = {
 
   fromJSON(object: any): WindowsNetworkUsage {
     return {
-      timestamp: isSet(object.timestamp) ? globalThis.Number(object.timestamp) : 0,
+      timestamp: isSet(object.timestamp) ? BigInt(object.timestamp) : 0n,
       defaultInterface: isSet(object.defaultInterface)
         ? WindowsNetworkInterfaceUsage.fromJSON(object.defaultInterface)
         : isSet(object.default_interface)
@@ -7247,8 +7268,8 @@ export const WindowsNetworkUsage: MessageFns<WindowsNetworkUsage> = {
 
   toJSON(message: WindowsNetworkUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0) {
-      obj.timestamp = Math.round(message.timestamp);
+    if (message.timestamp !== 0n) {
+      obj.timestamp = message.timestamp.toString();
     }
     if (message.defaultInterface !== undefined) {
       obj.defaultInterface = WindowsNetworkInterfaceUsage.toJSON(message.defaultInterface);
@@ -7264,7 +7285,7 @@ export const WindowsNetworkUsage: MessageFns<WindowsNetworkUsage> = {
   },
   fromPartial(object: DeepPartial<WindowsNetworkUsage>): WindowsNetworkUsage {
     const message = createBaseWindowsNetworkUsage();
-    message.timestamp = object.timestamp ?? 0;
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null) ? BigInt(object.timestamp) : 0n;
     message.defaultInterface = (object.defaultInterface !== undefined && object.defaultInterface !== null)
       ? WindowsNetworkInterfaceUsage.fromPartial(object.defaultInterface)
       : undefined;
@@ -7588,12 +7609,15 @@ export const WindowsNetworkInterfaceUsage: MessageFns<WindowsNetworkInterfaceUsa
 };
 
 function createBaseProcessUsage(): ProcessUsage {
-  return { timestamp: 0, processCount: undefined };
+  return { timestamp: 0n, processCount: undefined };
 }
 
 export const ProcessUsage: MessageFns<ProcessUsage> = {
   encode(message: ProcessUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.timestamp !== 0) {
+    if (message.timestamp !== 0n) {
+      if (BigInt.asIntN(64, message.timestamp) !== message.timestamp) {
+        throw new globalThis.Error("value provided for field message.timestamp of type int64 too large");
+      }
       writer.uint32(8).int64(message.timestamp);
     }
     if (message.processCount !== undefined) {
@@ -7620,7 +7644,7 @@ export const ProcessUsage: MessageFns<ProcessUsage> = {
               break;
             }
 
-            message.timestamp = longToNumber(reader.int64());
+            message.timestamp = reader.int64() as bigint;
             continue;
           }
           case 2: {
@@ -7645,7 +7669,7 @@ export const ProcessUsage: MessageFns<ProcessUsage> = {
 
   fromJSON(object: any): ProcessUsage {
     return {
-      timestamp: isSet(object.timestamp) ? globalThis.Number(object.timestamp) : 0,
+      timestamp: isSet(object.timestamp) ? BigInt(object.timestamp) : 0n,
       processCount: isSet(object.processCount)
         ? UInt64Value.fromJSON(object.processCount)
         : isSet(object.process_count)
@@ -7656,8 +7680,8 @@ export const ProcessUsage: MessageFns<ProcessUsage> = {
 
   toJSON(message: ProcessUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0) {
-      obj.timestamp = Math.round(message.timestamp);
+    if (message.timestamp !== 0n) {
+      obj.timestamp = message.timestamp.toString();
     }
     if (message.processCount !== undefined) {
       obj.processCount = UInt64Value.toJSON(message.processCount);
@@ -7670,7 +7694,7 @@ export const ProcessUsage: MessageFns<ProcessUsage> = {
   },
   fromPartial(object: DeepPartial<ProcessUsage>): ProcessUsage {
     const message = createBaseProcessUsage();
-    message.timestamp = object.timestamp ?? 0;
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null) ? BigInt(object.timestamp) : 0n;
     message.processCount = (object.processCount !== undefined && object.processCount !== null)
       ? UInt64Value.fromPartial(object.processCount)
       : undefined;
@@ -7679,12 +7703,15 @@ export const ProcessUsage: MessageFns<ProcessUsage> = {
 };
 
 function createBaseWindowsProcessUsage(): WindowsProcessUsage {
-  return { timestamp: 0, processCount: undefined };
+  return { timestamp: 0n, processCount: undefined };
 }
 
 export const WindowsProcessUsage: MessageFns<WindowsProcessUsage> = {
   encode(message: WindowsProcessUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.timestamp !== 0) {
+    if (message.timestamp !== 0n) {
+      if (BigInt.asIntN(64, message.timestamp) !== message.timestamp) {
+        throw new globalThis.Error("value provided for field message.timestamp of type int64 too large");
+      }
       writer.uint32(8).int64(message.timestamp);
     }
     if (message.processCount !== undefined) {
@@ -7711,7 +7738,7 @@ export const WindowsProcessUsage: MessageFns<WindowsProcessUsage> = {
               break;
             }
 
-            message.timestamp = longToNumber(reader.int64());
+            message.timestamp = reader.int64() as bigint;
             continue;
           }
           case 2: {
@@ -7736,7 +7763,7 @@ export const WindowsProcessUsage: MessageFns<WindowsProcessUsage> = {
 
   fromJSON(object: any): WindowsProcessUsage {
     return {
-      timestamp: isSet(object.timestamp) ? globalThis.Number(object.timestamp) : 0,
+      timestamp: isSet(object.timestamp) ? BigInt(object.timestamp) : 0n,
       processCount: isSet(object.processCount)
         ? UInt64Value.fromJSON(object.processCount)
         : isSet(object.process_count)
@@ -7747,8 +7774,8 @@ export const WindowsProcessUsage: MessageFns<WindowsProcessUsage> = {
 
   toJSON(message: WindowsProcessUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0) {
-      obj.timestamp = Math.round(message.timestamp);
+    if (message.timestamp !== 0n) {
+      obj.timestamp = message.timestamp.toString();
     }
     if (message.processCount !== undefined) {
       obj.processCount = UInt64Value.toJSON(message.processCount);
@@ -7761,7 +7788,7 @@ export const WindowsProcessUsage: MessageFns<WindowsProcessUsage> = {
   },
   fromPartial(object: DeepPartial<WindowsProcessUsage>): WindowsProcessUsage {
     const message = createBaseWindowsProcessUsage();
-    message.timestamp = object.timestamp ?? 0;
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null) ? BigInt(object.timestamp) : 0n;
     message.processCount = (object.processCount !== undefined && object.processCount !== null)
       ? UInt64Value.fromPartial(object.processCount)
       : undefined;
@@ -8056,34 +8083,49 @@ export const KeyValue: MessageFns<KeyValue> = {
 
 function createBaseLinuxContainerResources(): LinuxContainerResources {
   return {
-    cpuPeriod: 0,
-    cpuQuota: 0,
-    cpuShares: 0,
-    memoryLimitInBytes: 0,
-    oomScoreAdj: 0,
+    cpuPeriod: 0n,
+    cpuQuota: 0n,
+    cpuShares: 0n,
+    memoryLimitInBytes: 0n,
+    oomScoreAdj: 0n,
     cpusetCpus: "",
     cpusetMems: "",
     hugepageLimits: [],
     unified: {},
-    memorySwapLimitInBytes: 0,
+    memorySwapLimitInBytes: 0n,
   };
 }
 
 export const LinuxContainerResources: MessageFns<LinuxContainerResources> = {
   encode(message: LinuxContainerResources, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.cpuPeriod !== 0) {
+    if (message.cpuPeriod !== 0n) {
+      if (BigInt.asIntN(64, message.cpuPeriod) !== message.cpuPeriod) {
+        throw new globalThis.Error("value provided for field message.cpuPeriod of type int64 too large");
+      }
       writer.uint32(8).int64(message.cpuPeriod);
     }
-    if (message.cpuQuota !== 0) {
+    if (message.cpuQuota !== 0n) {
+      if (BigInt.asIntN(64, message.cpuQuota) !== message.cpuQuota) {
+        throw new globalThis.Error("value provided for field message.cpuQuota of type int64 too large");
+      }
       writer.uint32(16).int64(message.cpuQuota);
     }
-    if (message.cpuShares !== 0) {
+    if (message.cpuShares !== 0n) {
+      if (BigInt.asIntN(64, message.cpuShares) !== message.cpuShares) {
+        throw new globalThis.Error("value provided for field message.cpuShares of type int64 too large");
+      }
       writer.uint32(24).int64(message.cpuShares);
     }
-    if (message.memoryLimitInBytes !== 0) {
+    if (message.memoryLimitInBytes !== 0n) {
+      if (BigInt.asIntN(64, message.memoryLimitInBytes) !== message.memoryLimitInBytes) {
+        throw new globalThis.Error("value provided for field message.memoryLimitInBytes of type int64 too large");
+      }
       writer.uint32(32).int64(message.memoryLimitInBytes);
     }
-    if (message.oomScoreAdj !== 0) {
+    if (message.oomScoreAdj !== 0n) {
+      if (BigInt.asIntN(64, message.oomScoreAdj) !== message.oomScoreAdj) {
+        throw new globalThis.Error("value provided for field message.oomScoreAdj of type int64 too large");
+      }
       writer.uint32(40).int64(message.oomScoreAdj);
     }
     if (message.cpusetCpus !== "") {
@@ -8098,7 +8140,10 @@ export const LinuxContainerResources: MessageFns<LinuxContainerResources> = {
     globalThis.Object.entries(message.unified).forEach(([key, value]: [string, string]) => {
       LinuxContainerResources_UnifiedEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
     });
-    if (message.memorySwapLimitInBytes !== 0) {
+    if (message.memorySwapLimitInBytes !== 0n) {
+      if (BigInt.asIntN(64, message.memorySwapLimitInBytes) !== message.memorySwapLimitInBytes) {
+        throw new globalThis.Error("value provided for field message.memorySwapLimitInBytes of type int64 too large");
+      }
       writer.uint32(80).int64(message.memorySwapLimitInBytes);
     }
     return writer;
@@ -8122,7 +8167,7 @@ export const LinuxContainerResources: MessageFns<LinuxContainerResources> = {
               break;
             }
 
-            message.cpuPeriod = longToNumber(reader.int64());
+            message.cpuPeriod = reader.int64() as bigint;
             continue;
           }
           case 2: {
@@ -8130,7 +8175,7 @@ export const LinuxContainerResources: MessageFns<LinuxContainerResources> = {
               break;
             }
 
-            message.cpuQuota = longToNumber(reader.int64());
+            message.cpuQuota = reader.int64() as bigint;
             continue;
           }
           case 3: {
@@ -8138,7 +8183,7 @@ export const LinuxContainerResources: MessageFns<LinuxContainerResources> = {
               break;
             }
 
-            message.cpuShares = longToNumber(reader.int64());
+            message.cpuShares = reader.int64() as bigint;
             continue;
           }
           case 4: {
@@ -8146,7 +8191,7 @@ export const LinuxContainerResources: MessageFns<LinuxContainerResources> = {
               break;
             }
 
-            message.memoryLimitInBytes = longToNumber(reader.int64());
+            message.memoryLimitInBytes = reader.int64() as bigint;
             continue;
           }
           case 5: {
@@ -8154,7 +8199,7 @@ export const LinuxContainerResources: MessageFns<LinuxContainerResources> = {
               break;
             }
 
-            message.oomScoreAdj = longToNumber(reader.int64());
+            message.oomScoreAdj = reader.int64() as bigint;
             continue;
           }
           case 6: {
@@ -8197,7 +8242,7 @@ export const LinuxContainerResources: MessageFns<LinuxContainerResources> = {
               break;
             }
 
-            message.memorySwapLimitInBytes = longToNumber(reader.int64());
+            message.memorySwapLimitInBytes = reader.int64() as bigint;
             continue;
           }
         }
@@ -8215,30 +8260,30 @@ export const LinuxContainerResources: MessageFns<LinuxContainerResources> = {
   fromJSON(object: any): LinuxContainerResources {
     return {
       cpuPeriod: isSet(object.cpuPeriod)
-        ? globalThis.Number(object.cpuPeriod)
+        ? BigInt(object.cpuPeriod)
         : isSet(object.cpu_period)
-        ? globalThis.Number(object.cpu_period)
-        : 0,
+        ? BigInt(object.cpu_period)
+        : 0n,
       cpuQuota: isSet(object.cpuQuota)
-        ? globalThis.Number(object.cpuQuota)
+        ? BigInt(object.cpuQuota)
         : isSet(object.cpu_quota)
-        ? globalThis.Number(object.cpu_quota)
-        : 0,
+        ? BigInt(object.cpu_quota)
+        : 0n,
       cpuShares: isSet(object.cpuShares)
-        ? globalThis.Number(object.cpuShares)
+        ? BigInt(object.cpuShares)
         : isSet(object.cpu_shares)
-        ? globalThis.Number(object.cpu_shares)
-        : 0,
+        ? BigInt(object.cpu_shares)
+        : 0n,
       memoryLimitInBytes: isSet(object.memoryLimitInBytes)
-        ? globalThis.Number(object.memoryLimitInBytes)
+        ? BigInt(object.memoryLimitInBytes)
         : isSet(object.memory_limit_in_bytes)
-        ? globalThis.Number(object.memory_limit_in_bytes)
-        : 0,
+        ? BigInt(object.memory_limit_in_bytes)
+        : 0n,
       oomScoreAdj: isSet(object.oomScoreAdj)
-        ? globalThis.Number(object.oomScoreAdj)
+        ? BigInt(object.oomScoreAdj)
         : isSet(object.oom_score_adj)
-        ? globalThis.Number(object.oom_score_adj)
-        : 0,
+        ? BigInt(object.oom_score_adj)
+        : 0n,
       cpusetCpus: isSet(object.cpusetCpus)
         ? globalThis.String(object.cpusetCpus)
         : isSet(object.cpuset_cpus)
@@ -8269,29 +8314,29 @@ export const LinuxContainerResources: MessageFns<LinuxContainerResources> = {
         )
         : {},
       memorySwapLimitInBytes: isSet(object.memorySwapLimitInBytes)
-        ? globalThis.Number(object.memorySwapLimitInBytes)
+        ? BigInt(object.memorySwapLimitInBytes)
         : isSet(object.memory_swap_limit_in_bytes)
-        ? globalThis.Number(object.memory_swap_limit_in_bytes)
-        : 0,
+        ? BigInt(object.memory_swap_limit_in_bytes)
+        : 0n,
     };
   },
 
   toJSON(message: LinuxContainerResources): unknown {
     const obj: any = {};
-    if (message.cpuPeriod !== 0) {
-      obj.cpuPeriod = Math.round(message.cpuPeriod);
+    if (message.cpuPeriod !== 0n) {
+      obj.cpuPeriod = message.cpuPeriod.toString();
     }
-    if (message.cpuQuota !== 0) {
-      obj.cpuQuota = Math.round(message.cpuQuota);
+    if (message.cpuQuota !== 0n) {
+      obj.cpuQuota = message.cpuQuota.toString();
     }
-    if (message.cpuShares !== 0) {
-      obj.cpuShares = Math.round(message.cpuShares);
+    if (message.cpuShares !== 0n) {
+      obj.cpuShares = message.cpuShares.toString();
     }
-    if (message.memoryLimitInBytes !== 0) {
-      obj.memoryLimitInBytes = Math.round(message.memoryLimitInBytes);
+    if (message.memoryLimitInBytes !== 0n) {
+      obj.memoryLimitInBytes = message.memoryLimitInBytes.toString();
     }
-    if (message.oomScoreAdj !== 0) {
-      obj.oomScoreAdj = Math.round(message.oomScoreAdj);
+    if (message.oomScoreAdj !== 0n) {
+      obj.oomScoreAdj = message.oomScoreAdj.toString();
     }
     if (message.cpusetCpus !== "") {
       obj.cpusetCpus = message.cpusetCpus;
@@ -8311,8 +8356,8 @@ export const LinuxContainerResources: MessageFns<LinuxContainerResources> = {
         });
       }
     }
-    if (message.memorySwapLimitInBytes !== 0) {
-      obj.memorySwapLimitInBytes = Math.round(message.memorySwapLimitInBytes);
+    if (message.memorySwapLimitInBytes !== 0n) {
+      obj.memorySwapLimitInBytes = message.memorySwapLimitInBytes.toString();
     }
     return obj;
   },
@@ -8322,11 +8367,15 @@ export const LinuxContainerResources: MessageFns<LinuxContainerResources> = {
   },
   fromPartial(object: DeepPartial<LinuxContainerResources>): LinuxContainerResources {
     const message = createBaseLinuxContainerResources();
-    message.cpuPeriod = object.cpuPeriod ?? 0;
-    message.cpuQuota = object.cpuQuota ?? 0;
-    message.cpuShares = object.cpuShares ?? 0;
-    message.memoryLimitInBytes = object.memoryLimitInBytes ?? 0;
-    message.oomScoreAdj = object.oomScoreAdj ?? 0;
+    message.cpuPeriod = (object.cpuPeriod !== undefined && object.cpuPeriod !== null) ? BigInt(object.cpuPeriod) : 0n;
+    message.cpuQuota = (object.cpuQuota !== undefined && object.cpuQuota !== null) ? BigInt(object.cpuQuota) : 0n;
+    message.cpuShares = (object.cpuShares !== undefined && object.cpuShares !== null) ? BigInt(object.cpuShares) : 0n;
+    message.memoryLimitInBytes = (object.memoryLimitInBytes !== undefined && object.memoryLimitInBytes !== null)
+      ? BigInt(object.memoryLimitInBytes)
+      : 0n;
+    message.oomScoreAdj = (object.oomScoreAdj !== undefined && object.oomScoreAdj !== null)
+      ? BigInt(object.oomScoreAdj)
+      : 0n;
     message.cpusetCpus = object.cpusetCpus ?? "";
     message.cpusetMems = object.cpusetMems ?? "";
     message.hugepageLimits = object.hugepageLimits?.map((e) => HugepageLimit.fromPartial(e)) || [];
@@ -8339,7 +8388,10 @@ export const LinuxContainerResources: MessageFns<LinuxContainerResources> = {
       },
       {},
     );
-    message.memorySwapLimitInBytes = object.memorySwapLimitInBytes ?? 0;
+    message.memorySwapLimitInBytes =
+      (object.memorySwapLimitInBytes !== undefined && object.memorySwapLimitInBytes !== null)
+        ? BigInt(object.memorySwapLimitInBytes)
+        : 0n;
     return message;
   },
 };
@@ -8430,7 +8482,7 @@ export const LinuxContainerResources_UnifiedEntry: MessageFns<LinuxContainerReso
 };
 
 function createBaseHugepageLimit(): HugepageLimit {
-  return { pageSize: "", limit: 0 };
+  return { pageSize: "", limit: 0n };
 }
 
 export const HugepageLimit: MessageFns<HugepageLimit> = {
@@ -8438,7 +8490,10 @@ export const HugepageLimit: MessageFns<HugepageLimit> = {
     if (message.pageSize !== "") {
       writer.uint32(10).string(message.pageSize);
     }
-    if (message.limit !== 0) {
+    if (message.limit !== 0n) {
+      if (BigInt.asUintN(64, message.limit) !== message.limit) {
+        throw new globalThis.Error("value provided for field message.limit of type uint64 too large");
+      }
       writer.uint32(16).uint64(message.limit);
     }
     return writer;
@@ -8470,7 +8525,7 @@ export const HugepageLimit: MessageFns<HugepageLimit> = {
               break;
             }
 
-            message.limit = longToNumber(reader.uint64());
+            message.limit = reader.uint64() as bigint;
             continue;
           }
         }
@@ -8492,7 +8547,7 @@ export const HugepageLimit: MessageFns<HugepageLimit> = {
         : isSet(object.page_size)
         ? globalThis.String(object.page_size)
         : "",
-      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      limit: isSet(object.limit) ? BigInt(object.limit) : 0n,
     };
   },
 
@@ -8501,8 +8556,8 @@ export const HugepageLimit: MessageFns<HugepageLimit> = {
     if (message.pageSize !== "") {
       obj.pageSize = message.pageSize;
     }
-    if (message.limit !== 0) {
-      obj.limit = Math.round(message.limit);
+    if (message.limit !== 0n) {
+      obj.limit = message.limit.toString();
     }
     return obj;
   },
@@ -8513,7 +8568,7 @@ export const HugepageLimit: MessageFns<HugepageLimit> = {
   fromPartial(object: DeepPartial<HugepageLimit>): HugepageLimit {
     const message = createBaseHugepageLimit();
     message.pageSize = object.pageSize ?? "";
-    message.limit = object.limit ?? 0;
+    message.limit = (object.limit !== undefined && object.limit !== null) ? BigInt(object.limit) : 0n;
     return message;
   },
 };
@@ -8798,6 +8853,9 @@ export const LinuxContainerSecurityContext: MessageFns<LinuxContainerSecurityCon
     if (message.supplementalGroups.length !== 0) {
       writer.uint32(66).fork();
       for (const v of message.supplementalGroups) {
+        if (BigInt.asIntN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field supplementalGroups of type int64 is too large");
+        }
         writer.int64(v);
       }
       writer.join();
@@ -8905,7 +8963,7 @@ export const LinuxContainerSecurityContext: MessageFns<LinuxContainerSecurityCon
           }
           case 8: {
             if (tag === 64) {
-              message.supplementalGroups.push(longToNumber(reader.int64()));
+              message.supplementalGroups.push(reader.int64() as bigint);
 
               continue;
             }
@@ -8913,7 +8971,7 @@ export const LinuxContainerSecurityContext: MessageFns<LinuxContainerSecurityCon
             if (tag === 66) {
               const end2 = reader.uint32() + reader.pos;
               while (reader.pos < end2) {
-                message.supplementalGroups.push(longToNumber(reader.int64()));
+                message.supplementalGroups.push(reader.int64() as bigint);
               }
 
               continue;
@@ -9024,9 +9082,9 @@ export const LinuxContainerSecurityContext: MessageFns<LinuxContainerSecurityCon
         ? globalThis.Boolean(object.readonly_rootfs)
         : false,
       supplementalGroups: globalThis.Array.isArray(object?.supplementalGroups)
-        ? object.supplementalGroups.map((e: any) => globalThis.Number(e))
+        ? object.supplementalGroups.map((e: any) => BigInt(e))
         : globalThis.Array.isArray(object?.supplemental_groups)
-        ? object.supplemental_groups.map((e: any) => globalThis.Number(e))
+        ? object.supplemental_groups.map((e: any) => BigInt(e))
         : [],
       noNewPrivs: isSet(object.noNewPrivs)
         ? globalThis.Boolean(object.noNewPrivs)
@@ -9085,7 +9143,7 @@ export const LinuxContainerSecurityContext: MessageFns<LinuxContainerSecurityCon
       obj.readonlyRootfs = message.readonlyRootfs;
     }
     if (message.supplementalGroups?.length) {
-      obj.supplementalGroups = message.supplementalGroups.map((e) => Math.round(e));
+      obj.supplementalGroups = message.supplementalGroups.map((e) => e.toString());
     }
     if (message.noNewPrivs !== false) {
       obj.noNewPrivs = message.noNewPrivs;
@@ -9134,7 +9192,7 @@ export const LinuxContainerSecurityContext: MessageFns<LinuxContainerSecurityCon
       : undefined;
     message.runAsUsername = object.runAsUsername ?? "";
     message.readonlyRootfs = object.readonlyRootfs ?? false;
-    message.supplementalGroups = object.supplementalGroups?.map((e) => e) || [];
+    message.supplementalGroups = object.supplementalGroups?.map((e) => BigInt(e)) || [];
     message.noNewPrivs = object.noNewPrivs ?? false;
     message.maskedPaths = object.maskedPaths?.map((e) => e) || [];
     message.readonlyPaths = object.readonlyPaths?.map((e) => e) || [];
@@ -9727,24 +9785,39 @@ export const WindowsContainerConfig: MessageFns<WindowsContainerConfig> = {
 };
 
 function createBaseWindowsContainerResources(): WindowsContainerResources {
-  return { cpuShares: 0, cpuCount: 0, cpuMaximum: 0, memoryLimitInBytes: 0, rootfsSizeInBytes: 0 };
+  return { cpuShares: 0n, cpuCount: 0n, cpuMaximum: 0n, memoryLimitInBytes: 0n, rootfsSizeInBytes: 0n };
 }
 
 export const WindowsContainerResources: MessageFns<WindowsContainerResources> = {
   encode(message: WindowsContainerResources, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.cpuShares !== 0) {
+    if (message.cpuShares !== 0n) {
+      if (BigInt.asIntN(64, message.cpuShares) !== message.cpuShares) {
+        throw new globalThis.Error("value provided for field message.cpuShares of type int64 too large");
+      }
       writer.uint32(8).int64(message.cpuShares);
     }
-    if (message.cpuCount !== 0) {
+    if (message.cpuCount !== 0n) {
+      if (BigInt.asIntN(64, message.cpuCount) !== message.cpuCount) {
+        throw new globalThis.Error("value provided for field message.cpuCount of type int64 too large");
+      }
       writer.uint32(16).int64(message.cpuCount);
     }
-    if (message.cpuMaximum !== 0) {
+    if (message.cpuMaximum !== 0n) {
+      if (BigInt.asIntN(64, message.cpuMaximum) !== message.cpuMaximum) {
+        throw new globalThis.Error("value provided for field message.cpuMaximum of type int64 too large");
+      }
       writer.uint32(24).int64(message.cpuMaximum);
     }
-    if (message.memoryLimitInBytes !== 0) {
+    if (message.memoryLimitInBytes !== 0n) {
+      if (BigInt.asIntN(64, message.memoryLimitInBytes) !== message.memoryLimitInBytes) {
+        throw new globalThis.Error("value provided for field message.memoryLimitInBytes of type int64 too large");
+      }
       writer.uint32(32).int64(message.memoryLimitInBytes);
     }
-    if (message.rootfsSizeInBytes !== 0) {
+    if (message.rootfsSizeInBytes !== 0n) {
+      if (BigInt.asIntN(64, message.rootfsSizeInBytes) !== message.rootfsSizeInBytes) {
+        throw new globalThis.Error("value provided for field message.rootfsSizeInBytes of type int64 too large");
+      }
       writer.uint32(40).int64(message.rootfsSizeInBytes);
     }
     return writer;
@@ -9768,7 +9841,7 @@ export const WindowsContainerResources: MessageFns<WindowsContainerResources> = 
               break;
             }
 
-            message.cpuShares = longToNumber(reader.int64());
+            message.cpuShares = reader.int64() as bigint;
             continue;
           }
           case 2: {
@@ -9776,7 +9849,7 @@ export const WindowsContainerResources: MessageFns<WindowsContainerResources> = 
               break;
             }
 
-            message.cpuCount = longToNumber(reader.int64());
+            message.cpuCount = reader.int64() as bigint;
             continue;
           }
           case 3: {
@@ -9784,7 +9857,7 @@ export const WindowsContainerResources: MessageFns<WindowsContainerResources> = 
               break;
             }
 
-            message.cpuMaximum = longToNumber(reader.int64());
+            message.cpuMaximum = reader.int64() as bigint;
             continue;
           }
           case 4: {
@@ -9792,7 +9865,7 @@ export const WindowsContainerResources: MessageFns<WindowsContainerResources> = 
               break;
             }
 
-            message.memoryLimitInBytes = longToNumber(reader.int64());
+            message.memoryLimitInBytes = reader.int64() as bigint;
             continue;
           }
           case 5: {
@@ -9800,7 +9873,7 @@ export const WindowsContainerResources: MessageFns<WindowsContainerResources> = 
               break;
             }
 
-            message.rootfsSizeInBytes = longToNumber(reader.int64());
+            message.rootfsSizeInBytes = reader.int64() as bigint;
             continue;
           }
         }
@@ -9818,49 +9891,49 @@ export const WindowsContainerResources: MessageFns<WindowsContainerResources> = 
   fromJSON(object: any): WindowsContainerResources {
     return {
       cpuShares: isSet(object.cpuShares)
-        ? globalThis.Number(object.cpuShares)
+        ? BigInt(object.cpuShares)
         : isSet(object.cpu_shares)
-        ? globalThis.Number(object.cpu_shares)
-        : 0,
+        ? BigInt(object.cpu_shares)
+        : 0n,
       cpuCount: isSet(object.cpuCount)
-        ? globalThis.Number(object.cpuCount)
+        ? BigInt(object.cpuCount)
         : isSet(object.cpu_count)
-        ? globalThis.Number(object.cpu_count)
-        : 0,
+        ? BigInt(object.cpu_count)
+        : 0n,
       cpuMaximum: isSet(object.cpuMaximum)
-        ? globalThis.Number(object.cpuMaximum)
+        ? BigInt(object.cpuMaximum)
         : isSet(object.cpu_maximum)
-        ? globalThis.Number(object.cpu_maximum)
-        : 0,
+        ? BigInt(object.cpu_maximum)
+        : 0n,
       memoryLimitInBytes: isSet(object.memoryLimitInBytes)
-        ? globalThis.Number(object.memoryLimitInBytes)
+        ? BigInt(object.memoryLimitInBytes)
         : isSet(object.memory_limit_in_bytes)
-        ? globalThis.Number(object.memory_limit_in_bytes)
-        : 0,
+        ? BigInt(object.memory_limit_in_bytes)
+        : 0n,
       rootfsSizeInBytes: isSet(object.rootfsSizeInBytes)
-        ? globalThis.Number(object.rootfsSizeInBytes)
+        ? BigInt(object.rootfsSizeInBytes)
         : isSet(object.rootfs_size_in_bytes)
-        ? globalThis.Number(object.rootfs_size_in_bytes)
-        : 0,
+        ? BigInt(object.rootfs_size_in_bytes)
+        : 0n,
     };
   },
 
   toJSON(message: WindowsContainerResources): unknown {
     const obj: any = {};
-    if (message.cpuShares !== 0) {
-      obj.cpuShares = Math.round(message.cpuShares);
+    if (message.cpuShares !== 0n) {
+      obj.cpuShares = message.cpuShares.toString();
     }
-    if (message.cpuCount !== 0) {
-      obj.cpuCount = Math.round(message.cpuCount);
+    if (message.cpuCount !== 0n) {
+      obj.cpuCount = message.cpuCount.toString();
     }
-    if (message.cpuMaximum !== 0) {
-      obj.cpuMaximum = Math.round(message.cpuMaximum);
+    if (message.cpuMaximum !== 0n) {
+      obj.cpuMaximum = message.cpuMaximum.toString();
     }
-    if (message.memoryLimitInBytes !== 0) {
-      obj.memoryLimitInBytes = Math.round(message.memoryLimitInBytes);
+    if (message.memoryLimitInBytes !== 0n) {
+      obj.memoryLimitInBytes = message.memoryLimitInBytes.toString();
     }
-    if (message.rootfsSizeInBytes !== 0) {
-      obj.rootfsSizeInBytes = Math.round(message.rootfsSizeInBytes);
+    if (message.rootfsSizeInBytes !== 0n) {
+      obj.rootfsSizeInBytes = message.rootfsSizeInBytes.toString();
     }
     return obj;
   },
@@ -9870,11 +9943,17 @@ export const WindowsContainerResources: MessageFns<WindowsContainerResources> = 
   },
   fromPartial(object: DeepPartial<WindowsContainerResources>): WindowsContainerResources {
     const message = createBaseWindowsContainerResources();
-    message.cpuShares = object.cpuShares ?? 0;
-    message.cpuCount = object.cpuCount ?? 0;
-    message.cpuMaximum = object.cpuMaximum ?? 0;
-    message.memoryLimitInBytes = object.memoryLimitInBytes ?? 0;
-    message.rootfsSizeInBytes = object.rootfsSizeInBytes ?? 0;
+    message.cpuShares = (object.cpuShares !== undefined && object.cpuShares !== null) ? BigInt(object.cpuShares) : 0n;
+    message.cpuCount = (object.cpuCount !== undefined && object.cpuCount !== null) ? BigInt(object.cpuCount) : 0n;
+    message.cpuMaximum = (object.cpuMaximum !== undefined && object.cpuMaximum !== null)
+      ? BigInt(object.cpuMaximum)
+      : 0n;
+    message.memoryLimitInBytes = (object.memoryLimitInBytes !== undefined && object.memoryLimitInBytes !== null)
+      ? BigInt(object.memoryLimitInBytes)
+      : 0n;
+    message.rootfsSizeInBytes = (object.rootfsSizeInBytes !== undefined && object.rootfsSizeInBytes !== null)
+      ? BigInt(object.rootfsSizeInBytes)
+      : 0n;
     return message;
   },
 };
@@ -10961,7 +11040,7 @@ export const StartContainerResponse: MessageFns<StartContainerResponse> = {
 };
 
 function createBaseStopContainerRequest(): StopContainerRequest {
-  return { containerId: "", timeout: 0 };
+  return { containerId: "", timeout: 0n };
 }
 
 export const StopContainerRequest: MessageFns<StopContainerRequest> = {
@@ -10969,7 +11048,10 @@ export const StopContainerRequest: MessageFns<StopContainerRequest> = {
     if (message.containerId !== "") {
       writer.uint32(10).string(message.containerId);
     }
-    if (message.timeout !== 0) {
+    if (message.timeout !== 0n) {
+      if (BigInt.asIntN(64, message.timeout) !== message.timeout) {
+        throw new globalThis.Error("value provided for field message.timeout of type int64 too large");
+      }
       writer.uint32(16).int64(message.timeout);
     }
     return writer;
@@ -11001,7 +11083,7 @@ export const StopContainerRequest: MessageFns<StopContainerRequest> = {
               break;
             }
 
-            message.timeout = longToNumber(reader.int64());
+            message.timeout = reader.int64() as bigint;
             continue;
           }
         }
@@ -11023,7 +11105,7 @@ export const StopContainerRequest: MessageFns<StopContainerRequest> = {
         : isSet(object.container_id)
         ? globalThis.String(object.container_id)
         : "",
-      timeout: isSet(object.timeout) ? globalThis.Number(object.timeout) : 0,
+      timeout: isSet(object.timeout) ? BigInt(object.timeout) : 0n,
     };
   },
 
@@ -11032,8 +11114,8 @@ export const StopContainerRequest: MessageFns<StopContainerRequest> = {
     if (message.containerId !== "") {
       obj.containerId = message.containerId;
     }
-    if (message.timeout !== 0) {
-      obj.timeout = Math.round(message.timeout);
+    if (message.timeout !== 0n) {
+      obj.timeout = message.timeout.toString();
     }
     return obj;
   },
@@ -11044,7 +11126,7 @@ export const StopContainerRequest: MessageFns<StopContainerRequest> = {
   fromPartial(object: DeepPartial<StopContainerRequest>): StopContainerRequest {
     const message = createBaseStopContainerRequest();
     message.containerId = object.containerId ?? "";
-    message.timeout = object.timeout ?? 0;
+    message.timeout = (object.timeout !== undefined && object.timeout !== null) ? BigInt(object.timeout) : 0n;
     return message;
   },
 };
@@ -11621,7 +11703,7 @@ function createBaseContainer(): Container {
     image: undefined,
     imageRef: "",
     state: 0,
-    createdAt: 0,
+    createdAt: 0n,
     labels: {},
     annotations: {},
   };
@@ -11647,7 +11729,10 @@ export const Container: MessageFns<Container> = {
     if (message.state !== 0) {
       writer.uint32(48).int32(message.state);
     }
-    if (message.createdAt !== 0) {
+    if (message.createdAt !== 0n) {
+      if (BigInt.asIntN(64, message.createdAt) !== message.createdAt) {
+        throw new globalThis.Error("value provided for field message.createdAt of type int64 too large");
+      }
       writer.uint32(56).int64(message.createdAt);
     }
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
@@ -11725,7 +11810,7 @@ export const Container: MessageFns<Container> = {
               break;
             }
 
-            message.createdAt = longToNumber(reader.int64());
+            message.createdAt = reader.int64() as bigint;
             continue;
           }
           case 8: {
@@ -11779,10 +11864,10 @@ export const Container: MessageFns<Container> = {
         : "",
       state: isSet(object.state) ? containerStateFromJSON(object.state) : 0,
       createdAt: isSet(object.createdAt)
-        ? globalThis.Number(object.createdAt)
+        ? BigInt(object.createdAt)
         : isSet(object.created_at)
-        ? globalThis.Number(object.created_at)
-        : 0,
+        ? BigInt(object.created_at)
+        : 0n,
       labels: isObject(object.labels)
         ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
           (acc: { [key: string]: string }, [key, value]: [string, any]) => {
@@ -11834,8 +11919,8 @@ export const Container: MessageFns<Container> = {
     if (message.state !== 0) {
       obj.state = containerStateToJSON(message.state);
     }
-    if (message.createdAt !== 0) {
-      obj.createdAt = Math.round(message.createdAt);
+    if (message.createdAt !== 0n) {
+      obj.createdAt = message.createdAt.toString();
     }
     if (message.labels) {
       const entries = globalThis.Object.entries(message.labels) as [string, string][];
@@ -11873,7 +11958,7 @@ export const Container: MessageFns<Container> = {
       : undefined;
     message.imageRef = object.imageRef ?? "";
     message.state = object.state ?? 0;
-    message.createdAt = object.createdAt ?? 0;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null) ? BigInt(object.createdAt) : 0n;
     message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
       (acc: { [key: string]: string }, [key, value]: [string, string]) => {
         if (value !== undefined) {
@@ -12231,9 +12316,9 @@ function createBaseContainerStatus(): ContainerStatus {
     id: "",
     metadata: undefined,
     state: 0,
-    createdAt: 0,
-    startedAt: 0,
-    finishedAt: 0,
+    createdAt: 0n,
+    startedAt: 0n,
+    finishedAt: 0n,
     exitCode: 0,
     image: undefined,
     imageRef: "",
@@ -12258,13 +12343,22 @@ export const ContainerStatus: MessageFns<ContainerStatus> = {
     if (message.state !== 0) {
       writer.uint32(24).int32(message.state);
     }
-    if (message.createdAt !== 0) {
+    if (message.createdAt !== 0n) {
+      if (BigInt.asIntN(64, message.createdAt) !== message.createdAt) {
+        throw new globalThis.Error("value provided for field message.createdAt of type int64 too large");
+      }
       writer.uint32(32).int64(message.createdAt);
     }
-    if (message.startedAt !== 0) {
+    if (message.startedAt !== 0n) {
+      if (BigInt.asIntN(64, message.startedAt) !== message.startedAt) {
+        throw new globalThis.Error("value provided for field message.startedAt of type int64 too large");
+      }
       writer.uint32(40).int64(message.startedAt);
     }
-    if (message.finishedAt !== 0) {
+    if (message.finishedAt !== 0n) {
+      if (BigInt.asIntN(64, message.finishedAt) !== message.finishedAt) {
+        throw new globalThis.Error("value provided for field message.finishedAt of type int64 too large");
+      }
       writer.uint32(48).int64(message.finishedAt);
     }
     if (message.exitCode !== 0) {
@@ -12342,7 +12436,7 @@ export const ContainerStatus: MessageFns<ContainerStatus> = {
               break;
             }
 
-            message.createdAt = longToNumber(reader.int64());
+            message.createdAt = reader.int64() as bigint;
             continue;
           }
           case 5: {
@@ -12350,7 +12444,7 @@ export const ContainerStatus: MessageFns<ContainerStatus> = {
               break;
             }
 
-            message.startedAt = longToNumber(reader.int64());
+            message.startedAt = reader.int64() as bigint;
             continue;
           }
           case 6: {
@@ -12358,7 +12452,7 @@ export const ContainerStatus: MessageFns<ContainerStatus> = {
               break;
             }
 
-            message.finishedAt = longToNumber(reader.int64());
+            message.finishedAt = reader.int64() as bigint;
             continue;
           }
           case 7: {
@@ -12465,20 +12559,20 @@ export const ContainerStatus: MessageFns<ContainerStatus> = {
       metadata: isSet(object.metadata) ? ContainerMetadata.fromJSON(object.metadata) : undefined,
       state: isSet(object.state) ? containerStateFromJSON(object.state) : 0,
       createdAt: isSet(object.createdAt)
-        ? globalThis.Number(object.createdAt)
+        ? BigInt(object.createdAt)
         : isSet(object.created_at)
-        ? globalThis.Number(object.created_at)
-        : 0,
+        ? BigInt(object.created_at)
+        : 0n,
       startedAt: isSet(object.startedAt)
-        ? globalThis.Number(object.startedAt)
+        ? BigInt(object.startedAt)
         : isSet(object.started_at)
-        ? globalThis.Number(object.started_at)
-        : 0,
+        ? BigInt(object.started_at)
+        : 0n,
       finishedAt: isSet(object.finishedAt)
-        ? globalThis.Number(object.finishedAt)
+        ? BigInt(object.finishedAt)
         : isSet(object.finished_at)
-        ? globalThis.Number(object.finished_at)
-        : 0,
+        ? BigInt(object.finished_at)
+        : 0n,
       exitCode: isSet(object.exitCode)
         ? globalThis.Number(object.exitCode)
         : isSet(object.exit_code)
@@ -12543,14 +12637,14 @@ export const ContainerStatus: MessageFns<ContainerStatus> = {
     if (message.state !== 0) {
       obj.state = containerStateToJSON(message.state);
     }
-    if (message.createdAt !== 0) {
-      obj.createdAt = Math.round(message.createdAt);
+    if (message.createdAt !== 0n) {
+      obj.createdAt = message.createdAt.toString();
     }
-    if (message.startedAt !== 0) {
-      obj.startedAt = Math.round(message.startedAt);
+    if (message.startedAt !== 0n) {
+      obj.startedAt = message.startedAt.toString();
     }
-    if (message.finishedAt !== 0) {
-      obj.finishedAt = Math.round(message.finishedAt);
+    if (message.finishedAt !== 0n) {
+      obj.finishedAt = message.finishedAt.toString();
     }
     if (message.exitCode !== 0) {
       obj.exitCode = Math.round(message.exitCode);
@@ -12607,9 +12701,11 @@ export const ContainerStatus: MessageFns<ContainerStatus> = {
       ? ContainerMetadata.fromPartial(object.metadata)
       : undefined;
     message.state = object.state ?? 0;
-    message.createdAt = object.createdAt ?? 0;
-    message.startedAt = object.startedAt ?? 0;
-    message.finishedAt = object.finishedAt ?? 0;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null) ? BigInt(object.createdAt) : 0n;
+    message.startedAt = (object.startedAt !== undefined && object.startedAt !== null) ? BigInt(object.startedAt) : 0n;
+    message.finishedAt = (object.finishedAt !== undefined && object.finishedAt !== null)
+      ? BigInt(object.finishedAt)
+      : 0n;
     message.exitCode = object.exitCode ?? 0;
     message.image = (object.image !== undefined && object.image !== null)
       ? ImageSpec.fromPartial(object.image)
@@ -13408,7 +13504,7 @@ export const UpdateContainerResourcesResponse: MessageFns<UpdateContainerResourc
 };
 
 function createBaseExecSyncRequest(): ExecSyncRequest {
-  return { containerId: "", cmd: [], timeout: 0 };
+  return { containerId: "", cmd: [], timeout: 0n };
 }
 
 export const ExecSyncRequest: MessageFns<ExecSyncRequest> = {
@@ -13419,7 +13515,10 @@ export const ExecSyncRequest: MessageFns<ExecSyncRequest> = {
     for (const v of message.cmd) {
       writer.uint32(18).string(v!);
     }
-    if (message.timeout !== 0) {
+    if (message.timeout !== 0n) {
+      if (BigInt.asIntN(64, message.timeout) !== message.timeout) {
+        throw new globalThis.Error("value provided for field message.timeout of type int64 too large");
+      }
       writer.uint32(24).int64(message.timeout);
     }
     return writer;
@@ -13459,7 +13558,7 @@ export const ExecSyncRequest: MessageFns<ExecSyncRequest> = {
               break;
             }
 
-            message.timeout = longToNumber(reader.int64());
+            message.timeout = reader.int64() as bigint;
             continue;
           }
         }
@@ -13482,7 +13581,7 @@ export const ExecSyncRequest: MessageFns<ExecSyncRequest> = {
         ? globalThis.String(object.container_id)
         : "",
       cmd: globalThis.Array.isArray(object?.cmd) ? object.cmd.map((e: any) => globalThis.String(e)) : [],
-      timeout: isSet(object.timeout) ? globalThis.Number(object.timeout) : 0,
+      timeout: isSet(object.timeout) ? BigInt(object.timeout) : 0n,
     };
   },
 
@@ -13494,8 +13593,8 @@ export const ExecSyncRequest: MessageFns<ExecSyncRequest> = {
     if (message.cmd?.length) {
       obj.cmd = message.cmd;
     }
-    if (message.timeout !== 0) {
-      obj.timeout = Math.round(message.timeout);
+    if (message.timeout !== 0n) {
+      obj.timeout = message.timeout.toString();
     }
     return obj;
   },
@@ -13507,7 +13606,7 @@ export const ExecSyncRequest: MessageFns<ExecSyncRequest> = {
     const message = createBaseExecSyncRequest();
     message.containerId = object.containerId ?? "";
     message.cmd = object.cmd?.map((e) => e) || [];
-    message.timeout = object.timeout ?? 0;
+    message.timeout = (object.timeout !== undefined && object.timeout !== null) ? BigInt(object.timeout) : 0n;
     return message;
   },
 };
@@ -14354,7 +14453,7 @@ function createBaseImage(): Image {
     id: "",
     repoTags: [],
     repoDigests: [],
-    size: 0,
+    size: 0n,
     uid: undefined,
     username: "",
     spec: undefined,
@@ -14373,7 +14472,10 @@ export const Image: MessageFns<Image> = {
     for (const v of message.repoDigests) {
       writer.uint32(26).string(v!);
     }
-    if (message.size !== 0) {
+    if (message.size !== 0n) {
+      if (BigInt.asUintN(64, message.size) !== message.size) {
+        throw new globalThis.Error("value provided for field message.size of type uint64 too large");
+      }
       writer.uint32(32).uint64(message.size);
     }
     if (message.uid !== undefined) {
@@ -14433,7 +14535,7 @@ export const Image: MessageFns<Image> = {
               break;
             }
 
-            message.size = longToNumber(reader.uint64());
+            message.size = reader.uint64() as bigint;
             continue;
           }
           case 5: {
@@ -14493,7 +14595,7 @@ export const Image: MessageFns<Image> = {
         : globalThis.Array.isArray(object?.repo_digests)
         ? object.repo_digests.map((e: any) => globalThis.String(e))
         : [],
-      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      size: isSet(object.size) ? BigInt(object.size) : 0n,
       uid: isSet(object.uid) ? Int64Value.fromJSON(object.uid) : undefined,
       username: isSet(object.username) ? globalThis.String(object.username) : "",
       spec: isSet(object.spec) ? ImageSpec.fromJSON(object.spec) : undefined,
@@ -14512,8 +14614,8 @@ export const Image: MessageFns<Image> = {
     if (message.repoDigests?.length) {
       obj.repoDigests = message.repoDigests;
     }
-    if (message.size !== 0) {
-      obj.size = Math.round(message.size);
+    if (message.size !== 0n) {
+      obj.size = message.size.toString();
     }
     if (message.uid !== undefined) {
       obj.uid = Int64Value.toJSON(message.uid);
@@ -14538,7 +14640,7 @@ export const Image: MessageFns<Image> = {
     message.id = object.id ?? "";
     message.repoTags = object.repoTags?.map((e) => e) || [];
     message.repoDigests = object.repoDigests?.map((e) => e) || [];
-    message.size = object.size ?? 0;
+    message.size = (object.size !== undefined && object.size !== null) ? BigInt(object.size) : 0n;
     message.uid = (object.uid !== undefined && object.uid !== null) ? Int64Value.fromPartial(object.uid) : undefined;
     message.username = object.username ?? "";
     message.spec = (object.spec !== undefined && object.spec !== null) ? ImageSpec.fromPartial(object.spec) : undefined;
@@ -16152,12 +16254,15 @@ export const ImageFsInfoRequest: MessageFns<ImageFsInfoRequest> = {
 };
 
 function createBaseUInt64Value(): UInt64Value {
-  return { value: 0 };
+  return { value: 0n };
 }
 
 export const UInt64Value: MessageFns<UInt64Value> = {
   encode(message: UInt64Value, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.value !== 0) {
+    if (message.value !== 0n) {
+      if (BigInt.asUintN(64, message.value) !== message.value) {
+        throw new globalThis.Error("value provided for field message.value of type uint64 too large");
+      }
       writer.uint32(8).uint64(message.value);
     }
     return writer;
@@ -16181,7 +16286,7 @@ export const UInt64Value: MessageFns<UInt64Value> = {
               break;
             }
 
-            message.value = longToNumber(reader.uint64());
+            message.value = reader.uint64() as bigint;
             continue;
           }
         }
@@ -16197,13 +16302,13 @@ export const UInt64Value: MessageFns<UInt64Value> = {
   },
 
   fromJSON(object: any): UInt64Value {
-    return { value: isSet(object.value) ? globalThis.Number(object.value) : 0 };
+    return { value: isSet(object.value) ? BigInt(object.value) : 0n };
   },
 
   toJSON(message: UInt64Value): unknown {
     const obj: any = {};
-    if (message.value !== 0) {
-      obj.value = Math.round(message.value);
+    if (message.value !== 0n) {
+      obj.value = message.value.toString();
     }
     return obj;
   },
@@ -16213,7 +16318,7 @@ export const UInt64Value: MessageFns<UInt64Value> = {
   },
   fromPartial(object: DeepPartial<UInt64Value>): UInt64Value {
     const message = createBaseUInt64Value();
-    message.value = object.value ?? 0;
+    message.value = (object.value !== undefined && object.value !== null) ? BigInt(object.value) : 0n;
     return message;
   },
 };
@@ -16286,12 +16391,15 @@ export const FilesystemIdentifier: MessageFns<FilesystemIdentifier> = {
 };
 
 function createBaseFilesystemUsage(): FilesystemUsage {
-  return { timestamp: 0, fsId: undefined, usedBytes: undefined, inodesUsed: undefined };
+  return { timestamp: 0n, fsId: undefined, usedBytes: undefined, inodesUsed: undefined };
 }
 
 export const FilesystemUsage: MessageFns<FilesystemUsage> = {
   encode(message: FilesystemUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.timestamp !== 0) {
+    if (message.timestamp !== 0n) {
+      if (BigInt.asIntN(64, message.timestamp) !== message.timestamp) {
+        throw new globalThis.Error("value provided for field message.timestamp of type int64 too large");
+      }
       writer.uint32(8).int64(message.timestamp);
     }
     if (message.fsId !== undefined) {
@@ -16324,7 +16432,7 @@ export const FilesystemUsage: MessageFns<FilesystemUsage> = {
               break;
             }
 
-            message.timestamp = longToNumber(reader.int64());
+            message.timestamp = reader.int64() as bigint;
             continue;
           }
           case 2: {
@@ -16365,7 +16473,7 @@ export const FilesystemUsage: MessageFns<FilesystemUsage> = {
 
   fromJSON(object: any): FilesystemUsage {
     return {
-      timestamp: isSet(object.timestamp) ? globalThis.Number(object.timestamp) : 0,
+      timestamp: isSet(object.timestamp) ? BigInt(object.timestamp) : 0n,
       fsId: isSet(object.fsId)
         ? FilesystemIdentifier.fromJSON(object.fsId)
         : isSet(object.fs_id)
@@ -16386,8 +16494,8 @@ export const FilesystemUsage: MessageFns<FilesystemUsage> = {
 
   toJSON(message: FilesystemUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0) {
-      obj.timestamp = Math.round(message.timestamp);
+    if (message.timestamp !== 0n) {
+      obj.timestamp = message.timestamp.toString();
     }
     if (message.fsId !== undefined) {
       obj.fsId = FilesystemIdentifier.toJSON(message.fsId);
@@ -16406,7 +16514,7 @@ export const FilesystemUsage: MessageFns<FilesystemUsage> = {
   },
   fromPartial(object: DeepPartial<FilesystemUsage>): FilesystemUsage {
     const message = createBaseFilesystemUsage();
-    message.timestamp = object.timestamp ?? 0;
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null) ? BigInt(object.timestamp) : 0n;
     message.fsId = (object.fsId !== undefined && object.fsId !== null)
       ? FilesystemIdentifier.fromPartial(object.fsId)
       : undefined;
@@ -16421,12 +16529,15 @@ export const FilesystemUsage: MessageFns<FilesystemUsage> = {
 };
 
 function createBaseWindowsFilesystemUsage(): WindowsFilesystemUsage {
-  return { timestamp: 0, fsId: undefined, usedBytes: undefined };
+  return { timestamp: 0n, fsId: undefined, usedBytes: undefined };
 }
 
 export const WindowsFilesystemUsage: MessageFns<WindowsFilesystemUsage> = {
   encode(message: WindowsFilesystemUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.timestamp !== 0) {
+    if (message.timestamp !== 0n) {
+      if (BigInt.asIntN(64, message.timestamp) !== message.timestamp) {
+        throw new globalThis.Error("value provided for field message.timestamp of type int64 too large");
+      }
       writer.uint32(8).int64(message.timestamp);
     }
     if (message.fsId !== undefined) {
@@ -16456,7 +16567,7 @@ export const WindowsFilesystemUsage: MessageFns<WindowsFilesystemUsage> = {
               break;
             }
 
-            message.timestamp = longToNumber(reader.int64());
+            message.timestamp = reader.int64() as bigint;
             continue;
           }
           case 2: {
@@ -16489,7 +16600,7 @@ export const WindowsFilesystemUsage: MessageFns<WindowsFilesystemUsage> = {
 
   fromJSON(object: any): WindowsFilesystemUsage {
     return {
-      timestamp: isSet(object.timestamp) ? globalThis.Number(object.timestamp) : 0,
+      timestamp: isSet(object.timestamp) ? BigInt(object.timestamp) : 0n,
       fsId: isSet(object.fsId)
         ? FilesystemIdentifier.fromJSON(object.fsId)
         : isSet(object.fs_id)
@@ -16505,8 +16616,8 @@ export const WindowsFilesystemUsage: MessageFns<WindowsFilesystemUsage> = {
 
   toJSON(message: WindowsFilesystemUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0) {
-      obj.timestamp = Math.round(message.timestamp);
+    if (message.timestamp !== 0n) {
+      obj.timestamp = message.timestamp.toString();
     }
     if (message.fsId !== undefined) {
       obj.fsId = FilesystemIdentifier.toJSON(message.fsId);
@@ -16522,7 +16633,7 @@ export const WindowsFilesystemUsage: MessageFns<WindowsFilesystemUsage> = {
   },
   fromPartial(object: DeepPartial<WindowsFilesystemUsage>): WindowsFilesystemUsage {
     const message = createBaseWindowsFilesystemUsage();
-    message.timestamp = object.timestamp ?? 0;
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null) ? BigInt(object.timestamp) : 0n;
     message.fsId = (object.fsId !== undefined && object.fsId !== null)
       ? FilesystemIdentifier.fromPartial(object.fsId)
       : undefined;
@@ -17725,12 +17836,15 @@ export const WindowsContainerStats: MessageFns<WindowsContainerStats> = {
 };
 
 function createBaseCpuUsage(): CpuUsage {
-  return { timestamp: 0, usageCoreNanoSeconds: undefined, usageNanoCores: undefined };
+  return { timestamp: 0n, usageCoreNanoSeconds: undefined, usageNanoCores: undefined };
 }
 
 export const CpuUsage: MessageFns<CpuUsage> = {
   encode(message: CpuUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.timestamp !== 0) {
+    if (message.timestamp !== 0n) {
+      if (BigInt.asIntN(64, message.timestamp) !== message.timestamp) {
+        throw new globalThis.Error("value provided for field message.timestamp of type int64 too large");
+      }
       writer.uint32(8).int64(message.timestamp);
     }
     if (message.usageCoreNanoSeconds !== undefined) {
@@ -17760,7 +17874,7 @@ export const CpuUsage: MessageFns<CpuUsage> = {
               break;
             }
 
-            message.timestamp = longToNumber(reader.int64());
+            message.timestamp = reader.int64() as bigint;
             continue;
           }
           case 2: {
@@ -17793,7 +17907,7 @@ export const CpuUsage: MessageFns<CpuUsage> = {
 
   fromJSON(object: any): CpuUsage {
     return {
-      timestamp: isSet(object.timestamp) ? globalThis.Number(object.timestamp) : 0,
+      timestamp: isSet(object.timestamp) ? BigInt(object.timestamp) : 0n,
       usageCoreNanoSeconds: isSet(object.usageCoreNanoSeconds)
         ? UInt64Value.fromJSON(object.usageCoreNanoSeconds)
         : isSet(object.usage_core_nano_seconds)
@@ -17809,8 +17923,8 @@ export const CpuUsage: MessageFns<CpuUsage> = {
 
   toJSON(message: CpuUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0) {
-      obj.timestamp = Math.round(message.timestamp);
+    if (message.timestamp !== 0n) {
+      obj.timestamp = message.timestamp.toString();
     }
     if (message.usageCoreNanoSeconds !== undefined) {
       obj.usageCoreNanoSeconds = UInt64Value.toJSON(message.usageCoreNanoSeconds);
@@ -17826,7 +17940,7 @@ export const CpuUsage: MessageFns<CpuUsage> = {
   },
   fromPartial(object: DeepPartial<CpuUsage>): CpuUsage {
     const message = createBaseCpuUsage();
-    message.timestamp = object.timestamp ?? 0;
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null) ? BigInt(object.timestamp) : 0n;
     message.usageCoreNanoSeconds = (object.usageCoreNanoSeconds !== undefined && object.usageCoreNanoSeconds !== null)
       ? UInt64Value.fromPartial(object.usageCoreNanoSeconds)
       : undefined;
@@ -17838,12 +17952,15 @@ export const CpuUsage: MessageFns<CpuUsage> = {
 };
 
 function createBaseWindowsCpuUsage(): WindowsCpuUsage {
-  return { timestamp: 0, usageCoreNanoSeconds: undefined, usageNanoCores: undefined };
+  return { timestamp: 0n, usageCoreNanoSeconds: undefined, usageNanoCores: undefined };
 }
 
 export const WindowsCpuUsage: MessageFns<WindowsCpuUsage> = {
   encode(message: WindowsCpuUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.timestamp !== 0) {
+    if (message.timestamp !== 0n) {
+      if (BigInt.asIntN(64, message.timestamp) !== message.timestamp) {
+        throw new globalThis.Error("value provided for field message.timestamp of type int64 too large");
+      }
       writer.uint32(8).int64(message.timestamp);
     }
     if (message.usageCoreNanoSeconds !== undefined) {
@@ -17873,7 +17990,7 @@ export const WindowsCpuUsage: MessageFns<WindowsCpuUsage> = {
               break;
             }
 
-            message.timestamp = longToNumber(reader.int64());
+            message.timestamp = reader.int64() as bigint;
             continue;
           }
           case 2: {
@@ -17906,7 +18023,7 @@ export const WindowsCpuUsage: MessageFns<WindowsCpuUsage> = {
 
   fromJSON(object: any): WindowsCpuUsage {
     return {
-      timestamp: isSet(object.timestamp) ? globalThis.Number(object.timestamp) : 0,
+      timestamp: isSet(object.timestamp) ? BigInt(object.timestamp) : 0n,
       usageCoreNanoSeconds: isSet(object.usageCoreNanoSeconds)
         ? UInt64Value.fromJSON(object.usageCoreNanoSeconds)
         : isSet(object.usage_core_nano_seconds)
@@ -17922,8 +18039,8 @@ export const WindowsCpuUsage: MessageFns<WindowsCpuUsage> = {
 
   toJSON(message: WindowsCpuUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0) {
-      obj.timestamp = Math.round(message.timestamp);
+    if (message.timestamp !== 0n) {
+      obj.timestamp = message.timestamp.toString();
     }
     if (message.usageCoreNanoSeconds !== undefined) {
       obj.usageCoreNanoSeconds = UInt64Value.toJSON(message.usageCoreNanoSeconds);
@@ -17939,7 +18056,7 @@ export const WindowsCpuUsage: MessageFns<WindowsCpuUsage> = {
   },
   fromPartial(object: DeepPartial<WindowsCpuUsage>): WindowsCpuUsage {
     const message = createBaseWindowsCpuUsage();
-    message.timestamp = object.timestamp ?? 0;
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null) ? BigInt(object.timestamp) : 0n;
     message.usageCoreNanoSeconds = (object.usageCoreNanoSeconds !== undefined && object.usageCoreNanoSeconds !== null)
       ? UInt64Value.fromPartial(object.usageCoreNanoSeconds)
       : undefined;
@@ -17952,7 +18069,7 @@ export const WindowsCpuUsage: MessageFns<WindowsCpuUsage> = {
 
 function createBaseMemoryUsage(): MemoryUsage {
   return {
-    timestamp: 0,
+    timestamp: 0n,
     workingSetBytes: undefined,
     availableBytes: undefined,
     usageBytes: undefined,
@@ -17964,7 +18081,10 @@ function createBaseMemoryUsage(): MemoryUsage {
 
 export const MemoryUsage: MessageFns<MemoryUsage> = {
   encode(message: MemoryUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.timestamp !== 0) {
+    if (message.timestamp !== 0n) {
+      if (BigInt.asIntN(64, message.timestamp) !== message.timestamp) {
+        throw new globalThis.Error("value provided for field message.timestamp of type int64 too large");
+      }
       writer.uint32(8).int64(message.timestamp);
     }
     if (message.workingSetBytes !== undefined) {
@@ -18006,7 +18126,7 @@ export const MemoryUsage: MessageFns<MemoryUsage> = {
               break;
             }
 
-            message.timestamp = longToNumber(reader.int64());
+            message.timestamp = reader.int64() as bigint;
             continue;
           }
           case 2: {
@@ -18071,7 +18191,7 @@ export const MemoryUsage: MessageFns<MemoryUsage> = {
 
   fromJSON(object: any): MemoryUsage {
     return {
-      timestamp: isSet(object.timestamp) ? globalThis.Number(object.timestamp) : 0,
+      timestamp: isSet(object.timestamp) ? BigInt(object.timestamp) : 0n,
       workingSetBytes: isSet(object.workingSetBytes)
         ? UInt64Value.fromJSON(object.workingSetBytes)
         : isSet(object.working_set_bytes)
@@ -18107,8 +18227,8 @@ export const MemoryUsage: MessageFns<MemoryUsage> = {
 
   toJSON(message: MemoryUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0) {
-      obj.timestamp = Math.round(message.timestamp);
+    if (message.timestamp !== 0n) {
+      obj.timestamp = message.timestamp.toString();
     }
     if (message.workingSetBytes !== undefined) {
       obj.workingSetBytes = UInt64Value.toJSON(message.workingSetBytes);
@@ -18136,7 +18256,7 @@ export const MemoryUsage: MessageFns<MemoryUsage> = {
   },
   fromPartial(object: DeepPartial<MemoryUsage>): MemoryUsage {
     const message = createBaseMemoryUsage();
-    message.timestamp = object.timestamp ?? 0;
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null) ? BigInt(object.timestamp) : 0n;
     message.workingSetBytes = (object.workingSetBytes !== undefined && object.workingSetBytes !== null)
       ? UInt64Value.fromPartial(object.workingSetBytes)
       : undefined;
@@ -18160,12 +18280,15 @@ export const MemoryUsage: MessageFns<MemoryUsage> = {
 };
 
 function createBaseWindowsMemoryUsage(): WindowsMemoryUsage {
-  return { timestamp: 0, workingSetBytes: undefined, availableBytes: undefined, pageFaults: undefined };
+  return { timestamp: 0n, workingSetBytes: undefined, availableBytes: undefined, pageFaults: undefined };
 }
 
 export const WindowsMemoryUsage: MessageFns<WindowsMemoryUsage> = {
   encode(message: WindowsMemoryUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.timestamp !== 0) {
+    if (message.timestamp !== 0n) {
+      if (BigInt.asIntN(64, message.timestamp) !== message.timestamp) {
+        throw new globalThis.Error("value provided for field message.timestamp of type int64 too large");
+      }
       writer.uint32(8).int64(message.timestamp);
     }
     if (message.workingSetBytes !== undefined) {
@@ -18198,7 +18321,7 @@ export const WindowsMemoryUsage: MessageFns<WindowsMemoryUsage> = {
               break;
             }
 
-            message.timestamp = longToNumber(reader.int64());
+            message.timestamp = reader.int64() as bigint;
             continue;
           }
           case 2: {
@@ -18239,7 +18362,7 @@ export const WindowsMemoryUsage: MessageFns<WindowsMemoryUsage> = {
 
   fromJSON(object: any): WindowsMemoryUsage {
     return {
-      timestamp: isSet(object.timestamp) ? globalThis.Number(object.timestamp) : 0,
+      timestamp: isSet(object.timestamp) ? BigInt(object.timestamp) : 0n,
       workingSetBytes: isSet(object.workingSetBytes)
         ? UInt64Value.fromJSON(object.workingSetBytes)
         : isSet(object.working_set_bytes)
@@ -18260,8 +18383,8 @@ export const WindowsMemoryUsage: MessageFns<WindowsMemoryUsage> = {
 
   toJSON(message: WindowsMemoryUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0) {
-      obj.timestamp = Math.round(message.timestamp);
+    if (message.timestamp !== 0n) {
+      obj.timestamp = message.timestamp.toString();
     }
     if (message.workingSetBytes !== undefined) {
       obj.workingSetBytes = UInt64Value.toJSON(message.workingSetBytes);
@@ -18280,7 +18403,7 @@ export const WindowsMemoryUsage: MessageFns<WindowsMemoryUsage> = {
   },
   fromPartial(object: DeepPartial<WindowsMemoryUsage>): WindowsMemoryUsage {
     const message = createBaseWindowsMemoryUsage();
-    message.timestamp = object.timestamp ?? 0;
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null) ? BigInt(object.timestamp) : 0n;
     message.workingSetBytes = (object.workingSetBytes !== undefined && object.workingSetBytes !== null)
       ? UInt64Value.fromPartial(object.workingSetBytes)
       : undefined;
@@ -18420,7 +18543,7 @@ export const ReopenContainerLogResponse: MessageFns<ReopenContainerLogResponse> 
 };
 
 function createBaseCheckpointContainerRequest(): CheckpointContainerRequest {
-  return { containerId: "", location: "", timeout: 0 };
+  return { containerId: "", location: "", timeout: 0n };
 }
 
 export const CheckpointContainerRequest: MessageFns<CheckpointContainerRequest> = {
@@ -18431,7 +18554,10 @@ export const CheckpointContainerRequest: MessageFns<CheckpointContainerRequest> 
     if (message.location !== "") {
       writer.uint32(18).string(message.location);
     }
-    if (message.timeout !== 0) {
+    if (message.timeout !== 0n) {
+      if (BigInt.asIntN(64, message.timeout) !== message.timeout) {
+        throw new globalThis.Error("value provided for field message.timeout of type int64 too large");
+      }
       writer.uint32(24).int64(message.timeout);
     }
     return writer;
@@ -18471,7 +18597,7 @@ export const CheckpointContainerRequest: MessageFns<CheckpointContainerRequest> 
               break;
             }
 
-            message.timeout = longToNumber(reader.int64());
+            message.timeout = reader.int64() as bigint;
             continue;
           }
         }
@@ -18494,7 +18620,7 @@ export const CheckpointContainerRequest: MessageFns<CheckpointContainerRequest> 
         ? globalThis.String(object.container_id)
         : "",
       location: isSet(object.location) ? globalThis.String(object.location) : "",
-      timeout: isSet(object.timeout) ? globalThis.Number(object.timeout) : 0,
+      timeout: isSet(object.timeout) ? BigInt(object.timeout) : 0n,
     };
   },
 
@@ -18506,8 +18632,8 @@ export const CheckpointContainerRequest: MessageFns<CheckpointContainerRequest> 
     if (message.location !== "") {
       obj.location = message.location;
     }
-    if (message.timeout !== 0) {
-      obj.timeout = Math.round(message.timeout);
+    if (message.timeout !== 0n) {
+      obj.timeout = message.timeout.toString();
     }
     return obj;
   },
@@ -18519,7 +18645,7 @@ export const CheckpointContainerRequest: MessageFns<CheckpointContainerRequest> 
     const message = createBaseCheckpointContainerRequest();
     message.containerId = object.containerId ?? "";
     message.location = object.location ?? "";
-    message.timeout = object.timeout ?? 0;
+    message.timeout = (object.timeout !== undefined && object.timeout !== null) ? BigInt(object.timeout) : 0n;
     return message;
   },
 };
@@ -18629,7 +18755,7 @@ export const GetEventsRequest: MessageFns<GetEventsRequest> = {
 };
 
 function createBaseContainerEventResponse(): ContainerEventResponse {
-  return { containerId: "", containerEventType: 0, createdAt: 0, podSandboxStatus: undefined, containersStatuses: [] };
+  return { containerId: "", containerEventType: 0, createdAt: 0n, podSandboxStatus: undefined, containersStatuses: [] };
 }
 
 export const ContainerEventResponse: MessageFns<ContainerEventResponse> = {
@@ -18640,7 +18766,10 @@ export const ContainerEventResponse: MessageFns<ContainerEventResponse> = {
     if (message.containerEventType !== 0) {
       writer.uint32(16).int32(message.containerEventType);
     }
-    if (message.createdAt !== 0) {
+    if (message.createdAt !== 0n) {
+      if (BigInt.asIntN(64, message.createdAt) !== message.createdAt) {
+        throw new globalThis.Error("value provided for field message.createdAt of type int64 too large");
+      }
       writer.uint32(24).int64(message.createdAt);
     }
     if (message.podSandboxStatus !== undefined) {
@@ -18686,7 +18815,7 @@ export const ContainerEventResponse: MessageFns<ContainerEventResponse> = {
               break;
             }
 
-            message.createdAt = longToNumber(reader.int64());
+            message.createdAt = reader.int64() as bigint;
             continue;
           }
           case 4: {
@@ -18730,10 +18859,10 @@ export const ContainerEventResponse: MessageFns<ContainerEventResponse> = {
         ? containerEventTypeFromJSON(object.container_event_type)
         : 0,
       createdAt: isSet(object.createdAt)
-        ? globalThis.Number(object.createdAt)
+        ? BigInt(object.createdAt)
         : isSet(object.created_at)
-        ? globalThis.Number(object.created_at)
-        : 0,
+        ? BigInt(object.created_at)
+        : 0n,
       podSandboxStatus: isSet(object.podSandboxStatus)
         ? PodSandboxStatus.fromJSON(object.podSandboxStatus)
         : isSet(object.pod_sandbox_status)
@@ -18755,8 +18884,8 @@ export const ContainerEventResponse: MessageFns<ContainerEventResponse> = {
     if (message.containerEventType !== 0) {
       obj.containerEventType = containerEventTypeToJSON(message.containerEventType);
     }
-    if (message.createdAt !== 0) {
-      obj.createdAt = Math.round(message.createdAt);
+    if (message.createdAt !== 0n) {
+      obj.createdAt = message.createdAt.toString();
     }
     if (message.podSandboxStatus !== undefined) {
       obj.podSandboxStatus = PodSandboxStatus.toJSON(message.podSandboxStatus);
@@ -18774,7 +18903,7 @@ export const ContainerEventResponse: MessageFns<ContainerEventResponse> = {
     const message = createBaseContainerEventResponse();
     message.containerId = object.containerId ?? "";
     message.containerEventType = object.containerEventType ?? 0;
-    message.createdAt = object.createdAt ?? 0;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null) ? BigInt(object.createdAt) : 0n;
     message.podSandboxStatus = (object.podSandboxStatus !== undefined && object.podSandboxStatus !== null)
       ? PodSandboxStatus.fromPartial(object.podSandboxStatus)
       : undefined;
@@ -19335,7 +19464,7 @@ export const ContainerMetrics: MessageFns<ContainerMetrics> = {
 };
 
 function createBaseMetric(): Metric {
-  return { name: "", timestamp: 0, metricType: 0, labelValues: [], value: undefined };
+  return { name: "", timestamp: 0n, metricType: 0, labelValues: [], value: undefined };
 }
 
 export const Metric: MessageFns<Metric> = {
@@ -19343,7 +19472,10 @@ export const Metric: MessageFns<Metric> = {
     if (message.name !== "") {
       writer.uint32(10).string(message.name);
     }
-    if (message.timestamp !== 0) {
+    if (message.timestamp !== 0n) {
+      if (BigInt.asIntN(64, message.timestamp) !== message.timestamp) {
+        throw new globalThis.Error("value provided for field message.timestamp of type int64 too large");
+      }
       writer.uint32(16).int64(message.timestamp);
     }
     if (message.metricType !== 0) {
@@ -19384,7 +19516,7 @@ export const Metric: MessageFns<Metric> = {
               break;
             }
 
-            message.timestamp = longToNumber(reader.int64());
+            message.timestamp = reader.int64() as bigint;
             continue;
           }
           case 3: {
@@ -19426,7 +19558,7 @@ export const Metric: MessageFns<Metric> = {
   fromJSON(object: any): Metric {
     return {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
-      timestamp: isSet(object.timestamp) ? globalThis.Number(object.timestamp) : 0,
+      timestamp: isSet(object.timestamp) ? BigInt(object.timestamp) : 0n,
       metricType: isSet(object.metricType)
         ? metricTypeFromJSON(object.metricType)
         : isSet(object.metric_type)
@@ -19446,8 +19578,8 @@ export const Metric: MessageFns<Metric> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
-    if (message.timestamp !== 0) {
-      obj.timestamp = Math.round(message.timestamp);
+    if (message.timestamp !== 0n) {
+      obj.timestamp = message.timestamp.toString();
     }
     if (message.metricType !== 0) {
       obj.metricType = metricTypeToJSON(message.metricType);
@@ -19467,7 +19599,7 @@ export const Metric: MessageFns<Metric> = {
   fromPartial(object: DeepPartial<Metric>): Metric {
     const message = createBaseMetric();
     message.name = object.name ?? "";
-    message.timestamp = object.timestamp ?? 0;
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null) ? BigInt(object.timestamp) : 0n;
     message.metricType = object.metricType ?? 0;
     message.labelValues = object.labelValues?.map((e) => e) || [];
     message.value = (object.value !== undefined && object.value !== null)
@@ -20005,25 +20137,14 @@ function base64FromBytes(arr: Uint8Array): string {
   return globalThis.Buffer.from(arr).toString("base64");
 }
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
-type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
-
-function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
-  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
-  }
-  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
-  }
-  return num;
-}
 
 function isObject(value: any): boolean {
   return typeof value === "object" && value !== null;
