@@ -746,7 +746,10 @@ export function containerSpec(req: ContainerSpecRequest): Spec {
   applyCapabilities(spec, sc, host);
   if (privileged) makePrivileged(spec, host);
   // Ambient capabilities for non-root users are not defined by Kubernetes: none, like Docker.
-  if (spec.process.capabilities !== undefined) spec.process.capabilities.ambient = undefined;
+  if (spec.process.capabilities !== undefined) {
+    const { ambient: _, ...rest } = spec.process.capabilities;
+    spec.process.capabilities = rest;
+  }
   if (sc?.noNewPrivs) spec.process.noNewPrivileges = true;
   if (readonlyRootfs) spec.root.readonly = true;
 
