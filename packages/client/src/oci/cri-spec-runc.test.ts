@@ -136,7 +136,7 @@ describe(
         timeout: 30_000,
       });
       assert.equal(run.status, 0, `runc run failed: ${run.stderr}`);
-    const lines = run.stdout.trim().split("\n");
+      const lines = run.stdout.trim().split("\n");
       assert.equal(lines[0], "1000", run.stdout);
       assert.match(run.stdout, /^NoNewPrivs:\s+1$/m);
       assert.match(run.stdout, /^Seccomp:\s+2$/m);
