@@ -741,6 +741,18 @@ describe("mounts", () => {
     );
   });
 
+  test("a host path that cannot be prepared is a clear error", () => {
+    const host = fakeHost({
+      prepareMountSource: () => {
+        throw new Error("EACCES: permission denied, mkdir '/ro/data'");
+      },
+    });
+    assert.throws(
+      () => build({ mounts: [mount("/data", "/ro/data")] }, { host }),
+      invalid(/cannot use host path \/ro\/data for the mount at \/data: EACCES/),
+    );
+  });
+
   test("mount paths are checked", () => {
     assert.throws(
       () => build({ mounts: [mount("data", "/h")] }),

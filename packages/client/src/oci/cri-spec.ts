@@ -15,7 +15,7 @@ import {
   type SecurityProfile,
   SecurityProfile_ProfileType,
 } from "@berth/api/cri/runtime/v1/api";
-import { invalidArgument } from "../errdefs.js";
+import { errorMessage, invalidArgument } from "../errdefs.js";
 import { capabilityName } from "./capabilities.js";
 import { type SpecHost, nodeHost } from "./host.js";
 import { clampOomScoreAdj } from "./oom-score-adj.js";
@@ -327,7 +327,14 @@ function bindMount(spec: Spec, m: CriMount, host: SpecHost): Mount {
     throw invalidArgument(`mount container_path ${JSON.stringify(m.containerPath)} is not an absolute path`);
   }
   if (m.hostPath === "") throw invalidArgument(`mount at ${m.containerPath} has no host_path`);
-  const src = host.prepareMountSource(m.hostPath);
+  let src: string;
+  try {
+    src = host.prepareMountSource(m.hostPath);
+  } catch (err) {
+    throw invalidArgument(
+      `cannot use host path ${m.hostPath} for the mount at ${m.containerPath}: ${errorMessage(err)}`,
+    );
+  }
   const options = ["rbind"];
   switch (m.propagation) {
     case MountPropagation.PROPAGATION_PRIVATE:
@@ -722,8 +729,8 @@ export function containerSpec(req: ContainerSpecRequest): Spec {
   const readonlyRootfs = sc?.readonlyRootfs ?? false;
   const extra: CriMount[] = [];
   if (req.hostnamePath !== "") extra.push(criMount(ETC_HOSTNAME, req.hostnamePath, readonlyRootfs));
-  extra.push(criMount(ETC_HOSTS, req.hostsPath, readonlyRootfs));
-  extra.push(criMount(ETC_RESOLV_CONF, req.resolvConfPath, readonlyRootfs));
+  if (req.hostsPath !== "") extra.push(criMount(ETC_HOSTS, req.hostsPath, readonlyRootfs));
+  if (req.resolvConfPath !== "") extra.push(criMount(ETC_RESOLV_CONF, req.resolvConfPath, readonlyRootfs));
   const hostIpc =
     mode(sc?.namespaceOptions, "ipc") === NamespaceMode.NODE ||
     mode(sandboxSc?.namespaceOptions, "ipc") === NamespaceMode.NODE;
