@@ -27,7 +27,7 @@ import { userDatabase } from "./user.js";
 type ContainerInput = Parameters<typeof ContainerConfig.fromPartial>[0];
 type SandboxInput = Parameters<typeof PodSandboxConfig.fromPartial>[0];
 
-/** This node's capabilities: everything but CAP_SYS_RESOURCE, as for root in this workplace. */
+/** This node's capabilities: everything but CAP_SYS_RESOURCE, as for root on a host without it. */
 const CURRENT_CAPS = CAPABILITY_NAMES.filter((c) => c !== "CAP_SYS_RESOURCE");
 
 /** A node with a shared root mount, one GPU-like device and a seccomp profile file. */
