@@ -1,0 +1,177 @@
+// berth-cri's YAML configuration: every key optional, validated once at start; a bad
+// file is one clear error naming the key. Defaults are ARCHITECTURE.md's.
+import { readFile } from "node:fs/promises";
+import { type HostsConfig, validateHostsConfig } from "@berth/client";
+import { parse } from "yaml";
+import { type LogLevel, logLevels } from "./log.js";
+
+export interface CriConfig {
+  /** Persistent files of sandboxes (hostname, hosts, resolv.conf). */
+  root: string;
+  /** Volatile files: pinned network namespaces, /dev/shm mounts, stdio FIFOs. */
+  state: string;
+  /** The CRI socket kubelet and crictl talk to. */
+  address: string;
+  containerd: {
+    /** berthd's socket, or a real containerd 1.6's. */
+    address: string;
+    namespace: string;
+    /** Runtime name given to every container ("io.containerd.runc.v2" on a stock containerd). */
+    runtime: string;
+    snapshotter: string;
+  };
+  streaming: { address: string };
+  cni: {
+    binDir: string;
+    confDir: string;
+    /** A conflist template written to confDir when kubelet sends the pod CIDR ("" = none). */
+    confTemplate: string;
+  };
+  sandboxImage: string;
+  /** Registry mirrors and plain-HTTP hosts, in @berth/client's hosts config shape. */
+  registry: HostsConfig;
+  metrics: { address: string };
+  logLevel: LogLevel;
+  /** Longer lines are split into partial ("P") CRI log entries. */
+  maxContainerLogLineSize: number;
+}
+
+export const DEFAULT_CONFIG_FILE = "/etc/berth/cri.yaml";
+
+export const defaultCriConfig: CriConfig = {
+  root: "/var/lib/berth-cri",
+  state: "/run/berth-cri",
+  address: "/run/berth/cri.sock",
+  containerd: {
+    address: "/run/berth/berthd.sock",
+    namespace: "k8s.io",
+    runtime: "io.containerd.berth.v2",
+    snapshotter: "overlayfs",
+  },
+  streaming: { address: "127.0.0.1:0" },
+  cni: { binDir: "/usr/lib/cni", confDir: "/etc/cni/net.d", confTemplate: "" },
+  sandboxImage: "registry.k8s.io/pause:3.6",
+  registry: {},
+  metrics: { address: "" },
+  logLevel: "info",
+  maxContainerLogLineSize: 16 * 1024,
+};
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Leaf = "string" | "number" | "any";
+type Shape = { [k: string]: Leaf | Shape };
+const shape: Shape = {
+  root: "string",
+  state: "string",
+  address: "string",
+  containerd: { address: "string", namespace: "string", runtime: "string", snapshotter: "string" },
+  streaming: { address: "string" },
+  cni: { binDir: "string", confDir: "string", confTemplate: "string" },
+  sandboxImage: "string",
+  registry: "any",
+  metrics: { address: "string" },
+  logLevel: "string",
+  maxContainerLogLineSize: "number",
+};
+
+function check(value: unknown, s: Shape, path: string): void {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ConfigError(`${path || "config"}: expected a mapping`);
+  }
+  for (const [k, v] of Object.entries(value)) {
+    const key = path ? `${path}.${k}` : k;
+    const want = s[k];
+    if (want === undefined)
+      throw new ConfigError(`${key}: unknown key (known: ${Object.keys(s).join(", ")})`);
+    if (typeof want === "object") check(v, want, key);
+    else if ((want === "string" && typeof v !== "string") || (want === "number" && typeof v !== "number"))
+      throw new ConfigError(`${key}: expected a ${want}, got ${JSON.stringify(v)}`);
+  }
+}
+
+function merge<T>(base: T, over: unknown): T {
+  if (typeof over !== "object" || over === null) return base;
+  const out = { ...base } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = typeof b === "object" && b !== null && typeof v === "object" && v !== null ? merge(b, v) : v;
+  }
+  return out as T;
+}
+
+const hostPort = /^(\[[0-9a-fA-F:]+\]|[^:]+):\d+$/;
+
+export function parseCriConfig(text: string, source = "config"): CriConfig {
+  let raw: unknown;
+  try {
+    raw = parse(text) ?? {};
+  } catch (err) {
+    throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message.split("\n")[0]}`);
+  }
+  try {
+    check(raw, shape, "");
+  } catch (err) {
+    throw new ConfigError(`${source}: ${(err as Error).message}`);
+  }
+  const { registry, ...rest } = raw as Record<string, unknown>;
+  const cfg = merge(defaultCriConfig, rest);
+  try {
+    cfg.registry = validateHostsConfig(registry, "registry");
+  } catch (err) {
+    throw new ConfigError(`${source}: ${(err as Error).message}`);
+  }
+  if (!logLevels.includes(cfg.logLevel)) {
+    throw new ConfigError(`${source}: logLevel: must be one of ${logLevels.join(", ")}`);
+  }
+  for (const [k, v] of [
+    ["root", cfg.root],
+    ["state", cfg.state],
+    ["address", cfg.address],
+    ["containerd.address", cfg.containerd.address],
+    ["cni.binDir", cfg.cni.binDir],
+    ["cni.confDir", cfg.cni.confDir],
+  ] as const) {
+    if (!v.startsWith("/")) {
+      throw new ConfigError(`${source}: ${k}: must be an absolute path, got ${JSON.stringify(v)}`);
+    }
+  }
+  for (const [k, v] of [
+    ["containerd.namespace", cfg.containerd.namespace],
+    ["containerd.runtime", cfg.containerd.runtime],
+    ["containerd.snapshotter", cfg.containerd.snapshotter],
+    ["sandboxImage", cfg.sandboxImage],
+  ] as const) {
+    if (v === "") throw new ConfigError(`${source}: ${k}: must not be empty`);
+  }
+  if (!hostPort.test(cfg.streaming.address)) {
+    throw new ConfigError(
+      `${source}: streaming.address: expected host:port, got ${JSON.stringify(cfg.streaming.address)}`,
+    );
+  }
+  if (cfg.metrics.address !== "" && !hostPort.test(cfg.metrics.address)) {
+    throw new ConfigError(
+      `${source}: metrics.address: expected host:port, got ${JSON.stringify(cfg.metrics.address)}`,
+    );
+  }
+  if (!Number.isInteger(cfg.maxContainerLogLineSize) || cfg.maxContainerLogLineSize < 0) {
+    throw new ConfigError(`${source}: maxContainerLogLineSize: expected a non-negative integer`);
+  }
+  return cfg;
+}
+
+/** Reads the config file; a missing default file means all defaults. */
+export async function loadCriConfig(path: string | undefined): Promise<CriConfig> {
+  const file = path ?? DEFAULT_CONFIG_FILE;
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" && path === undefined)
+      return parseCriConfig("", file);
+    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
+  }
+  return parseCriConfig(text, file);
+}

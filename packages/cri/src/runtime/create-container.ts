@@ -1,0 +1,147 @@
+// CreateContainer: a writable snapshot of the image (under a lease until the record
+// references it), the OCI spec built from the CRI config joined to the sandbox's
+// namespaces, and the container record with berth-cri's metadata. No task yet: that is
+// StartContainer's.
+
+import { join } from "node:path";
+import {
+  ContainerEventType,
+  type CreateContainerRequest,
+  type CreateContainerResponse,
+  type ContainerMetadata as CriContainerMetadata,
+  type PodSandboxConfig,
+} from "@berth/api/cri/runtime/v1/api";
+import { failedPrecondition, invalidArgument, isNotFound } from "@berth/client";
+import { containerSpec } from "@berth/client/oci/index";
+import type { Cri } from "../cri.js";
+import { imageConfigOf } from "../image/ensure-image.js";
+import { imageUserDatabase } from "../rootfs/user-database.js";
+import {
+  CONTAINER_METADATA_EXT,
+  CONTAINER_STATUS_EXT,
+  type ContainerMetadata,
+  KIND_CONTAINER,
+  KIND_LABEL,
+  emptyStatus,
+  encodeContainerMetadata,
+  encodeContainerStatus,
+  nowNs,
+} from "../store/records.js";
+import { newContainer } from "../store/stores.js";
+import {
+  Cleanup,
+  deleteContainerRecord,
+  prepareSnapshot,
+  removeSnapshot,
+  specAny,
+  withLease,
+} from "./containerd-records.js";
+import { newId } from "./run-pod-sandbox.js";
+
+/** kubelet's unique container name: `<container>_<pod>_<namespace>_<uid>_<attempt>`. */
+export function containerName(c: CriContainerMetadata | undefined, pod: PodSandboxConfig): string {
+  if (c === undefined || c.name === "") throw invalidArgument("container config must set metadata.name");
+  const p = pod.metadata;
+  return [c.name, p?.name ?? "", p?.namespace ?? "", p?.uid ?? "", String(c.attempt)].join("_");
+}
+
+export function containerDir(root: string, id: string): string {
+  return join(root, "containers", id);
+}
+
+export async function createContainer(
+  cri: Cri,
+  req: CreateContainerRequest,
+  signal: AbortSignal,
+): Promise<CreateContainerResponse> {
+  const config = req.config;
+  if (config === undefined) throw invalidArgument("container config must not be empty");
+  const sandbox = cri.sandboxes.get(req.podSandboxId);
+  if (sandbox.state !== "ready" || sandbox.pid <= 0) {
+    throw failedPrecondition(`sandbox ${sandbox.meta.id} is not ready: its containers cannot be created`);
+  }
+  const sandboxConfig = sandbox.meta.config;
+  const name = containerName(config.metadata, sandboxConfig);
+  const imageRef = config.image?.image ?? "";
+  if (imageRef === "") throw invalidArgument("container config must name an image");
+  const id = newId();
+  cri.names.reserve(name, id);
+  const cleanup = new Cleanup(cri);
+  cleanup.add("release name", async () => cri.names.release(name));
+  try {
+    let image: Awaited<ReturnType<typeof cri.images.resolve>>;
+    try {
+      image = await cri.images.resolve(imageRef, signal);
+    } catch (err) {
+      if (isNotFound(err)) throw failedPrecondition(`image "${imageRef}" is not present: pull it first`);
+      throw err;
+    }
+    const logPath =
+      config.logPath !== "" && sandboxConfig.logDirectory !== ""
+        ? join(sandboxConfig.logDirectory, config.logPath)
+        : "";
+    const meta: ContainerMetadata = {
+      id,
+      name,
+      sandboxId: sandbox.meta.id,
+      config,
+      imageRef: image.id,
+      imageName: imageRef,
+      logPath,
+      createdAt: nowNs(),
+      stopSignal: image.spec.config?.StopSignal ?? "",
+      snapshotKey: id,
+    };
+    const status = emptyStatus();
+    status.resources = config.linux?.resources;
+
+    await withLease(cri, async (lease) => {
+      await prepareSnapshot(cri, lease, id, image.chainId);
+      cleanup.add("remove snapshot", () => removeSnapshot(cri, id));
+      const users = await imageUserDatabase(cri, image.chainId, lease);
+      const spec = containerSpec({
+        id,
+        sandboxId: sandbox.meta.id,
+        config,
+        sandboxConfig,
+        imageConfig: imageConfigOf(image.spec),
+        sandboxPid: sandbox.pid,
+        netnsPath: sandbox.meta.netnsPath,
+        hostsPath: sandbox.meta.hostsPath,
+        resolvConfPath: sandbox.meta.resolvConfPath,
+        hostnamePath: sandbox.meta.hostnamePath,
+        shmPath: sandbox.meta.shmPath,
+        imageName: imageRef,
+        volumesDir: join(containerDir(cri.config.root, id), "volumes"),
+        passwdLookup: users.passwd,
+        groupLookup: users.group,
+      });
+      await cri.containerd.containers.create({
+        container: {
+          id,
+          labels: { ...config.labels, [KIND_LABEL]: KIND_CONTAINER },
+          image: image.references.find((r) => !r.startsWith("sha256:")) ?? image.id,
+          runtime: { name: cri.config.containerd.runtime, options: undefined },
+          spec: specAny(spec),
+          snapshotter: cri.config.containerd.snapshotter,
+          snapshotKey: id,
+          createdAt: undefined,
+          updatedAt: undefined,
+          extensions: {
+            [CONTAINER_METADATA_EXT]: encodeContainerMetadata(meta),
+            [CONTAINER_STATUS_EXT]: encodeContainerStatus(status),
+          },
+        },
+      });
+      cleanup.add("delete container record", () => deleteContainerRecord(cri, id));
+    });
+    cri.containers.add(newContainer(meta, status));
+    cleanup.clear();
+    cri.publishContainerEvent(id, ContainerEventType.CONTAINER_CREATED_EVENT);
+    cri.log.info("container created", { id, name, sandbox: sandbox.meta.id, image: image.id });
+    return { containerId: id };
+  } catch (err) {
+    await cleanup.run();
+    throw err;
+  }
+}

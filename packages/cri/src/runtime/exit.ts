@@ -1,0 +1,82 @@
+// What happens when a task's init process exits, whoever noticed first (the event
+// monitor, StopContainer, recovery): the exit is recorded in the daemon, the task is
+// deleted so the shim lets go of the FIFOs, and the log copy is finished.
+
+import { ContainerEventType } from "@berth/api/cri/runtime/v1/api";
+import type { Cri } from "../cri.js";
+import { nowNs } from "../store/records.js";
+import type { Container, Sandbox } from "../store/stores.js";
+import { dateToNs, deleteTask } from "./task.js";
+
+/** Exit code reported when the exit status could not be learnt (the task vanished). */
+export const UNKNOWN_EXIT_CODE = 255;
+
+/** How long the log copy may take to drain once the task is gone. */
+const LOG_DRAIN_MS = 10_000;
+
+export function handleContainerExit(
+  cri: Cri,
+  c: Container,
+  exit: { exitStatus: number; exitedAt: Date | undefined } | undefined,
+): Promise<void> {
+  c.exiting ??= recordExit(cri, c, exit);
+  return c.exiting;
+}
+
+async function recordExit(
+  cri: Cri,
+  c: Container,
+  exit: { exitStatus: number; exitedAt: Date | undefined } | undefined,
+): Promise<void> {
+  const id = c.meta.id;
+  let known = exit;
+  try {
+    const deleted = await deleteTask(cri, id);
+    known ??= deleted;
+  } catch (err) {
+    cri.log.warn("cannot delete the task of an exited container", { id, error: String(err) });
+  }
+  if (c.status.finishedAt === 0n) {
+    c.status = {
+      ...c.status,
+      pid: 0,
+      finishedAt: known !== undefined ? dateToNs(known.exitedAt) : nowNs(),
+      exitCode: known !== undefined ? known.exitStatus : UNKNOWN_EXIT_CODE,
+      reason: c.status.oomKilled ? "OOMKilled" : known === undefined ? "Unknown" : c.status.reason,
+    };
+    c.unknown = false;
+    await cri.persistStatus(c).catch((err) => {
+      // The record may be gone (removed meanwhile); the cache still says exited.
+      cri.log.warn("cannot record a container exit", { id, error: String(err) });
+    });
+  }
+  await finishIo(cri, c);
+  c.markExited();
+  cri.publishContainerEvent(id, ContainerEventType.CONTAINER_STOPPED_EVENT);
+}
+
+/** Waits (bounded) for the output to drain into the log, then closes the log file. */
+export async function finishIo(cri: Cri, c: Container): Promise<void> {
+  const io = c.io;
+  if (io === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  const drained = await Promise.race([
+    io.done.then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), LOG_DRAIN_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!drained) cri.log.warn("container output did not end after its task was deleted", { id: c.meta.id });
+  await io.log.close();
+}
+
+export async function handleSandboxExit(cri: Cri, s: Sandbox): Promise<void> {
+  s.state = "notready";
+  s.pid = 0;
+  try {
+    await deleteTask(cri, s.meta.id);
+  } catch (err) {
+    cri.log.warn("cannot delete the task of an exited sandbox", { id: s.meta.id, error: String(err) });
+  }
+}

@@ -1,0 +1,117 @@
+// StartContainer: the task, with its stdout and stderr on FIFOs berth-cri reads into the
+// CRI log file, then started. A container that fails to start is recorded as exited with
+// reason StartError, as containerd does.
+
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import {
+  ContainerEventType,
+  type StartContainerRequest,
+  type StartContainerResponse,
+} from "@berth/api/cri/runtime/v1/api";
+import { errorMessage, failedPrecondition } from "@berth/client";
+import type { Cri } from "../cri.js";
+import { CriLogFile } from "../io/cri-log.js";
+import {
+  type FifoSet,
+  type PendingReader,
+  createFifoSet,
+  openReaderWaiting,
+  removeFifoSet,
+} from "../io/fifo.js";
+import { nowNs } from "../store/records.js";
+import { type Container, type ContainerIO, containerState } from "../store/stores.js";
+import { Cleanup, snapshotMounts } from "./containerd-records.js";
+import { deleteTask } from "./task.js";
+
+/** containerd's exit code and reason for a container whose task could not be started. */
+const START_ERROR_EXIT_CODE = 128;
+const START_ERROR_REASON = "StartError";
+
+export function fifoDir(state: string, id: string): string {
+  return join(state, "containers", id, "io");
+}
+
+/** Copies the FIFOs' output into the log; resolves when both streams have ended. */
+export function copyOutput(
+  log: CriLogFile,
+  streams: { stdout?: Readable; stderr?: Readable },
+): Promise<void> {
+  const copies: Promise<void>[] = [];
+  if (streams.stdout !== undefined) copies.push(log.copy(streams.stdout, "stdout"));
+  if (streams.stderr !== undefined) copies.push(log.copy(streams.stderr, "stderr"));
+  return Promise.all(copies).then(() => undefined);
+}
+
+export async function startContainer(cri: Cri, req: StartContainerRequest): Promise<StartContainerResponse> {
+  const c = cri.containers.get(req.containerId);
+  return cri.locks.run(c.meta.id, () => start(cri, c));
+}
+
+async function start(cri: Cri, c: Container): Promise<StartContainerResponse> {
+  const id = c.meta.id;
+  const state = containerState(c);
+  if (state !== "created")
+    throw failedPrecondition(`container ${id} is in ${state} state: only a created container can be started`);
+  const sandbox = cri.sandboxes.find(c.meta.sandboxId);
+  if (sandbox === undefined || sandbox.state !== "ready") {
+    throw failedPrecondition(`sandbox ${c.meta.sandboxId} of container ${id} is not ready`);
+  }
+  const cleanup = new Cleanup(cri);
+  const readers: PendingReader[] = [];
+  try {
+    const log = await CriLogFile.open(c.meta.logPath, cri.config.maxContainerLogLineSize);
+    cleanup.add("close log", () => log.close());
+    const config = c.meta.config;
+    const fifos: FifoSet = await createFifoSet(fifoDir(cri.config.state, id), id, {
+      stdin: false,
+      terminal: config.tty,
+    });
+    cleanup.add("remove FIFOs", () => removeFifoSet(fifos));
+    const stdout = openReaderWaiting(fifos.stdout);
+    readers.push(stdout);
+    const stderr = fifos.stderr !== "" ? openReaderWaiting(fifos.stderr) : undefined;
+    if (stderr !== undefined) readers.push(stderr);
+    cleanup.add("stop waiting for FIFO writers", async () => {
+      for (const r of readers) r.cancel();
+    });
+
+    const rootfs = await snapshotMounts(cri, id);
+    const created = await cri.containerd.tasks.create({
+      containerId: id,
+      rootfs,
+      stdin: fifos.stdin,
+      stdout: fifos.stdout,
+      stderr: fifos.stderr,
+      terminal: fifos.terminal,
+    });
+    cleanup.add("delete task", () => deleteTask(cri, id));
+    // The shim may open its ends at create or at start: wait for them after start.
+    await cri.containerd.tasks.start({ containerId: id, execId: "" });
+    const [out, err] = await Promise.all([stdout.stream, stderr?.stream]);
+    const io: ContainerIO = { fifos, log, done: copyOutput(log, { stdout: out, stderr: err }) };
+    c.io = io;
+    if (c.status.finishedAt === 0n) c.status = { ...c.status, pid: created.pid, startedAt: nowNs() };
+    else c.status = { ...c.status, startedAt: c.status.finishedAt };
+    cleanup.clear();
+    await cri.persistStatus(c);
+    cri.publishContainerEvent(id, ContainerEventType.CONTAINER_STARTED_EVENT);
+    cri.log.info("container started", { id, pid: created.pid });
+    return {};
+  } catch (err) {
+    await cleanup.run();
+    if (c.status.finishedAt === 0n) {
+      c.status = {
+        ...c.status,
+        pid: 0,
+        finishedAt: nowNs(),
+        exitCode: START_ERROR_EXIT_CODE,
+        reason: START_ERROR_REASON,
+        message: errorMessage(err),
+      };
+      c.markExited();
+      await cri.persistStatus(c).catch(() => undefined);
+    }
+    throw err;
+  }
+}
