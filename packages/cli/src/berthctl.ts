@@ -15,19 +15,25 @@ import {
   type CommandContext,
   type CommandGroup,
   type GlobalOptions,
+  type Input,
   type Output,
   ReportedError,
+  type SignalHooks,
   UsageError,
   commandPath,
   matches,
+  splitLeadingOptions,
 } from "./command.js";
-import { commandGroups } from "./commands/index.js";
+import { commandGroups, topLevelCommands } from "./commands/index.js";
 
 export interface RunEnvironment {
   stdout: Output;
   stderr: Output;
   env: Readonly<Record<string, string | undefined>>;
   signal: AbortSignal;
+  /** process.stdin; commands that attach to a container's process read it. */
+  stdin?: Input;
+  signals?: SignalHooks;
 }
 
 /** "  images pull SYNOPSIS   summary", wrapped under the synopsis when it is long. */
@@ -35,7 +41,10 @@ function commandLine(left: string, summary: string): string {
   return left.length <= 44 ? `${left.padEnd(46)}${summary}` : `${left}\n${" ".repeat(46)}${summary}`;
 }
 
-export function usage(groups: readonly CommandGroup[] = commandGroups): string {
+export function usage(
+  groups: readonly CommandGroup[] = commandGroups,
+  commands: readonly Command[] = topLevelCommands,
+): string {
   const lines = [
     "Usage: berthctl [--address SOCK] [--namespace NS] <command> [options]",
     "",
@@ -48,6 +57,9 @@ export function usage(groups: readonly CommandGroup[] = commandGroups): string {
     "",
     "Commands:",
   ];
+  for (const command of commands) {
+    lines.push(commandLine(`  ${command.name} ${command.synopsis}`, command.summary));
+  }
   for (const group of groups) {
     for (const command of group.commands) {
       lines.push(commandLine(`  ${commandPath(group, command)} ${command.synopsis}`, command.summary));
@@ -57,7 +69,7 @@ export function usage(groups: readonly CommandGroup[] = commandGroups): string {
   return `${lines.join("\n")}\n`;
 }
 
-function commandHelp(group: CommandGroup, command: Command): string {
+function commandHelp(group: CommandGroup | undefined, command: Command): string {
   const lines = [
     `Usage: berthctl ${commandPath(group, command)} ${command.synopsis}`,
     "",
@@ -119,6 +131,21 @@ export function parseGlobal(
   return { global, help, rest: argv.slice(i) };
 }
 
+/** --help or -h among a command's options (not in a command line it runs, nor after "--"). */
+function wantsHelp(command: Command, args: readonly string[]): boolean {
+  let options: readonly string[];
+  if (command.leadingOptions !== undefined) {
+    options = splitLeadingOptions(args, {
+      ...command.leadingOptions,
+      help: { type: "boolean", short: "h" },
+    }).head;
+  } else {
+    const dashDash = args.indexOf("--");
+    options = dashDash < 0 ? args : args.slice(0, dashDash);
+  }
+  return options.includes("--help") || options.includes("-h");
+}
+
 function nonEmpty(s: string | undefined): string | undefined {
   return s !== undefined && s !== "" ? s : undefined;
 }
@@ -137,6 +164,29 @@ export async function run(argv: readonly string[], io: RunEnvironment): Promise<
     }
     if (groupName === "help") {
       io.stdout.write(usage());
+      return 0;
+    }
+    const ctx: CommandContext = {
+      global,
+      stdout: io.stdout,
+      stderr: io.stderr,
+      env: io.env,
+      signal: io.signal,
+      stdin: io.stdin,
+      signals: io.signals,
+      connect: () => {
+        connection ??= connect({ address: global.address, namespace: global.namespace });
+        return connection;
+      },
+    };
+    const topLevel = topLevelCommands.find((c) => matches(groupName, c));
+    if (topLevel !== undefined) {
+      const args = rest.slice(1);
+      if (help || wantsHelp(topLevel, args)) {
+        io.stdout.write(commandHelp(undefined, topLevel));
+        return 0;
+      }
+      await topLevel.run(ctx, args);
       return 0;
     }
     const group = commandGroups.find((g) => matches(groupName, g));
@@ -160,23 +210,10 @@ export async function run(argv: readonly string[], io: RunEnvironment): Promise<
       );
       return 1;
     }
-    const dashDash = args.indexOf("--");
-    const beforeDashDash = dashDash < 0 ? args : args.slice(0, dashDash);
-    if (help || beforeDashDash.includes("--help") || beforeDashDash.includes("-h")) {
+    if (help || wantsHelp(command, args)) {
       io.stdout.write(commandHelp(group, command));
       return 0;
     }
-    const ctx: CommandContext = {
-      global,
-      stdout: io.stdout,
-      stderr: io.stderr,
-      env: io.env,
-      signal: io.signal,
-      connect: () => {
-        connection ??= connect({ address: global.address, namespace: global.namespace });
-        return connection;
-      },
-    };
     await command.run(ctx, args);
     return 0;
   } catch (err) {

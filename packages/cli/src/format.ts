@@ -22,17 +22,23 @@ export function formatDuration(ms: number): string {
 }
 
 /**
- * Columns separated by at least one space, each as wide as its widest cell, the last
- * one unpadded (like Go's tabwriter with padding 1, which ctr uses).
+ * Columns separated by at least `padding` spaces (default 1), each as wide as its widest
+ * cell, the last one unpadded: Go's tabwriter as ctr uses it (padding 1 for images,
+ * 4 for tasks and containers).
  */
-export function formatTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+export function formatTable(
+  header: readonly string[],
+  rows: ReadonlyArray<readonly string[]>,
+  options: { padding?: number } = {},
+): string {
   const all = [header, ...rows];
+  const gap = " ".repeat(Math.max(1, options.padding ?? 1));
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
   return all
     .map((r) =>
       r
         .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-        .join(" ")
+        .join(gap)
         .trimEnd(),
     )
     .map((line) => `${line}\n`)

@@ -2,6 +2,10 @@
 // all carrying the namespace (and optionally a lease) as request metadata, with gRPC
 // status codes turned into BerthError kinds in one place.
 
+import {
+  type ContainersClient,
+  ContainersDefinition,
+} from "@berth/api/containerd/services/containers/v1/containers";
 import { type ContentClient, ContentDefinition } from "@berth/api/containerd/services/content/v1/content";
 import { type DiffClient, DiffDefinition } from "@berth/api/containerd/services/diff/v1/diff";
 import { type EventsClient, EventsDefinition } from "@berth/api/containerd/services/events/v1/events";
@@ -19,6 +23,7 @@ import {
   type SnapshotsClient,
   SnapshotsDefinition,
 } from "@berth/api/containerd/services/snapshots/v1/snapshots";
+import { type TasksClient, TasksDefinition } from "@berth/api/containerd/services/tasks/v1/tasks";
 import { type VersionClient, VersionDefinition } from "@berth/api/containerd/services/version/v1/version";
 import {
   type CallOptions,
@@ -50,6 +55,7 @@ export interface Connection {
   readonly address: string;
   readonly namespace: string;
   readonly lease: string | undefined;
+  readonly containers: ContainersClient;
   readonly content: ContentClient;
   readonly images: ImagesClient;
   readonly snapshots: SnapshotsClient;
@@ -57,6 +63,7 @@ export interface Connection {
   readonly leases: LeasesClient;
   readonly namespaces: NamespacesClient;
   readonly events: EventsClient;
+  readonly tasks: TasksClient;
   readonly introspection: IntrospectionClient;
   readonly version: VersionClient;
   /** The same channel with every call carrying this lease (`undefined`: none). */
@@ -110,6 +117,7 @@ function makeConnection(channel: Channel, options: ConnectOptions): Connection {
     address: options.address,
     namespace: options.namespace,
     lease: options.lease,
+    containers: clientFactory.create(ContainersDefinition, channel, defaults),
     content: clientFactory.create(ContentDefinition, channel, defaults),
     images: clientFactory.create(ImagesDefinition, channel, defaults),
     snapshots: clientFactory.create(SnapshotsDefinition, channel, defaults),
@@ -117,6 +125,7 @@ function makeConnection(channel: Channel, options: ConnectOptions): Connection {
     leases: clientFactory.create(LeasesDefinition, channel, defaults),
     namespaces: clientFactory.create(NamespacesDefinition, channel, defaults),
     events: clientFactory.create(EventsDefinition, channel, defaults),
+    tasks: clientFactory.create(TasksDefinition, channel, defaults),
     introspection: clientFactory.create(IntrospectionDefinition, channel, defaults),
     version: clientFactory.create(VersionDefinition, channel, defaults),
     withLease: (lease) => makeConnection(channel, { ...options, lease }),

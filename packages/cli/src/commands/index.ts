@@ -1,7 +1,12 @@
-// Every command group berthctl knows. A new group (run, tasks, cri …) is a folder here
-// with one file per command, added to this list.
+// Every command berthctl knows: groups (images, tasks, containers; later cri) are a
+// folder here with one file per command; a few commands (run) stand alone.
 
-import type { CommandGroup } from "../command.js";
+import type { Command, CommandGroup } from "../command.js";
+import { containersGroup } from "./containers/index.js";
 import { imagesGroup } from "./images/index.js";
+import { runCommand } from "./run.js";
+import { tasksGroup } from "./tasks/index.js";
 
-export const commandGroups: readonly CommandGroup[] = [imagesGroup];
+export const topLevelCommands: readonly Command[] = [runCommand];
+
+export const commandGroups: readonly CommandGroup[] = [imagesGroup, containersGroup, tasksGroup];
