@@ -57,6 +57,21 @@ describe("dispatch", () => {
     assert.match(help.stdout, /images pull \[--plain-http\] \[--hosts-config FILE\]/);
     assert.match(help.stdout, /images ls \[-q\]/);
     assert.match(help.stdout, /images rm \[--sync\] REF\.\.\./);
+    assert.match(help.stdout, /^ {2}run \[options\] IMAGE ID \[COMMAND \[ARG\.\.\.\]\]/m);
+    for (const command of [
+      "tasks ls",
+      "tasks ps",
+      "tasks exec",
+      "tasks kill",
+      "tasks pause",
+      "tasks resume",
+    ]) {
+      assert.match(help.stdout, new RegExp(`^  ${command} `, "m"));
+    }
+    assert.match(help.stdout, /^ {2}tasks rm \[-f\]/m);
+    assert.match(help.stdout, /^ {2}tasks metrics /m);
+    assert.match(help.stdout, /^ {2}containers ls \[-q\]/m);
+    assert.match(help.stdout, /^ {2}containers rm \[--keep-snapshot\] ID\.\.\./m);
   });
 
   test("an unknown command is named, followed by the usage", async () => {
@@ -75,6 +90,55 @@ describe("dispatch", () => {
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^Usage: berthctl images pull /);
     assert.match(r.stdout, /--no-unpack/);
+  });
+
+  test("run --help is help, but --help in the command line it runs is not", async () => {
+    const help = await berthctl(["--address", "/nonexistent.sock", "run", "--rm", "--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: berthctl run \[options\] IMAGE ID/);
+    assert.match(help.stdout, /--memory-limit BYTES/);
+    const passed = await berthctl(["--address", "/nonexistent.sock", "run", "img", "c1", "ls", "--help"]);
+    assert.equal(passed.code, 1);
+    assert.match(passed.stderr, /^berthctl: cannot reach the daemon at \/nonexistent\.sock/);
+    const exec = await berthctl(["tasks", "exec", "--help"]);
+    assert.match(
+      exec.stdout,
+      /^Usage: berthctl tasks exec \[-t\] \[-d\] \[--cwd DIR\] --exec-id EID ID COMMAND/,
+    );
+  });
+
+  test("run, tasks and containers usage mistakes are one line each", async () => {
+    const cases: Array<[string[], string]> = [
+      [
+        ["run"],
+        "berthctl: run needs an image and a container ID: berthctl run IMAGE ID [COMMAND [ARG...]]\n",
+      ],
+      [["run", "--rm", "-d", "img", "c1"], "berthctl: --rm and --detach cannot be used together: pick one\n"],
+      [
+        ["run", "img", "../x"],
+        'berthctl: invalid container ID "../x": use letters and digits, joined by single . _ or - (at most 76 characters)\n',
+      ],
+      [
+        ["tasks", "kill", "-s", "SIGNOPE", "c1"],
+        "berthctl: unknown signal SIGNOPE: use a name such as SIGTERM or a number\n",
+      ],
+      [["tasks", "kill"], "berthctl: tasks kill needs a container ID: berthctl tasks kill ID\n"],
+      [["tasks", "ps", "a", "b"], "berthctl: tasks ps takes one container ID, got 2: run it once for each\n"],
+      [
+        ["tasks", "metrics", "--format", "xml", "c1"],
+        'berthctl: unknown format "xml": use --format table or --format json\n',
+      ],
+      [["tasks", "rm"], "berthctl: tasks rm needs at least one task: berthctl tasks rm ID...\n"],
+      [
+        ["containers", "rm"],
+        "berthctl: containers rm needs at least one container: berthctl containers rm ID...\n",
+      ],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = await berthctl(["--address", "/nonexistent.sock", ...args]);
+      assert.equal(r.code, 1, args.join(" "));
+      assert.equal(r.stderr, stderr);
+    }
   });
 
   test("bad command options are one-line usage errors", async () => {

@@ -29,6 +29,13 @@ test("formatTable pads every column but the last", () => {
   );
 });
 
+test("formatTable takes ctr's wider padding for tasks and containers", () => {
+  assert.equal(
+    formatTable(["TASK", "PID", "STATUS"], [["web", "42", "RUNNING"]], { padding: 4 }),
+    "TASK    PID    STATUS\nweb     42     RUNNING\n",
+  );
+});
+
 test("fit cuts long lines", () => {
   assert.equal(fit("abcdef", 4), "abc…");
   assert.equal(fit("abc", 4), "abc");
