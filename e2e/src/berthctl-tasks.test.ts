@@ -195,12 +195,18 @@ for (const runtime of runtimes) {
       assert.ok((await snapshotKeys()).includes(image.chainId), "the image's snapshot stays");
     });
 
-    test("run -t through a pseudo-terminal: raw mode, the terminal's size, the exit code", async () => {
+    test("run -t through a pseudo-terminal: raw mode, the terminal's size and its changes, the exit code", async () => {
       const id = `${short}-tty`;
+      // The size changes 3 s in (stty on the terminal makes the kernel send SIGWINCH to berthctl).
+      const inContainer = [
+        "sleep 0.5; stty size; tty; i=0",
+        'while [ "$(stty size)" != "40 120" ]; do i=$((i+1)); [ $i -gt 100 ] && exit 9; sleep 0.1; done',
+        "echo resized; exit 4",
+      ].join("; ");
       const command = [
-        "stty rows 30 cols 100;",
+        "stty rows 30 cols 100; (sleep 3; stty rows 40 cols 120 < /dev/tty) &",
         `${process.execPath} ${BERTHCTL} --address ${daemon.address} --namespace ${ns}`,
-        `run --runtime ${runtime} -t --rm ${image.ref} ${id} sh -c 'sleep 0.5; stty size; tty; echo tty-ok; exit 4'`,
+        `run --runtime ${runtime} -t --rm ${image.ref} ${id} sh -c '${inContainer}'`,
       ].join(" ");
       const r = await execa("script", ["-qec", command, "/dev/null"], {
         reject: false,
@@ -209,8 +215,27 @@ for (const runtime of runtimes) {
       assert.equal(r.exitCode, 4, `${r.stdout}${r.stderr}`);
       assert.match(r.stdout, /^(\^@)?30 100\s*$/m, "the terminal's size reaches the container");
       assert.match(r.stdout, /\/dev\/pts\/\d+/);
-      assert.match(r.stdout, /tty-ok/);
+      assert.match(r.stdout, /resized/, "so does a change of size");
       assert.equal((await containers()).has(id), false);
+    });
+
+    test("tasks exec -t", async () => {
+      const id = `${short}-exec-tty`;
+      await ok(["run", "--runtime", runtime, "-d", image.ref, id, "sleep", "1000"]);
+      const command = [
+        "stty rows 25 cols 90;",
+        `${process.execPath} ${BERTHCTL} --address ${daemon.address} --namespace ${ns}`,
+        `tasks exec -t --exec-id t1 ${id} sh -c 'sleep 0.5; stty size; tty; exit 6'`,
+      ].join(" ");
+      const r = await execa("script", ["-qec", command, "/dev/null"], {
+        reject: false,
+        timeout: TEST_TIMEOUT,
+      });
+      assert.equal(r.exitCode, 6, `${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, /^(\^@)?25 90\s*$/m);
+      assert.match(r.stdout, /\/dev\/pts\/\d+/);
+      await ok(["tasks", "rm", "-f", id]);
+      await ok(["containers", "rm", id]);
     });
 
     test("one-line errors that say what to do next", async () => {
