@@ -75,7 +75,9 @@ function commandHelp(group: CommandGroup | undefined, command: Command): string 
     "",
     `${command.summary}.`,
   ];
-  if (command.help.length > 0) lines.push("", "Options:", ...command.help.map((h) => `  ${h}`));
+  if (command.help.length > 0) {
+    lines.push("", "Options:", ...command.help.map((h) => (h === "" ? "" : `  ${h}`)));
+  }
   return `${lines.join("\n")}\n`;
 }
 
