@@ -111,6 +111,8 @@ export class CriLogFile {
       source.once("end", finish);
       source.once("close", finish);
       source.once("error", finish);
+      // A pipe starts reading when it is opened: an empty stream may have ended already.
+      if (source.readableEnded || source.destroyed) finish();
     });
   }
 

@@ -40,6 +40,8 @@ function collect(stream: Readable, into: Collector): Promise<void> {
     stream.on("data", (chunk: Buffer) => into.add(chunk));
     stream.once("end", resolve);
     stream.once("close", resolve);
+    // A pipe starts reading when it is opened: an empty stream may have ended already.
+    if (stream.readableEnded || stream.destroyed) resolve();
   });
 }
 

@@ -37,10 +37,12 @@ async function recordExit(
     cri.log.warn("cannot delete the task of an exited container", { id, error: String(err) });
   }
   if (c.status.finishedAt === 0n) {
+    // The shim's exit time has millisecond precision: never before the recorded start.
+    const exitedAt = known !== undefined ? dateToNs(known.exitedAt) : nowNs();
     c.status = {
       ...c.status,
       pid: 0,
-      finishedAt: known !== undefined ? dateToNs(known.exitedAt) : nowNs(),
+      finishedAt: exitedAt < c.status.startedAt ? c.status.startedAt : exitedAt,
       exitCode: known !== undefined ? known.exitStatus : UNKNOWN_EXIT_CODE,
       reason: c.status.oomKilled ? "OOMKilled" : known === undefined ? "Unknown" : c.status.reason,
     };
@@ -71,9 +73,14 @@ export async function finishIo(cri: Cri, c: Container): Promise<void> {
   await io.log.close();
 }
 
-export async function handleSandboxExit(cri: Cri, s: Sandbox): Promise<void> {
+export function handleSandboxExit(cri: Cri, s: Sandbox): Promise<void> {
   s.state = "notready";
   s.pid = 0;
+  s.exiting ??= deletePauseTask(cri, s);
+  return s.exiting;
+}
+
+async function deletePauseTask(cri: Cri, s: Sandbox): Promise<void> {
   try {
     await deleteTask(cri, s.meta.id);
   } catch (err) {

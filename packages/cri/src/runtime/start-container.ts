@@ -87,12 +87,20 @@ async function start(cri: Cri, c: Container): Promise<StartContainerResponse> {
     });
     cleanup.add("delete task", () => deleteTask(cri, id));
     // The shim may open its ends at create or at start: wait for them after start.
+    const startedAt = nowNs();
     await cri.containerd.tasks.start({ containerId: id, execId: "" });
     const [out, err] = await Promise.all([stdout.stream, stderr?.stream]);
-    const io: ContainerIO = { fifos, log, done: copyOutput(log, { stdout: out, stderr: err }) };
+    const done = copyOutput(log, { stdout: out, stderr: err });
+    done.then(() => cri.log.debug("container output ended", { id }));
+    const io: ContainerIO = { fifos, log, done };
     c.io = io;
-    if (c.status.finishedAt === 0n) c.status = { ...c.status, pid: created.pid, startedAt: nowNs() };
-    else c.status = { ...c.status, startedAt: c.status.finishedAt };
+    // An exit already handled (a quick process) keeps its finish time; the start is before it.
+    c.status = {
+      ...c.status,
+      pid: c.status.finishedAt === 0n ? created.pid : 0,
+      startedAt:
+        c.status.finishedAt === 0n || startedAt <= c.status.finishedAt ? startedAt : c.status.finishedAt,
+    };
     cleanup.clear();
     await cri.persistStatus(c);
     cri.publishContainerEvent(id, ContainerEventType.CONTAINER_STARTED_EVENT);

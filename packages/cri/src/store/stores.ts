@@ -13,6 +13,8 @@ export interface Sandbox {
   state: SandboxState;
   /** The pause process (0 once it is gone). */
   pid: number;
+  /** The pause task's exit being handled, so the event monitor and StopPodSandbox do it once. */
+  exiting?: Promise<void>;
 }
 
 export type ContainerState = "created" | "running" | "exited" | "unknown";

@@ -1,0 +1,393 @@
+// kubelet's call sequence against berth-cri, on berthd with Berth's shim and on a real
+// containerd 1.6 with runc's shim: pull, a pod on its own CNI bridge, a container whose
+// output lands in the CRI log, ExecSync, a restart of berth-cri in the middle that loses
+// nothing, then stop and removal of everything.
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { ContainerState, type PodSandboxConfig, PodSandboxState } from "@berth/api/cri/runtime/v1/api";
+import { type ClientError, Status } from "nice-grpc";
+import { type BerthCriUnderTest, startBerthCri } from "./cri/berth-cri.js";
+import { type CriClient, criClient } from "./cri/client.js";
+import { type TestNetwork, createTestNetwork } from "./cri/network.js";
+import { pushPauseImage } from "./cri/pause-image.js";
+import { type DaemonUnderTest, daemonKinds } from "./daemons.js";
+import { type PushedImage, buildSimpleImage } from "./fixtures/images.js";
+import { type Registry, startRegistry } from "./fixtures/registry.js";
+import { removeDir, tempDir, waitFor } from "./fixtures/tmp.js";
+
+/** `<RFC3339Nano> <stdout|stderr> <F|P> <content>` */
+const CRI_LOG_LINE =
+  /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)) (stdout|stderr) ([FP]) (.*)$/;
+
+interface LogEntry {
+  time: string;
+  stream: string;
+  tag: string;
+  content: string;
+}
+
+async function readCriLog(path: string): Promise<LogEntry[]> {
+  const text = await readFile(path, "utf8").catch(() => "");
+  return text
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => {
+      const m = CRI_LOG_LINE.exec(l);
+      assert.ok(m, `not a CRI log line: ${JSON.stringify(l)}`);
+      return { time: m[1]!, stream: m[2]!, tag: m[3]!, content: m[4]! };
+    });
+}
+
+let registry: Registry;
+let image: PushedImage;
+let pauseRef: string;
+before(async () => {
+  registry = await startRegistry();
+  image = await buildSimpleImage(registry.host, "berth/cri", "v1");
+  pauseRef = await pushPauseImage(image);
+});
+after(async () => {
+  await registry?.stop();
+});
+
+for (const { kind, start } of daemonKinds) {
+  // containerd finds only shims on its PATH: there the runc shim runs the containers.
+  const runtime = kind === "berthd" ? "io.containerd.berth.v2" : "io.containerd.runc.v2";
+  describe(`kubelet's calls through berth-cri on ${kind} (${runtime})`, { timeout: 600_000 }, () => {
+    let daemon: DaemonUnderTest;
+    let network: TestNetwork;
+    let cri: BerthCriUnderTest;
+    let client: CriClient;
+    let logDir: string;
+    const uid = `uid-${kind}-${process.pid}`;
+    const podConfig = (): PodSandboxConfig => ({
+      metadata: { name: "web", namespace: "e2e", uid, attempt: 0 },
+      hostname: "web-pod",
+      logDirectory: join(logDir, "pod"),
+      dnsConfig: { servers: ["10.0.0.10"], searches: ["e2e.svc.cluster.local"], options: ["ndots:5"] },
+      portMappings: [],
+      labels: { app: "web", "io.kubernetes.pod.name": "web" },
+      annotations: { "example.com/note": "e2e" },
+      linux: undefined,
+      windows: undefined,
+    });
+
+    before(async () => {
+      daemon = await start();
+      network = await createTestNetwork();
+      logDir = await tempDir("cri-logs-");
+      cri = await startBerthCri({
+        containerdAddress: daemon.address,
+        runtime,
+        cniConfDir: network.confDir,
+        sandboxImage: pauseRef,
+        plainHttp: [registry.host],
+      });
+      client = criClient(cri.address);
+    });
+
+    after(async () => {
+      // Whatever a failed step left behind goes, through berth-cri while it is there.
+      if (client !== undefined) {
+        const pods = await client.runtime.listPodSandbox({}).catch(() => ({ items: [] }));
+        for (const p of pods.items)
+          await client.runtime.removePodSandbox({ podSandboxId: p.id }).catch(() => undefined);
+        client.close();
+      }
+      await cri?.remove();
+      await daemon?.stop();
+      await network?.cleanup();
+      if (logDir !== undefined) await removeDir(logDir);
+    });
+
+    test("Version and Status", async () => {
+      const v = await client.runtime.version({ version: "v1" });
+      assert.equal(v.runtimeName, "berth");
+      assert.equal(v.runtimeApiVersion, "v1");
+      const s = await client.runtime.status({ verbose: false });
+      const conditions = Object.fromEntries((s.status?.conditions ?? []).map((c) => [c.type, c]));
+      assert.equal(conditions.RuntimeReady?.status, true);
+      assert.equal(conditions.NetworkReady?.status, true, JSON.stringify(conditions.NetworkReady));
+    });
+
+    let imageId = "";
+    test("PullImage, ImageStatus, ListImages", async () => {
+      const pulled = await client.images.pullImage({ image: { image: image.ref, annotations: {} } });
+      assert.equal(pulled.imageRef, image.configDigest);
+      imageId = pulled.imageRef;
+      const st = await client.images.imageStatus({
+        image: { image: image.ref, annotations: {} },
+        verbose: true,
+      });
+      assert.equal(st.image?.id, image.configDigest);
+      assert.deepEqual(st.image?.repoTags, [image.ref]);
+      assert.deepEqual(st.image?.repoDigests, [`${image.host}/${image.name}@${image.manifestDigest}`]);
+      assert.ok((st.image?.size ?? 0n) > 0n);
+      assert.equal(JSON.parse(st.info.info ?? "{}").chainID, image.chainId);
+      const byId = await client.images.imageStatus({
+        image: { image: imageId, annotations: {} },
+        verbose: false,
+      });
+      assert.equal(byId.image?.id, imageId);
+      const missing = await client.images.imageStatus({
+        image: { image: `${registry.host}/berth/nothing:here`, annotations: {} },
+        verbose: false,
+      });
+      assert.equal(missing.image, undefined);
+      const list = await client.images.listImages({});
+      assert.ok(list.images.some((i) => i.id === imageId));
+      const fs = await client.images.imageFsInfo({});
+      assert.ok((fs.imageFilesystems[0]?.usedBytes?.value ?? 0n) > 0n);
+    });
+
+    let podId = "";
+    let podIp = "";
+    test("RunPodSandbox gives the pod an IP on the bridge", async () => {
+      const res = await client.runtime.runPodSandbox({ config: podConfig(), runtimeHandler: "" });
+      podId = res.podSandboxId;
+      assert.match(podId, /^[0-9a-f]{64}$/);
+      const st = await client.runtime.podSandboxStatus({ podSandboxId: podId, verbose: true });
+      assert.equal(st.status?.state, PodSandboxState.SANDBOX_READY);
+      podIp = st.status?.network?.ip ?? "";
+      assert.ok(podIp.startsWith(network.prefix), `pod IP ${podIp} is not in ${network.subnet}`);
+      const info = JSON.parse(st.info.info ?? "{}");
+      assert.ok(info.pid > 0);
+      assert.ok(existsSync(info.netnsPath), `netns ${info.netnsPath}`);
+      const again = client.runtime.runPodSandbox({ config: podConfig(), runtimeHandler: "" });
+      await assert.rejects(again, (err: ClientError) => err.code === Status.ALREADY_EXISTS);
+      const list = await client.runtime.listPodSandbox({
+        filter: { id: "", state: undefined, labelSelector: { app: "web" } },
+      });
+      assert.deepEqual(
+        list.items.map((p) => p.id),
+        [podId],
+      );
+    });
+
+    let containerId = "";
+    const logPath = () => join(logDir, "pod", "web", "0.log");
+    test("CreateContainer and StartContainer: running, output in the CRI log", async () => {
+      const res = await client.runtime.createContainer({
+        podSandboxId: podId,
+        config: {
+          metadata: { name: "web", attempt: 0 },
+          image: { image: image.ref, annotations: {} },
+          command: ["sh", "-c"],
+          args: [
+            "echo hello-out; echo hello-err >&2; (while true; do echo tick; sleep 1; done) & exec httpd -f -p 8080 -h /etc",
+          ],
+          workingDir: "",
+          envs: [{ key: "GREETING", value: "hi" }],
+          mounts: [],
+          devices: [],
+          labels: { app: "web", tier: "front" },
+          annotations: {},
+          logPath: "web/0.log",
+          stdin: false,
+          stdinOnce: false,
+          tty: false,
+          linux: undefined,
+          windows: undefined,
+        },
+        sandboxConfig: podConfig(),
+      });
+      containerId = res.containerId;
+      const created = await client.runtime.containerStatus({ containerId, verbose: false });
+      assert.equal(created.status?.state, ContainerState.CONTAINER_CREATED);
+      await client.runtime.startContainer({ containerId });
+      const st = await client.runtime.containerStatus({ containerId, verbose: true });
+      assert.equal(st.status?.state, ContainerState.CONTAINER_RUNNING);
+      assert.ok((st.status?.startedAt ?? 0n) > 0n);
+      assert.equal(st.status?.imageRef, `${image.host}/${image.name}@${image.manifestDigest}`);
+      assert.equal(st.status?.image?.image, image.ref);
+      assert.equal(st.status?.logPath, logPath());
+      const entries = await waitFor(
+        async () => {
+          const e = await readCriLog(logPath());
+          return e.some((x) => x.content === "hello-err") && e.some((x) => x.content === "tick")
+            ? e
+            : undefined;
+        },
+        { what: `hello-out, hello-err and tick in ${logPath()}`, timeoutMs: 20_000, intervalMs: 200 },
+      );
+      assert.ok(entries.some((e) => e.stream === "stdout" && e.tag === "F" && e.content === "hello-out"));
+      assert.ok(entries.some((e) => e.stream === "stderr" && e.tag === "F" && e.content === "hello-err"));
+      const list = await client.runtime.listContainers({
+        filter: {
+          id: "",
+          state: { state: ContainerState.CONTAINER_RUNNING },
+          podSandboxId: podId,
+          labelSelector: {},
+        },
+      });
+      assert.deepEqual(
+        list.containers.map((c) => c.id),
+        [containerId],
+      );
+    });
+
+    test("the pod answers on its IP; its files come from the sandbox config", async () => {
+      const body = await waitFor(
+        async () => {
+          const res = await fetch(`http://${podIp}:8080/hostname`, { signal: AbortSignal.timeout(2_000) });
+          return res.ok ? res.text() : undefined;
+        },
+        { what: `httpd on ${podIp}:8080`, timeoutMs: 20_000, intervalMs: 200 },
+      );
+      assert.equal(body, "web-pod\n");
+      const resolv = await client.runtime.execSync({
+        containerId,
+        cmd: ["cat", "/etc/resolv.conf"],
+        timeout: 10n,
+      });
+      const text = Buffer.from(resolv.stdout).toString();
+      assert.match(text, /nameserver 10\.0\.0\.10/);
+      assert.match(text, /search e2e\.svc\.cluster\.local/);
+      assert.match(text, /options ndots:5/);
+    });
+
+    test("ExecSync: output, stderr apart, exit code, timeout", async () => {
+      const hi = await client.runtime.execSync({ containerId, cmd: ["echo", "hi"], timeout: 10n });
+      assert.equal(Buffer.from(hi.stdout).toString(), "hi\n");
+      assert.equal(Buffer.from(hi.stderr).toString(), "");
+      assert.equal(hi.exitCode, 0);
+      const err = await client.runtime.execSync({
+        containerId,
+        cmd: ["sh", "-c", 'echo "$GREETING"; echo oops >&2; exit 3'],
+        timeout: 10n,
+      });
+      assert.equal(Buffer.from(err.stdout).toString(), "hi\n");
+      assert.equal(Buffer.from(err.stderr).toString(), "oops\n");
+      assert.equal(err.exitCode, 3);
+      const started = Date.now();
+      await assert.rejects(
+        client.runtime.execSync({ containerId, cmd: ["sleep", "30"], timeout: 1n }),
+        (e: ClientError) => e.code === Status.DEADLINE_EXCEEDED,
+      );
+      assert.ok(Date.now() - started < 15_000, "the timeout was not honoured");
+    });
+
+    test("stats of the container and the pod", async () => {
+      const cs = await client.runtime.containerStats({ containerId });
+      assert.equal(cs.stats?.attributes?.id, containerId);
+      assert.ok((cs.stats?.cpu?.usageCoreNanoSeconds?.value ?? 0n) > 0n);
+      assert.ok((cs.stats?.memory?.workingSetBytes?.value ?? 0n) > 0n);
+      assert.ok(cs.stats?.writableLayer?.usedBytes !== undefined);
+      const ps = await client.runtime.listPodSandboxStats({});
+      const pod = ps.stats.find((s) => s.attributes?.id === podId);
+      assert.ok(pod?.linux?.containers.some((c) => c.attributes?.id === containerId));
+    });
+
+    test("a container that runs to completion is EXITED with reason Completed", async () => {
+      const res = await client.runtime.createContainer({
+        podSandboxId: podId,
+        config: {
+          metadata: { name: "once", attempt: 0 },
+          image: { image: image.ref, annotations: {} },
+          command: ["sh", "-c", "echo done"],
+          args: [],
+          workingDir: "",
+          envs: [],
+          mounts: [],
+          devices: [],
+          labels: {},
+          annotations: {},
+          logPath: "once/0.log",
+          stdin: false,
+          stdinOnce: false,
+          tty: false,
+          linux: undefined,
+          windows: undefined,
+        },
+        sandboxConfig: podConfig(),
+      });
+      await client.runtime.startContainer({ containerId: res.containerId });
+      const st = await waitFor(
+        async () => {
+          const s = (await client.runtime.containerStatus({ containerId: res.containerId, verbose: false }))
+            .status;
+          return s?.state === ContainerState.CONTAINER_EXITED ? s : undefined;
+        },
+        { what: "the container to exit", timeoutMs: 20_000, intervalMs: 100 },
+      );
+      assert.equal(st.exitCode, 0);
+      assert.equal(st.reason, "Completed");
+      assert.ok(st.finishedAt >= st.startedAt && st.startedAt > 0n);
+      const entries = await readCriLog(join(logDir, "pod", "once", "0.log"));
+      assert.deepEqual(
+        entries.map((e) => [e.stream, e.tag, e.content]),
+        [["stdout", "F", "done"]],
+      );
+      await client.runtime.removeContainer({ containerId: res.containerId });
+    });
+
+    test("a restart of berth-cri loses nothing", async () => {
+      const snapshot = async () => ({
+        pods: await client.runtime.listPodSandbox({}),
+        containers: await client.runtime.listContainers({}),
+        pod: (await client.runtime.podSandboxStatus({ podSandboxId: podId, verbose: false })).status,
+        container: (await client.runtime.containerStatus({ containerId, verbose: false })).status,
+      });
+      const before = await snapshot();
+      const ticksBefore = (await readCriLog(logPath())).filter((e) => e.content === "tick").length;
+      await cri.stop();
+      // The container keeps writing while berth-cri is away.
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await cri.start();
+      client.close();
+      client = criClient(cri.address);
+      const afterRestart = await snapshot();
+      assert.deepEqual(afterRestart, before);
+      await waitFor(
+        async () =>
+          (await readCriLog(logPath())).filter((e) => e.content === "tick").length >= ticksBefore + 4,
+        {
+          what: "ticks written during and after the restart to reach the log",
+          timeoutMs: 20_000,
+          intervalMs: 250,
+        },
+      );
+      const hi = await client.runtime.execSync({ containerId, cmd: ["echo", "still here"], timeout: 10n });
+      assert.equal(Buffer.from(hi.stdout).toString(), "still here\n");
+    });
+
+    test("StopContainer, RemoveContainer, StopPodSandbox, RemovePodSandbox", async () => {
+      await client.runtime.stopContainer({ containerId, timeout: 10n });
+      const st = (await client.runtime.containerStatus({ containerId, verbose: false })).status;
+      assert.equal(st?.state, ContainerState.CONTAINER_EXITED);
+      assert.ok((st?.finishedAt ?? 0n) >= (st?.startedAt ?? 0n));
+      assert.equal(st?.reason, st?.exitCode === 0 ? "Completed" : "Error");
+      await client.runtime.removeContainer({ containerId });
+      await client.runtime.removeContainer({ containerId });
+      assert.deepEqual((await client.runtime.listContainers({})).containers, []);
+
+      const info = JSON.parse(
+        (await client.runtime.podSandboxStatus({ podSandboxId: podId, verbose: true })).info.info ?? "{}",
+      );
+      await client.runtime.stopPodSandbox({ podSandboxId: podId });
+      await client.runtime.stopPodSandbox({ podSandboxId: podId });
+      const stopped = await client.runtime.podSandboxStatus({ podSandboxId: podId, verbose: false });
+      assert.equal(stopped.status?.state, PodSandboxState.SANDBOX_NOTREADY);
+      assert.equal(existsSync(info.netnsPath), false, "the network namespace is gone");
+      await client.runtime.removePodSandbox({ podSandboxId: podId });
+      await client.runtime.removePodSandbox({ podSandboxId: podId });
+      assert.deepEqual((await client.runtime.listPodSandbox({})).items, []);
+      await assert.rejects(
+        client.runtime.podSandboxStatus({ podSandboxId: podId, verbose: false }),
+        (e: ClientError) => e.code === Status.NOT_FOUND,
+      );
+    });
+
+    test("RemoveImage removes every reference", async () => {
+      await client.images.removeImage({ image: { image: image.ref, annotations: {} } });
+      const st = await client.images.imageStatus({
+        image: { image: imageId, annotations: {} },
+        verbose: false,
+      });
+      assert.equal(st.image, undefined);
+    });
+  });
+}

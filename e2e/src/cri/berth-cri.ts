@@ -1,0 +1,98 @@
+// berth-cri as the tests run it: its built main.js in a child process, with a private
+// root, state and socket, pointed at a daemon under test.
+import { existsSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { repoRoot } from "../daemons.js";
+import { type ManagedProcess, spawnManaged } from "../fixtures/process.js";
+import { removeDir, tempDir, waitFor } from "../fixtures/tmp.js";
+import { criClient } from "./client.js";
+
+export const berthCriMain = join(repoRoot, "packages/cri/dist/main.js");
+
+export interface BerthCriOptions {
+  containerdAddress: string;
+  runtime: string;
+  cniConfDir: string;
+  cniBinDir?: string;
+  sandboxImage: string;
+  plainHttp?: string[];
+  mirrors?: Record<string, string[]>;
+}
+
+export interface BerthCriUnderTest {
+  address: string;
+  root: string;
+  state: string;
+  logFile: string;
+  readonly pid: number;
+  /** SIGTERM and wait; the daemon's containers keep running. */
+  stop(): Promise<void>;
+  /** Start again on the same root and state. */
+  start(): Promise<void>;
+  /** Stops it and removes its root, state and log. */
+  remove(): Promise<void>;
+  log(): Promise<string>;
+}
+
+export async function startBerthCri(options: BerthCriOptions): Promise<BerthCriUnderTest> {
+  if (!existsSync(berthCriMain)) {
+    throw new Error(`${berthCriMain} is missing: build berth-cri first (npx tsc -b packages/cri)`);
+  }
+  const dir = await tempDir("berth-cri-");
+  const root = join(dir, "root");
+  const state = join(dir, "state");
+  const address = join(dir, "cri.sock");
+  const logFile = join(dir, "berth-cri.log");
+  const configFile = join(dir, "cri.yaml");
+  const config = {
+    root,
+    state,
+    address,
+    containerd: { address: options.containerdAddress, namespace: "k8s.io", runtime: options.runtime },
+    cni: { binDir: options.cniBinDir ?? "/usr/lib/cni", confDir: options.cniConfDir },
+    sandboxImage: options.sandboxImage,
+    registry: { mirrors: options.mirrors ?? {}, plainHttp: options.plainHttp ?? [] },
+    logLevel: "debug",
+  };
+  // JSON is YAML.
+  await writeFile(configFile, JSON.stringify(config, null, 2));
+  let proc: ManagedProcess | undefined;
+  const start = async () => {
+    proc = await spawnManaged(process.execPath, [berthCriMain, "--config", configFile], { logFile });
+    const client = criClient(address);
+    try {
+      await waitFor(
+        async () => {
+          if (proc?.exited) throw new Error(`berth-cri exited (${proc.exitDescription()})`);
+          return (await client.runtime.version({}, { signal: AbortSignal.timeout(2_000) })).runtimeName;
+        },
+        { what: `berth-cri serving on ${address} (log ${logFile})`, timeoutMs: 60_000, intervalMs: 100 },
+      );
+    } catch (err) {
+      const log = await readFile(logFile, "utf8").catch(() => "");
+      throw new Error(`${(err as Error).message}\n--- berth-cri log ---\n${log.slice(-4000)}`);
+    } finally {
+      client.close();
+    }
+  };
+  await start();
+  return {
+    address,
+    root,
+    state,
+    logFile,
+    get pid() {
+      return proc?.pid ?? -1;
+    },
+    stop: async () => {
+      await proc?.stop(15_000);
+    },
+    start,
+    remove: async () => {
+      await proc?.stop(15_000);
+      await removeDir(dir);
+    },
+    log: () => readFile(logFile, "utf8"),
+  };
+}
