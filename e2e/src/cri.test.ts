@@ -4,10 +4,15 @@
 // nothing, then stop and removal of everything.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ContainerState, type PodSandboxConfig, PodSandboxState } from "@berth/api/cri/runtime/v1/api";
+import {
+  ContainerEventType,
+  ContainerState,
+  type PodSandboxConfig,
+  PodSandboxState,
+} from "@berth/api/cri/runtime/v1/api";
 import { type ClientError, Status } from "nice-grpc";
 import { type BerthCriUnderTest, startBerthCri } from "./cri/berth-cri.js";
 import { type CriClient, criClient } from "./cri/client.js";
@@ -17,6 +22,9 @@ import { type DaemonUnderTest, daemonKinds } from "./daemons.js";
 import { type PushedImage, buildSimpleImage } from "./fixtures/images.js";
 import { type Registry, startRegistry } from "./fixtures/registry.js";
 import { removeDir, tempDir, waitFor } from "./fixtures/tmp.js";
+
+/** A registry host that exists only as a mirror entry of berth-cri's config. */
+const MIRRORED_HOST = "mirror.berth.test";
 
 /** `<RFC3339Nano> <stdout|stderr> <F|P> <content>` */
 const CRI_LOG_LINE =
@@ -85,6 +93,7 @@ for (const { kind, start } of daemonKinds) {
         cniConfDir: network.confDir,
         sandboxImage: pauseRef,
         plainHttp: [registry.host],
+        mirrors: { [MIRRORED_HOST]: [registry.url] },
       });
       client = criClient(cri.address);
     });
@@ -141,6 +150,25 @@ for (const { kind, start } of daemonKinds) {
       assert.ok(list.images.some((i) => i.id === imageId));
       const fs = await client.images.imageFsInfo({});
       assert.ok((fs.imageFilesystems[0]?.usedBytes?.value ?? 0n) > 0n);
+    });
+
+    test("PullImage through a configured mirror: the same image under another name", async () => {
+      const mirrored = `${MIRRORED_HOST}/${image.name}:${image.tag}`;
+      const pulled = await client.images.pullImage({ image: { image: mirrored, annotations: {} } });
+      assert.equal(pulled.imageRef, image.configDigest);
+      const st = await client.images.imageStatus({
+        image: { image: image.ref, annotations: {} },
+        verbose: false,
+      });
+      assert.deepEqual(st.image?.repoTags, [image.ref, mirrored].sort());
+      await client.images.removeImage({ image: { image: mirrored, annotations: {} } });
+      assert.equal(
+        (await client.images.imageStatus({ image: { image: image.ref, annotations: {} }, verbose: false }))
+          .image,
+        undefined,
+        "removing an image by one name removes every name of it",
+      );
+      await client.images.pullImage({ image: { image: image.ref, annotations: {} } });
     });
 
     let podId = "";
@@ -281,7 +309,20 @@ for (const { kind, start } of daemonKinds) {
       assert.ok(pod?.linux?.containers.some((c) => c.attributes?.id === containerId));
     });
 
-    test("a container that runs to completion is EXITED with reason Completed", async () => {
+    test("a container that runs to completion is EXITED with reason Completed; its events are streamed", async () => {
+      const abort = new AbortController();
+      const seen: Array<[string, ContainerEventType]> = [];
+      const stream = (async () => {
+        try {
+          for await (const e of client.runtime.getContainerEvents({}, { signal: abort.signal })) {
+            seen.push([e.containerId, e.containerEventType]);
+          }
+        } catch {
+          // aborted
+        }
+      })();
+      // The subscription is in place once the server has it: give the stream a moment.
+      await new Promise((resolve) => setTimeout(resolve, 200));
       const res = await client.runtime.createContainer({
         podSandboxId: podId,
         config: {
@@ -322,6 +363,77 @@ for (const { kind, start } of daemonKinds) {
         [["stdout", "F", "done"]],
       );
       await client.runtime.removeContainer({ containerId: res.containerId });
+      await waitFor(
+        () =>
+          seen.some(([id, t]) => id === res.containerId && t === ContainerEventType.CONTAINER_DELETED_EVENT),
+        {
+          what: "the container's deleted event",
+          timeoutMs: 10_000,
+        },
+      );
+      abort.abort();
+      await stream;
+      assert.deepEqual(
+        seen.filter(([id]) => id === res.containerId).map(([, t]) => t),
+        [
+          ContainerEventType.CONTAINER_CREATED_EVENT,
+          ContainerEventType.CONTAINER_STARTED_EVENT,
+          ContainerEventType.CONTAINER_STOPPED_EVENT,
+          ContainerEventType.CONTAINER_DELETED_EVENT,
+        ],
+      );
+    });
+
+    test("a container over its memory limit is EXITED with reason OOMKilled", async () => {
+      const res = await client.runtime.createContainer({
+        podSandboxId: podId,
+        config: {
+          metadata: { name: "hog", attempt: 0 },
+          image: { image: image.ref },
+          command: ["sh", "-c", 'a=0123456789abcdef; while true; do a="$a$a"; done'],
+          logPath: "hog/0.log",
+          linux: { resources: { memoryLimitInBytes: 32n << 20n } },
+        },
+        sandboxConfig: podConfig(),
+      });
+      await client.runtime.startContainer({ containerId: res.containerId });
+      const st = await waitFor(
+        async () => {
+          const s = (await client.runtime.containerStatus({ containerId: res.containerId, verbose: false }))
+            .status;
+          return s?.state === ContainerState.CONTAINER_EXITED && s.reason === "OOMKilled" ? s : undefined;
+        },
+        { what: "the container to be OOM killed", timeoutMs: 30_000, intervalMs: 200 },
+      );
+      assert.equal(st.exitCode, 137);
+      await client.runtime.removeContainer({ containerId: res.containerId });
+    });
+
+    test("UpdateContainerResources reaches the running container's cgroup", async () => {
+      await client.runtime.updateContainerResources({
+        containerId,
+        linux: { memoryLimitInBytes: 64n << 20n, cpuShares: 512n },
+      });
+      const limit = await client.runtime.execSync({
+        containerId,
+        cmd: ["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/cpu/cpu.shares"],
+        timeout: 10n,
+      });
+      assert.equal(Buffer.from(limit.stdout).toString(), `${64 << 20}\n512\n`);
+      const st = (await client.runtime.containerStatus({ containerId, verbose: false })).status;
+      assert.equal(st?.resources?.linux?.memoryLimitInBytes, 64n << 20n);
+    });
+
+    test("ReopenContainerLog after the log was rotated", async () => {
+      await rename(logPath(), `${logPath()}.1`);
+      await client.runtime.reopenContainerLog({ containerId });
+      await waitFor(async () => (await readCriLog(logPath())).some((e) => e.content === "tick"), {
+        what: "ticks in the reopened log",
+        timeoutMs: 10_000,
+        intervalMs: 200,
+      });
+      const rotated = await readCriLog(`${logPath()}.1`);
+      assert.ok(rotated.some((e) => e.content === "hello-out"));
     });
 
     test("a restart of berth-cri loses nothing", async () => {

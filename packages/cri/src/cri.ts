@@ -12,6 +12,7 @@ import { ImageStore } from "./image/image-store.js";
 import type { Logger } from "./log.js";
 import { CniNetwork } from "./network/cni.js";
 import { NetnsManager } from "./network/netns.js";
+import { toCriContainerStatus, toCriSandboxStatus } from "./runtime/convert.js";
 import { KeyedLock } from "./store/keyed-lock.js";
 import { NameIndex } from "./store/name-index.js";
 import { CONTAINER_STATUS_EXT, encodeContainerStatus, nowNs } from "./store/records.js";
@@ -61,14 +62,20 @@ export class Cri {
     });
   }
 
+  /** Tells GetContainerEvents subscribers, with the pod's status and its containers' as kubelet's evented PLEG reads them. */
   publishContainerEvent(containerId: string, type: ContainerEventType): void {
     if (this.events.subscribers === 0) return;
+    const c = this.containers.find(containerId);
+    const s = c === undefined ? undefined : this.sandboxes.find(c.meta.sandboxId);
     this.events.publish({
       containerId,
       containerEventType: type,
       createdAt: nowNs(),
-      podSandboxStatus: undefined,
-      containersStatuses: [],
+      podSandboxStatus: s === undefined ? undefined : toCriSandboxStatus(s),
+      containersStatuses:
+        s === undefined
+          ? []
+          : this.containers.ofSandbox(s.meta.id).map((x) => toCriContainerStatus(x, undefined)),
     });
   }
 }

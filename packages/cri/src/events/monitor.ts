@@ -82,7 +82,12 @@ export class EventMonitor {
       const e = TaskOOM.decode(value);
       const c = cri.containers.find(e.containerId);
       if (c === undefined || c.status.oomKilled) return;
-      c.status = { ...c.status, oomKilled: true };
+      // The OOM may be reported after the exit was recorded: the reason follows it then.
+      c.status = {
+        ...c.status,
+        oomKilled: true,
+        reason: c.status.finishedAt > 0n ? "OOMKilled" : c.status.reason,
+      };
       await cri.persistStatus(c);
     }
   }
