@@ -5,7 +5,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { repoRoot } from "../daemons.js";
 import { type ManagedProcess, spawnManaged } from "../fixtures/process.js";
-import { removeDir, tempDir, waitFor } from "../fixtures/tmp.js";
+import { freePort, removeDir, tempDir, waitFor } from "../fixtures/tmp.js";
 import { criClient } from "./client.js";
 
 export const berthCriMain = join(repoRoot, "packages/cri/dist/main.js");
@@ -25,6 +25,8 @@ export interface BerthCriUnderTest {
   root: string;
   state: string;
   logFile: string;
+  /** host:port of its Prometheus endpoint. */
+  metricsAddress: string;
   readonly pid: number;
   /** SIGTERM and wait; the daemon's containers keep running. */
   stop(): Promise<void>;
@@ -45,6 +47,7 @@ export async function startBerthCri(options: BerthCriOptions): Promise<BerthCriU
   const address = join(dir, "cri.sock");
   const logFile = join(dir, "berth-cri.log");
   const configFile = join(dir, "cri.yaml");
+  const metricsAddress = `127.0.0.1:${await freePort()}`;
   const config = {
     root,
     state,
@@ -53,6 +56,7 @@ export async function startBerthCri(options: BerthCriOptions): Promise<BerthCriU
     cni: { binDir: options.cniBinDir ?? "/usr/lib/cni", confDir: options.cniConfDir },
     sandboxImage: options.sandboxImage,
     registry: { mirrors: options.mirrors ?? {}, plainHttp: options.plainHttp ?? [] },
+    metrics: { address: metricsAddress },
     logLevel: "debug",
   };
   // JSON is YAML.
@@ -82,6 +86,7 @@ export async function startBerthCri(options: BerthCriOptions): Promise<BerthCriU
     root,
     state,
     logFile,
+    metricsAddress,
     get pid() {
       return proc?.pid ?? -1;
     },

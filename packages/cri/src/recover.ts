@@ -7,7 +7,7 @@ import type { Cri } from "./cri.js";
 import { CriLogFile } from "./io/cri-log.js";
 import { existingFifoSet, openReaderNow } from "./io/fifo.js";
 import { handleContainerExit, handleSandboxExit } from "./runtime/exit.js";
-import { copyOutput, fifoDir } from "./runtime/start-container.js";
+import { closeStreams, copyOutput, fifoDir } from "./runtime/start-container.js";
 import { deleteTask, getTask } from "./runtime/task.js";
 import {
   KIND_CONTAINER,
@@ -67,8 +67,9 @@ export async function recover(cri: Cri): Promise<void> {
       exited.push(() => handleContainerExit(cri, c, { exitStatus: p.exitStatus, exitedAt: p.exitedAt }));
     }
   }
-  // Exits found now are recorded once everything is indexed.
-  for (const handle of exited) await handle();
+  // Exits found now are recorded once everything is indexed, side by side: each may wait
+  // a moment for the output its shim left in the FIFOs.
+  await Promise.all(exited.map((handle) => handle()));
   cri.log.info("recovered state from the daemon", {
     sandboxes: cri.sandboxes.list().length,
     containers: cri.containers.list().length,
@@ -85,7 +86,12 @@ async function reattachIo(cri: Cri, c: Container): Promise<void> {
     const log = await CriLogFile.open(c.meta.logPath, cri.config.maxContainerLogLineSize);
     const stdout = await openReaderNow(fifos.stdout);
     const stderr = fifos.stderr !== "" ? await openReaderNow(fifos.stderr) : undefined;
-    c.io = { fifos, log, done: copyOutput(log, { stdout, stderr }) };
+    c.io = {
+      fifos,
+      log,
+      done: copyOutput(log, { stdout, stderr }),
+      close: () => closeStreams(stdout, stderr),
+    };
   } catch (err) {
     cri.log.warn("cannot reattach to a running container's output; its log stops here", {
       id,

@@ -98,21 +98,45 @@ export function imageUser(spec: ImageSpec): { uid?: number; username: string } {
   return { username: user };
 }
 
+/** How long a listing is reused: kubelet asks for container statuses every second. */
+const LIST_TTL_MS = 1_000;
+
 export class ImageStore {
   readonly #conn: Connection;
   readonly #contentCache = new Map<string, ImageContent>();
+  #listed: { at: number; images: Promise<CriImage[]> } | undefined;
 
   constructor(conn: Connection) {
     this.#conn = conn;
   }
 
+  /** Forgets the last listing (after a pull or removal through berth-cri). */
+  invalidate(): void {
+    this.#listed = undefined;
+  }
+
   /** Every image in the namespace whose content can be read, one entry per ID. */
   async list(signal?: AbortSignal): Promise<CriImage[]> {
-    const res = await this.#conn.images.list({ filters: [] }, signal ? { signal } : {});
+    const cached = this.#listed;
+    if (cached !== undefined && Date.now() - cached.at < LIST_TTL_MS) {
+      return (await cached.images).map((i) => ({ ...i, references: [...i.references] }));
+    }
+    // Shared by concurrent callers, so not cancelled by any one caller's signal.
+    signal?.throwIfAborted();
+    const images = this.#list();
+    this.#listed = { at: Date.now(), images };
+    images.catch(() => {
+      if (this.#listed?.images === images) this.#listed = undefined;
+    });
+    return (await images).map((i) => ({ ...i, references: [...i.references] }));
+  }
+
+  async #list(): Promise<CriImage[]> {
+    const res = await this.#conn.images.list({ filters: [] });
     const byId = new Map<string, CriImage>();
     const live = new Set<string>();
     for (const record of res.images) {
-      const img = await this.#toCri(record, signal);
+      const img = await this.#toCri(record);
       if (img === undefined) continue;
       live.add(record.target?.digest ?? "");
       const existing = byId.get(img.id);
@@ -143,7 +167,13 @@ export class ImageStore {
       if (record === undefined) throw notFound(`image "${refOrId}" not found`);
       id = (await this.#toCri(record, signal))?.id;
     }
-    const found = id === undefined ? undefined : (await this.list(signal)).find((i) => i.id === id);
+    if (id === undefined) throw notFound(`image "${refOrId}" not found`);
+    let found = (await this.list(signal)).find((i) => i.id === id);
+    if (found === undefined) {
+      // Recorded since the last listing (by another client): look again.
+      this.invalidate();
+      found = (await this.list(signal)).find((i) => i.id === id);
+    }
     if (found === undefined) throw notFound(`image "${refOrId}" not found`);
     return found;
   }

@@ -46,6 +46,7 @@ export async function pullImage(
   });
   const target = record.target;
   if (target === undefined) throw invalidArgument(`the daemon recorded ${name} without a target`);
+  cri.images.invalidate();
   const image = await cri.images.describeRecord(name, signal);
   if (image === undefined) throw invalidArgument(`${name} was pulled but has no manifest for this platform`);
 
@@ -54,6 +55,7 @@ export async function pullImage(
   for (const r of [image.id, repoTag, repoDigest]) {
     if (r !== "" && r !== name) await createReference(cri.containerd.conn, r, target);
   }
+  cri.images.invalidate();
   cri.log.info("image pulled", { image: name, id: image.id, ms: Date.now() - started });
   return { imageRef: image.id };
 }

@@ -26,6 +26,7 @@ export async function removeImage(
       if (!isNotFound(err)) throw err;
     }
   }
+  cri.images.invalidate();
   cri.log.info("image removed", { id: image.id, references: refs });
   return {};
 }

@@ -9,6 +9,8 @@ import {
   type CreateContainerRequest,
   type CreateContainerResponse,
   type ContainerMetadata as CriContainerMetadata,
+  NamespaceMode,
+  type NamespaceOption,
   type PodSandboxConfig,
 } from "@berth/api/cri/runtime/v1/api";
 import { failedPrecondition, invalidArgument, isNotFound } from "@berth/client";
@@ -27,7 +29,7 @@ import {
   encodeContainerStatus,
   nowNs,
 } from "../store/records.js";
-import { newContainer } from "../store/stores.js";
+import { containerState, newContainer } from "../store/stores.js";
 import {
   Cleanup,
   deleteContainerRecord,
@@ -43,6 +45,18 @@ export function containerName(c: CriContainerMetadata | undefined, pod: PodSandb
   if (c === undefined || c.name === "") throw invalidArgument("container config must set metadata.name");
   const p = pod.metadata;
   return [c.name, p?.name ?? "", p?.namespace ?? "", p?.uid ?? "", String(c.attempt)].join("_");
+}
+
+/** The process whose PID namespace a TARGET-mode container joins (ephemeral debug containers). */
+function targetProcess(cri: Cri, ns: NamespaceOption | undefined): number | undefined {
+  if (ns?.pid !== NamespaceMode.TARGET) return undefined;
+  const target = cri.containers.get(ns.targetId);
+  if (containerState(target) !== "running" || target.status.pid <= 0) {
+    throw failedPrecondition(
+      `target container ${ns.targetId} is not running: its PID namespace cannot be joined`,
+    );
+  }
+  return target.status.pid;
 }
 
 export function containerDir(root: string, id: string): string {
@@ -92,6 +106,7 @@ export async function createContainer(
       stopSignal: image.spec.config?.StopSignal ?? "",
       snapshotKey: id,
     };
+    const targetPid = targetProcess(cri, config.linux?.securityContext?.namespaceOptions);
     const status = emptyStatus();
     status.resources = config.linux?.resources;
 
@@ -106,6 +121,7 @@ export async function createContainer(
         sandboxConfig,
         imageConfig: imageConfigOf(image.spec),
         sandboxPid: sandbox.pid,
+        ...(targetPid !== undefined ? { targetPid } : {}),
         netnsPath: sandbox.meta.netnsPath,
         hostsPath: sandbox.meta.hostsPath,
         resolvConfPath: sandbox.meta.resolvConfPath,

@@ -11,8 +11,11 @@ import { dateToNs, deleteTask } from "./task.js";
 /** Exit code reported when the exit status could not be learnt (the task vanished). */
 export const UNKNOWN_EXIT_CODE = 255;
 
-/** How long the log copy may take to drain once the task is gone. */
-const LOG_DRAIN_MS = 10_000;
+/**
+ * How long the log copy may take to drain once the task is deleted: the shim has put
+ * everything into the FIFOs by then, so this only covers reading what is buffered.
+ */
+const LOG_DRAIN_MS = 2_000;
 
 export function handleContainerExit(
   cri: Cri,
@@ -70,6 +73,7 @@ export async function finishIo(cri: Cri, c: Container): Promise<void> {
   ]);
   clearTimeout(timer);
   if (!drained) cri.log.warn("container output did not end after its task was deleted", { id: c.meta.id });
+  io.close();
   await io.log.close();
 }
 

@@ -43,6 +43,10 @@ export function copyOutput(
   return Promise.all(copies).then(() => undefined);
 }
 
+export function closeStreams(...streams: Array<Readable | undefined>): void {
+  for (const s of streams) s?.destroy();
+}
+
 export async function startContainer(cri: Cri, req: StartContainerRequest): Promise<StartContainerResponse> {
   const c = cri.containers.get(req.containerId);
   return cri.locks.run(c.meta.id, () => start(cri, c));
@@ -92,7 +96,7 @@ async function start(cri: Cri, c: Container): Promise<StartContainerResponse> {
     const [out, err] = await Promise.all([stdout.stream, stderr?.stream]);
     const done = copyOutput(log, { stdout: out, stderr: err });
     done.then(() => cri.log.debug("container output ended", { id }));
-    const io: ContainerIO = { fifos, log, done };
+    const io: ContainerIO = { fifos, log, done, close: () => closeStreams(out, err) };
     c.io = io;
     // An exit already handled (a quick process) keeps its finish time; the start is before it.
     c.status = {

@@ -17,7 +17,14 @@ export async function status(cri: Cri, req: StatusRequest): Promise<StatusRespon
   const net = await cri.cni.status();
   const info: Record<string, string> = {};
   if (req.verbose) {
-    info.config = JSON.stringify(cri.config);
+    // Registry passwords stay out of what any CRI client can read.
+    const auth = Object.fromEntries(
+      Object.entries(cri.config.registry.auth ?? {}).map(([host, c]) => [
+        host,
+        { username: c.username, password: "<redacted>" },
+      ]),
+    );
+    info.config = JSON.stringify({ ...cri.config, registry: { ...cri.config.registry, auth } });
     info.cniconfig = JSON.stringify(
       (await loadCniConfig(cri.config.cni.confDir).catch(() => undefined)) ?? null,
     );

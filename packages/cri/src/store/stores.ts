@@ -25,6 +25,8 @@ export interface ContainerIO {
   log: CriLogFile;
   /** Resolves when both streams have ended. */
   done: Promise<void>;
+  /** Stops reading (the streams are destroyed). */
+  close(): void;
 }
 
 export interface Container {
