@@ -4,6 +4,7 @@
 // a killed shim, and bad input. The runc-shim steps also run against containerd.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -37,7 +38,8 @@ for (const { kind, start } of daemonKinds) {
     const short = runtime.split(".")[2];
     describe(`ctr tasks against ${kind} with ${runtime}`, () => {
       let daemon: DaemonUnderTest;
-      const ns = `tasks-${short}`;
+      // A namespace of its own per run: runc state a failed run left behind cannot collide.
+      const ns = `tasks-${short}-${randomBytes(3).toString("hex")}`;
       const c = (args: string[], timeoutMs = 60_000) =>
         ctr(daemon.address, args, { namespace: ns, timeoutMs });
       const ok = (args: string[], timeoutMs = 60_000) =>

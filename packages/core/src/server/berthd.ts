@@ -190,9 +190,7 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
     publisher,
     log.child({ module: "runtime" }),
   );
-  server.add(TasksDefinition, tasksService(runtime, metadata.containers));
-  await server.listen(`unix://${config.grpc.address}`);
-  await chmod(config.grpc.address, 0o660);
+  server.add(TasksDefinition, tasksService(runtime, metadata.containers, log.child({ module: "tasks" })));
 
   const ttrpc = new TtrpcServer();
   ttrpc.register(TtrpcEventsDefinition, {
@@ -219,7 +217,10 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
   await mkdir(dirname(config.ttrpc.address), { recursive: true, mode: 0o711 });
   await ttrpc.listen(config.ttrpc.address);
 
+  // Tasks are known again before the first client can ask for them.
   await runtime.restore();
+  await server.listen(`unix://${config.grpc.address}`);
+  await chmod(config.grpc.address, 0o660);
   metrics.watchTasks(runtime);
   const metricsServer =
     config.metrics.address !== "" ? await metrics.serve(config.metrics.address, log) : null;

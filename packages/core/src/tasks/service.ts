@@ -3,6 +3,7 @@ import type { TasksServiceImplementation } from "@berth/api/containerd/services/
 import type { Process } from "@berth/api/containerd/types/task/task";
 import { invalidArgument, notImplemented } from "@berth/client/errdefs";
 import { parseFilters, recordGetter } from "../filters/filters.js";
+import type { Logger } from "../log/logger.js";
 import type { ContainerStore } from "../metadata/containers.js";
 import { requireNamespace } from "../metadata/context.js";
 import type { RuntimeManager, TaskEntry } from "../runtime/manager.js";
@@ -27,6 +28,7 @@ async function processOf(t: TaskEntry, execId: string): Promise<Process> {
 export function tasksService(
   runtime: RuntimeManager,
   containers: ContainerStore,
+  log: Logger,
 ): TasksServiceImplementation {
   const task = (call: Parameters<TasksServiceImplementation["get"]>[1], id: string) => {
     const ctx = requestContext(call);
@@ -77,8 +79,9 @@ export function tasksService(
         try {
           const p = await processOf(t, "");
           if (f.match(recordGetter({ id: t.id, container_id: t.id, pid: String(p.pid) }))) out.push(p);
-        } catch {
+        } catch (err) {
           // A task whose shim just went away is not listed.
+          log.warn("task state unavailable", { namespace: ns, id: t.id, error: String(err) });
         }
       }
       return { tasks: out };
