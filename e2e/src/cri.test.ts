@@ -120,6 +120,26 @@ for (const { kind, start } of daemonKinds) {
       const conditions = Object.fromEntries((s.status?.conditions ?? []).map((c) => [c.type, c]));
       assert.equal(conditions.RuntimeReady?.status, true);
       assert.equal(conditions.NetworkReady?.status, true, JSON.stringify(conditions.NetworkReady));
+      await client.runtime.updateRuntimeConfig({
+        runtimeConfig: { networkConfig: { podCidr: "10.244.1.0/24" } },
+      });
+      const verbose = await client.runtime.status({ verbose: true });
+      assert.equal(verbose.info.podCIDR, "10.244.1.0/24");
+      assert.equal(JSON.parse(verbose.info.config ?? "{}").containerd?.runtime, runtime);
+    });
+
+    test("the streaming calls and checkpointing say clearly that they are not there", async () => {
+      for (const call of [
+        () => client.runtime.exec({ containerId: "x", cmd: ["sh"], stdout: true }),
+        () => client.runtime.attach({ containerId: "x", stdout: true }),
+        () => client.runtime.portForward({ podSandboxId: "x", port: [80] }),
+        () => client.runtime.checkpointContainer({ containerId: "x" }),
+      ]) {
+        await assert.rejects(
+          call(),
+          (e: ClientError) => e.code === Status.UNIMPLEMENTED && /not/.test(e.details),
+        );
+      }
     });
 
     let imageId = "";

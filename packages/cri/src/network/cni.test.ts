@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
-import { parseCniConfig, resultIps } from "./cni.js";
+import { CniNetwork, loadCniConfig, parseCniConfig, resultIps } from "./cni.js";
 
 test("a .conflist keeps its plugins; a .conf becomes a list of one", () => {
   const list = parseCniConfig(
@@ -40,4 +43,29 @@ test("the pod's IPs on eth0 from a 1.0.0 result, IPv4 first; 0.2.0 results too",
   assert.deepEqual(resultIps(result, "eth0"), ["10.88.0.5", "fd00::5"]);
   assert.deepEqual(resultIps({ cniVersion: "0.2.0", ip4: { ip: "10.1.0.2/24" } }, "eth0"), ["10.1.0.2"]);
   assert.deepEqual(resultIps(undefined, "eth0"), []);
+});
+
+test("NetworkReady is false, with a reason, while the config dir holds no network", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "cni-conf-"));
+  try {
+    const cni = new CniNetwork("/usr/lib/cni", dir);
+    const empty = await cni.status();
+    assert.equal(empty.ready, false);
+    assert.equal(empty.reason, "NetworkPluginNotReady");
+    assert.match(empty.message, /no network config found/);
+    await assert.rejects(cni.currentConfig(), /cni plugin not initialized/);
+    await writeFile(
+      join(dir, "20-b.conflist"),
+      JSON.stringify({ cniVersion: "1.0.0", name: "b", plugins: [{ type: "bridge" }] }),
+    );
+    await writeFile(
+      join(dir, "10-a.conf"),
+      JSON.stringify({ cniVersion: "0.4.0", name: "a", type: "bridge" }),
+    );
+    await writeFile(join(dir, "README"), "not a config");
+    assert.equal((await cni.status()).ready, true);
+    assert.equal((await loadCniConfig(dir))?.name, "a");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
