@@ -12,6 +12,7 @@ import {
   ContainerState,
   type PodSandboxConfig,
   PodSandboxState,
+  Protocol,
 } from "@berth/api/cri/runtime/v1/api";
 import { type ClientError, Status } from "nice-grpc";
 import { type BerthCriUnderTest, startBerthCri } from "./cri/berth-cri.js";
@@ -21,7 +22,7 @@ import { pushPauseImage } from "./cri/pause-image.js";
 import { type DaemonUnderTest, daemonKinds } from "./daemons.js";
 import { type PushedImage, buildSimpleImage } from "./fixtures/images.js";
 import { type Registry, startRegistry } from "./fixtures/registry.js";
-import { removeDir, tempDir, waitFor } from "./fixtures/tmp.js";
+import { freePort, removeDir, tempDir, waitFor } from "./fixtures/tmp.js";
 
 /** A registry host that exists only as a mirror entry of berth-cri's config. */
 const MIRRORED_HOST = "mirror.berth.test";
@@ -70,13 +71,14 @@ for (const { kind, start } of daemonKinds) {
     let cri: BerthCriUnderTest;
     let client: CriClient;
     let logDir: string;
+    let hostPort = 0;
     const uid = `uid-${kind}-${process.pid}`;
     const podConfig = (): PodSandboxConfig => ({
       metadata: { name: "web", namespace: "e2e", uid, attempt: 0 },
       hostname: "web-pod",
       logDirectory: join(logDir, "pod"),
       dnsConfig: { servers: ["10.0.0.10"], searches: ["e2e.svc.cluster.local"], options: ["ndots:5"] },
-      portMappings: [],
+      portMappings: [{ protocol: Protocol.TCP, containerPort: 8080, hostPort, hostIp: "" }],
       labels: { app: "web", "io.kubernetes.pod.name": "web" },
       annotations: { "example.com/note": "e2e" },
       linux: undefined,
@@ -87,6 +89,7 @@ for (const { kind, start } of daemonKinds) {
       daemon = await start();
       network = await createTestNetwork();
       logDir = await tempDir("cri-logs-");
+      hostPort = await freePort();
       cri = await startBerthCri({
         containerdAddress: daemon.address,
         runtime,
@@ -286,6 +289,12 @@ for (const { kind, start } of daemonKinds) {
         { what: `httpd on ${podIp}:8080`, timeoutMs: 20_000, intervalMs: 200 },
       );
       assert.equal(body, "web-pod\n");
+      // The host port, through portmap's DNAT, on the host's address on the bridge.
+      const gateway = `${network.prefix}1`;
+      const viaHostPort = await (
+        await fetch(`http://${gateway}:${hostPort}/hostname`, { signal: AbortSignal.timeout(5_000) })
+      ).text();
+      assert.equal(viaHostPort, "web-pod\n");
       const resolv = await client.runtime.execSync({
         containerId,
         cmd: ["cat", "/etc/resolv.conf"],

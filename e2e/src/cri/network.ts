@@ -2,7 +2,7 @@
 // host-local IPAM state in a temp dir, and iptables FORWARD drops so nothing on the
 // bridge reaches any other interface. cleanup() deletes all of it.
 import { randomBytes } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { removeDir, tempDir } from "../fixtures/tmp.js";
@@ -20,6 +20,44 @@ export interface TestNetwork {
 async function iptables(args: string[]): Promise<void> {
   const r = await execa("iptables", ["-w", "10", ...args], { reject: false, timeout: 30_000 });
   if (r.exitCode !== 0) throw new Error(`iptables ${args.join(" ")}: ${r.stderr}`);
+}
+
+const IP_FORWARD = "/proc/sys/net/ipv4/ip_forward";
+
+async function natRules(): Promise<string[]> {
+  const r = await execa("iptables", ["-w", "10", "-t", "nat", "-S"], { reject: false, timeout: 30_000 });
+  return r.exitCode === 0 ? r.stdout.split("\n") : [];
+}
+
+async function natChains(): Promise<Set<string>> {
+  return new Set((await natRules()).filter((l) => l.startsWith("-N ")).map((l) => l.slice(3).trim()));
+}
+
+/** The words of an `iptables -S` rule, with "quoted comments" kept whole. */
+function ruleWords(rule: string): string[] {
+  const words: string[] = [];
+  for (const m of rule.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)) words.push(m[1] ?? m[2] ?? "");
+  return words;
+}
+
+/**
+ * Deletes the CNI-HOSTPORT-* chains portmap made during the test (and the jumps to them),
+ * when they hold no rules any more: they are shared by every pod with host ports.
+ */
+async function removeEmptyPortmapChains(before: Set<string>): Promise<void> {
+  const rules = await natRules();
+  const created = [...(await natChains())].filter((c) => c.startsWith("CNI-HOSTPORT-") && !before.has(c));
+  for (const chain of created) {
+    if (rules.some((l) => l.startsWith(`-A ${chain} `) && !/-j CNI-HOSTPORT-|-j MARK|-j MASQUERADE/.test(l)))
+      return;
+  }
+  for (const chain of created) {
+    for (const l of rules.filter((r) => r.startsWith("-A ") && r.includes(`-j ${chain}`))) {
+      await iptables(["-t", "nat", "-D", ...ruleWords(l.slice(3))]).catch(() => undefined);
+    }
+  }
+  for (const chain of created) await iptables(["-t", "nat", "-F", chain]).catch(() => undefined);
+  for (const chain of created) await iptables(["-t", "nat", "-X", chain]).catch(() => undefined);
 }
 
 export async function createTestNetwork(): Promise<TestNetwork> {
@@ -51,6 +89,9 @@ export async function createTestNetwork(): Promise<TestNetwork> {
     ["FORWARD", "-o", bridge, "!", "-i", bridge, "-j", "DROP"],
   ];
   for (const r of rules) await iptables(["-I", ...r]);
+  // The bridge plugin turns IP forwarding on for a gateway; portmap adds shared nat chains.
+  const forwarding = (await readFile(IP_FORWARD, "utf8")).trim();
+  const natChainsBefore = await natChains();
   return {
     confDir,
     bridge,
@@ -59,6 +100,8 @@ export async function createTestNetwork(): Promise<TestNetwork> {
     async cleanup() {
       for (const r of rules) await iptables(["-D", ...r]).catch(() => undefined);
       await execa("ip", ["link", "del", bridge], { reject: false, timeout: 30_000 });
+      await removeEmptyPortmapChains(natChainsBefore);
+      if (forwarding === "0") await writeFile(IP_FORWARD, "0\n").catch(() => undefined);
       await removeDir(dir);
     },
   };
