@@ -75,9 +75,15 @@ if [ -d /run/systemd/system ]; then
 fi
 log "systemd is not running: starting ${daemons[*]} in the background (logs in /var/log/berth)"
 mkdir -p /var/log/berth
+mkdir -p /run/berth
 for d in "${daemons[@]}"; do
-  if pgrep -x -f "node $here/.*/$d.*" >/dev/null 2>&1; then continue; fi
+  pidfile=/run/berth/$d.pid
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    log "$d is already running (pid $(cat "$pidfile"))"
+    continue
+  fi
   setsid nohup "/usr/local/bin/$d" >>"/var/log/berth/$d.log" 2>&1 < /dev/null &
+  echo $! > "$pidfile"
 done
 sock=/run/berth/berthd.sock
 for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.1; done
