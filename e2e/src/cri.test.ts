@@ -5,11 +5,14 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { readFile, rename } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
   ContainerEventType,
   ContainerState,
+  LinuxPodSandboxConfig,
+  NamespaceMode,
   type PodSandboxConfig,
   PodSandboxState,
   Protocol,
@@ -567,6 +570,42 @@ for (const { kind, start } of daemonKinds) {
         client.runtime.podSandboxStatus({ podSandboxId: podId, verbose: false }),
         (e: ClientError) => e.code === Status.NOT_FOUND,
       );
+    });
+
+    test("a host-network pod: no namespace, no CNI, the node's hostname", async () => {
+      const config: PodSandboxConfig = {
+        ...podConfig(),
+        metadata: { name: "hostnet", namespace: "e2e", uid: `${uid}-hostnet`, attempt: 0 },
+        hostname: "",
+        portMappings: [],
+        linux: LinuxPodSandboxConfig.fromPartial({
+          securityContext: { namespaceOptions: { network: NamespaceMode.NODE } },
+        }),
+      };
+      const pod = (await client.runtime.runPodSandbox({ config, runtimeHandler: "" })).podSandboxId;
+      try {
+        const st = await client.runtime.podSandboxStatus({ podSandboxId: pod, verbose: true });
+        assert.equal(st.status?.state, PodSandboxState.SANDBOX_READY);
+        assert.equal(st.status?.network?.ip, "");
+        assert.equal(JSON.parse(st.info.info ?? "{}").netnsPath, "");
+        const c = (
+          await client.runtime.createContainer({
+            podSandboxId: pod,
+            config: {
+              metadata: { name: "h" },
+              image: { image: image.ref },
+              command: ["sleep", "3600"],
+              logPath: "h.log",
+            },
+            sandboxConfig: config,
+          })
+        ).containerId;
+        await client.runtime.startContainer({ containerId: c });
+        const name = await client.runtime.execSync({ containerId: c, cmd: ["hostname"], timeout: 10n });
+        assert.equal(Buffer.from(name.stdout).toString().trim(), hostname());
+      } finally {
+        await client.runtime.removePodSandbox({ podSandboxId: pod });
+      }
     });
 
     test("RemoveImage removes every reference", async () => {
