@@ -318,34 +318,39 @@ class LocalContentWriter implements ContentWriter {
     return this.serial(async () => {
       if (expected !== "") digestHex(expected);
       const file = this.open();
-      // Whatever happens next, this writer is done and the ref is free again.
+      // Whatever happens next, this writer is done. The ref stays locked until the blob
+      // is in place and the ingest gone: a second writer on the same ref must not resume
+      // an ingest that this commit is moving away.
       this.file = undefined;
-      let actual: number;
       try {
-        await file.sync();
-        actual = (await file.stat()).size;
+        let actual: number;
+        try {
+          await file.sync();
+          actual = (await file.stat()).size;
+        } finally {
+          await file.close();
+        }
+        if (size > 0 && size !== actual) {
+          throw failedPrecondition(`unexpected commit size ${actual}, expected ${size}`);
+        }
+        const digest = `sha256:${this.hash.digest("hex")}`;
+        if (expected !== "" && expected !== digest) {
+          throw failedPrecondition(`unexpected commit digest ${digest}, expected ${expected}`);
+        }
+        const target = this.store.blobPath(digest);
+        if (await exists(target)) {
+          await rm(this.path, { recursive: true, force: true });
+          throw alreadyExists(`content ${digest}: already exists`);
+        }
+        // Blobs are immutable: read-only from the moment they appear under their digest.
+        await chmod(join(this.path, "data"), 0o444);
+        await rename(join(this.path, "data"), target);
+        await syncDir(join(this.store.root, "blobs", "sha256"));
+        await rm(this.path, { recursive: true, force: true });
+        return digest;
       } finally {
-        await file.close();
         this.release();
       }
-      if (size > 0 && size !== actual) {
-        throw failedPrecondition(`unexpected commit size ${actual}, expected ${size}`);
-      }
-      const digest = `sha256:${this.hash.digest("hex")}`;
-      if (expected !== "" && expected !== digest) {
-        throw failedPrecondition(`unexpected commit digest ${digest}, expected ${expected}`);
-      }
-      const target = this.store.blobPath(digest);
-      if (await exists(target)) {
-        await rm(this.path, { recursive: true, force: true });
-        throw alreadyExists(`content ${digest}: already exists`);
-      }
-      // Blobs are immutable: read-only from the moment they appear under their digest.
-      await chmod(join(this.path, "data"), 0o444);
-      await rename(join(this.path, "data"), target);
-      await syncDir(join(this.store.root, "blobs", "sha256"));
-      await rm(this.path, { recursive: true, force: true });
-      return digest;
     });
   }
 
