@@ -7,15 +7,23 @@
 
 import type { Any } from "@berth/api/google/protobuf/any";
 import { invalidArgument } from "../errdefs.js";
+import {
+  DEFAULT_PATH_ENV,
+  mergeEnv,
+  defaultMounts as ociDefaultMounts,
+  defaultUnixSpec as ociDefaultUnixSpec,
+} from "../oci/spec.js";
+
+export { defaultCapabilities, defaultDeviceRules, mergeEnv } from "../oci/spec.js";
 
 /** Type URLs containerd's typeurl registry gives the runtime-spec types; the value is JSON. */
 export const SPEC_TYPE_URL = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 export const PROCESS_TYPE_URL = "types.containerd.io/opencontainers/runtime-spec/1/Process";
 
 /** The runtime-spec version containerd 1.6 writes. */
-export const RUNTIME_SPEC_VERSION = "1.0.2-dev";
+export { OCI_VERSION as RUNTIME_SPEC_VERSION } from "../oci/spec.js";
 
-export const DEFAULT_PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+export { DEFAULT_PATH_ENV } from "../oci/spec.js";
 
 export interface SpecUser {
   uid: number;
@@ -113,48 +121,13 @@ export interface ImageRunConfig {
   StopSignal?: string;
 }
 
-export function defaultCapabilities(): string[] {
-  return [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-  ];
-}
-
+/**
+ * The mounts `ctr run` gives a container: containerd's Unix defaults, which have a tmpfs
+ * on /run where CRI's containers get the cgroup file system instead.
+ */
 export function defaultMounts(): SpecMount[] {
   return [
-    { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
-    {
-      destination: "/dev",
-      type: "tmpfs",
-      source: "tmpfs",
-      options: ["nosuid", "strictatime", "mode=755", "size=65536k"],
-    },
-    {
-      destination: "/dev/pts",
-      type: "devpts",
-      source: "devpts",
-      options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
-    },
-    {
-      destination: "/dev/shm",
-      type: "tmpfs",
-      source: "shm",
-      options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-    },
-    { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
-    { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
+    ...ociDefaultMounts().filter((m) => m.destination !== "/sys/fs/cgroup"),
     {
       destination: "/run",
       type: "tmpfs",
@@ -164,97 +137,15 @@ export function defaultMounts(): SpecMount[] {
   ];
 }
 
-/** /dev/null, random, full, tty, zero, urandom, console, the pts and ptmx: what a container may use. */
-export function defaultDeviceRules(): SpecDeviceRule[] {
-  const char = (major: number, minor?: number): SpecDeviceRule => ({
-    allow: true,
-    type: "c",
-    major,
-    ...(minor !== undefined ? { minor } : {}),
-    access: "rwm",
-  });
-  return [
-    char(1, 3),
-    char(1, 8),
-    char(1, 7),
-    char(5, 0),
-    char(1, 5),
-    char(1, 9),
-    char(5, 1),
-    char(136),
-    char(5, 2),
-  ];
-}
-
 /**
  * containerd's default Unix spec for container `id` in `namespace` (its cgroup is
- * /<namespace>/<id>), with the default device rules `ctr run` adds.
+ * /<namespace>/<id>), with the default device rules `ctr run` adds: the shared defaults of
+ * oci/spec.ts with ctr's mounts.
  */
 export function defaultUnixSpec(namespace: string, id: string): RuntimeSpec {
-  return {
-    ociVersion: RUNTIME_SPEC_VERSION,
-    process: {
-      user: { uid: 0, gid: 0 },
-      cwd: "/",
-      capabilities: {
-        bounding: defaultCapabilities(),
-        effective: defaultCapabilities(),
-        permitted: defaultCapabilities(),
-      },
-      rlimits: [{ type: "RLIMIT_NOFILE", hard: 1024, soft: 1024 }],
-      noNewPrivileges: true,
-    },
-    root: { path: "rootfs" },
-    mounts: defaultMounts(),
-    linux: {
-      resources: { devices: [{ allow: false, access: "rwm" }, ...defaultDeviceRules()] },
-      cgroupsPath: `/${namespace}/${id}`,
-      namespaces: [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "network" }],
-      maskedPaths: [
-        "/proc/acpi",
-        "/proc/asound",
-        "/proc/kcore",
-        "/proc/keys",
-        "/proc/latency_stats",
-        "/proc/timer_list",
-        "/proc/timer_stats",
-        "/proc/sched_debug",
-        "/sys/firmware",
-        "/proc/scsi",
-      ],
-      readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
-    },
-  };
-}
-
-/**
- * `overrides` applied to `defaults`: KEY=VALUE replaces the variable or is appended, a
- * bare KEY removes it (Docker's and containerd's rule).
- */
-export function mergeEnv(defaults: readonly string[], overrides: readonly string[]): string[] {
-  const result: Array<string | undefined> = [...defaults];
-  const index = new Map<string, number>();
-  defaults.forEach((e, i) => index.set(envKey(e), i));
-  for (const value of overrides) {
-    const key = envKey(value);
-    const at = index.get(key);
-    if (!value.includes("=")) {
-      if (at !== undefined) result[at] = undefined;
-      continue;
-    }
-    if (at !== undefined) {
-      result[at] = value;
-    } else {
-      index.set(key, result.length);
-      result.push(value);
-    }
-  }
-  return result.filter((e): e is string => e !== undefined);
-}
-
-function envKey(entry: string): string {
-  const eq = entry.indexOf("=");
-  return eq < 0 ? entry : entry.slice(0, eq);
+  const spec: RuntimeSpec = ociDefaultUnixSpec(id, namespace);
+  spec.mounts = defaultMounts();
+  return spec;
 }
 
 /** The user an image config names, resolved against the image's /etc/passwd and /etc/group. */
