@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { ConfigError, defaultCriConfig, parseCriConfig } from "./config.js";
 
@@ -22,6 +23,21 @@ test("a subset of keys overrides only those", () => {
   assert.equal(c.cni.binDir, "/usr/lib/cni");
 });
 
+test("shim grouping: per-pod unless configured; the pool size defaults to 8", () => {
+  assert.deepEqual(parseCriConfig("").shim, { policy: "per-pod", poolSize: 8 });
+  assert.deepEqual(parseCriConfig("shim:\n  policy: pooled\n").shim, { policy: "pooled", poolSize: 8 });
+  assert.deepEqual(parseCriConfig("shim:\n  policy: pooled\n  poolSize: 3\n").shim, {
+    policy: "pooled",
+    poolSize: 3,
+  });
+  assert.equal(parseCriConfig("shim:\n  policy: per-container\n").shim.policy, "per-container");
+});
+
+test("deploy/cri.yaml states the default shim grouping", () => {
+  const deployed = readFileSync(new URL("../../../deploy/cri.yaml", import.meta.url), "utf8");
+  assert.deepEqual(parseCriConfig(deployed).shim, defaultCriConfig.shim);
+});
+
 test("bad files fail with one message naming the key", () => {
   const bad: Array<[string, RegExp]> = [
     ["root: relative", /root: must be an absolute path/],
@@ -30,6 +46,10 @@ test("bad files fail with one message naming the key", () => {
     ["registry:\n  mirrors:\n    docker.io: http://x", /mirrors\.docker\.io must be a list/],
     ["logLevel: loud", /logLevel: must be one of/],
     ["root: [", /not valid YAML/],
+    ["shim:\n  policy: per-node", /shim\.policy: must be one of per-pod, per-container, pooled/],
+    ["shim:\n  poolSize: 0", /shim\.poolSize: expected a positive integer/],
+    ["shim:\n  poolSize: 2.5", /shim\.poolSize: expected a positive integer/],
+    ["shim:\n  poolSize: eight", /shim\.poolSize: expected a number/],
   ];
   for (const [text, message] of bad) {
     assert.throws(

@@ -5,6 +5,13 @@ import { type HostsConfig, validateHostsConfig } from "@berth/client";
 import { parse } from "yaml";
 import { type LogLevel, logLevels } from "./log.js";
 
+/**
+ * Which containers share a shim: `per-pod` (containerd's default: a pod's containers),
+ * `per-container` (each alone), `pooled` (`poolSize` pods per shim).
+ */
+export const shimPolicies = ["per-pod", "per-container", "pooled"] as const;
+export type ShimPolicy = (typeof shimPolicies)[number];
+
 export interface CriConfig {
   /** Persistent files of sandboxes (hostname, hosts, resolv.conf). */
   root: string;
@@ -34,6 +41,8 @@ export interface CriConfig {
   logLevel: LogLevel;
   /** Longer lines are split into partial ("P") CRI log entries. */
   maxContainerLogLineSize: number;
+  /** How containers are grouped into shims (fewer shims: less memory, larger blast radius). */
+  shim: { policy: ShimPolicy; poolSize: number };
 }
 
 export const DEFAULT_CONFIG_FILE = "/etc/berth/cri.yaml";
@@ -55,6 +64,7 @@ export const defaultCriConfig: CriConfig = {
   metrics: { address: "" },
   logLevel: "info",
   maxContainerLogLineSize: 16 * 1024,
+  shim: { policy: "per-pod", poolSize: 8 },
 };
 
 export class ConfigError extends Error {
@@ -75,6 +85,7 @@ const shape: Shape = {
   metrics: { address: "string" },
   logLevel: "string",
   maxContainerLogLineSize: "number",
+  shim: { policy: "string", poolSize: "number" },
 };
 
 function check(value: unknown, s: Shape, path: string): void {
@@ -158,6 +169,16 @@ export function parseCriConfig(text: string, source = "config"): CriConfig {
   }
   if (!Number.isInteger(cfg.maxContainerLogLineSize) || cfg.maxContainerLogLineSize < 0) {
     throw new ConfigError(`${source}: maxContainerLogLineSize: expected a non-negative integer`);
+  }
+  if (!shimPolicies.includes(cfg.shim.policy)) {
+    throw new ConfigError(
+      `${source}: shim.policy: must be one of ${shimPolicies.join(", ")}, got ${JSON.stringify(cfg.shim.policy)}`,
+    );
+  }
+  if (!Number.isInteger(cfg.shim.poolSize) || cfg.shim.poolSize < 1) {
+    throw new ConfigError(
+      `${source}: shim.poolSize: expected a positive integer, got ${JSON.stringify(cfg.shim.poolSize)}`,
+    );
   }
   return cfg;
 }

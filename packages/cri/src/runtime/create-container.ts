@@ -39,6 +39,7 @@ import {
   withLease,
 } from "./containerd-records.js";
 import { newId } from "./run-pod-sandbox.js";
+import { containerShimGroup } from "./shim-group.js";
 
 /** kubelet's unique container name: `<container>_<pod>_<namespace>_<uid>_<attempt>`. */
 export function containerName(c: CriContainerMetadata | undefined, pod: PodSandboxConfig): string {
@@ -110,6 +111,8 @@ export async function createContainer(
     const status = emptyStatus();
     status.resources = config.linux?.resources;
 
+    const shimGroup = await containerShimGroup(cri, id, sandbox.meta.id);
+
     await withLease(cri, async (lease) => {
       await prepareSnapshot(cri, lease, id, image.chainId);
       cleanup.add("remove snapshot", () => removeSnapshot(cri, id));
@@ -132,6 +135,7 @@ export async function createContainer(
         passwdLookup: users.passwd,
         groupLookup: users.group,
       });
+      spec.annotations = { ...spec.annotations, ...shimGroup };
       await cri.containerd.containers.create({
         container: {
           id,

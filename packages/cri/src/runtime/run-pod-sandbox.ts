@@ -36,6 +36,7 @@ import {
   specAny,
   withLease,
 } from "./containerd-records.js";
+import { sandboxShimGroup } from "./shim-group.js";
 import { deleteTask } from "./task.js";
 
 export const POD_IFNAME = "eth0";
@@ -153,6 +154,9 @@ export async function runPodSandbox(
     );
     Object.assign(meta, files);
 
+    const shimGroup = await sandboxShimGroup(cri, id);
+    cleanup.add("release shim pool", async () => shimGroup.settle(false));
+
     await withLease(cri, async (lease) => {
       await prepareSnapshot(cri, lease, id, image.chainId);
       cleanup.add("remove snapshot", () => removeSnapshot(cri, id));
@@ -169,10 +173,11 @@ export async function runPodSandbox(
         passwdLookup: users.passwd,
         groupLookup: users.group,
       });
+      spec.annotations = { ...spec.annotations, ...shimGroup.annotations };
       await cri.containerd.containers.create({
         container: {
           id,
-          labels: { ...config.labels, [KIND_LABEL]: KIND_SANDBOX },
+          labels: { ...config.labels, ...shimGroup.labels, [KIND_LABEL]: KIND_SANDBOX },
           image: image.references.find((r) => !r.startsWith("sha256:")) ?? image.id,
           runtime: { name: cri.config.containerd.runtime, options: undefined },
           spec: specAny(spec),
@@ -206,7 +211,14 @@ export async function runPodSandbox(
       sandbox.pid = created.pid;
     }
     cleanup.clear();
-    cri.log.info("sandbox running", { id, name, ip: meta.ip, pid: created.pid });
+    shimGroup.settle(true);
+    cri.log.info("sandbox running", {
+      id,
+      name,
+      ip: meta.ip,
+      pid: created.pid,
+      shimGroup: shimGroup.group || id,
+    });
     return { podSandboxId: id };
   } catch (err) {
     await cleanup.run();
