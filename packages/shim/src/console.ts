@@ -4,12 +4,15 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ReadStream } from "node:tty";
-import type { StdioPaths } from "./stdio.js";
+import type { CriLogWriter } from "./cri-log.js";
+import { failedPrecondition } from "./errors.js";
+import { CRI_LOG_SCHEME, type StdioPaths, parseStdio } from "./stdio.js";
 import { receiveFds, setWindowSize } from "./sys.js";
 
 // Terminals: runc creates the pty and sends its master over `--console-socket` with
 // SCM_RIGHTS. Node cannot receive descriptors, so the accepted connection is left paused
-// and read with recvmsg(2); the master is then copied to and from the client's FIFOs.
+// and read with recvmsg(2); the master is then copied to and from the client's FIFOs, or
+// into a CRI log as stdout.
 
 interface Accepted {
   socket: net.Socket;
@@ -81,12 +84,13 @@ export class ConsoleSocket {
   }
 }
 
-/** Copies between a pty master and the client's FIFOs; stderr is unused with a terminal. */
+/** Copies between a pty master and the client's FIFOs (or CRI log); stderr is unused with a terminal. */
 export class ConsoleCopy {
   readonly #master: number;
   readonly #stdio: StdioPaths;
   #reader: ReadStream | undefined;
   #out: net.Socket | undefined;
+  #criLog: CriLogWriter | undefined;
   #stdinReader: net.Socket | undefined;
   #stdinHold: number | undefined;
   #done: Promise<void> = Promise.resolve();
@@ -98,20 +102,24 @@ export class ConsoleCopy {
     this.#stdio = stdio;
   }
 
-  start(): void {
+  async start(): Promise<void> {
     const { stdout, stdin } = this.#stdio;
-    if (stdout !== "") {
+    const kind = parseStdio(this.#stdio);
+    if (kind.kind === "cri-log") {
+      const { CriLogWriter } = await import("./cri-log.js");
+      const log = await CriLogWriter.open(kind.path, kind.maxLine);
+      this.#criLog = log;
+      const reader = this.#readMaster();
+      // The master reads EIO once every slave descriptor is closed: that is the end.
+      this.#done = log.copy(reader, "stdout").then(() => log.close());
+    } else if (stdout !== "") {
       const out = new net.Socket({
         fd: openSync(stdout, constants.O_RDWR | constants.O_NONBLOCK),
         readable: false,
       });
       out.on("error", () => {});
       this.#out = out;
-      const reader = new ReadStream(this.#master);
-      this.#reader = reader;
-      reader.once("close", () => {
-        this.#masterGone = true;
-      });
+      const reader = this.#readMaster();
       this.#done = new Promise<void>((resolve) => {
         const finish = () => {
           reader.unpipe(out);
@@ -139,6 +147,23 @@ export class ConsoleCopy {
         );
       });
     }
+  }
+
+  #readMaster(): ReadStream {
+    const reader = new ReadStream(this.#master);
+    this.#reader = reader;
+    reader.on("error", () => {});
+    reader.once("close", () => {
+      this.#masterGone = true;
+    });
+    return reader;
+  }
+
+  async reopenLog(): Promise<void> {
+    if (this.#criLog === undefined) {
+      throw failedPrecondition(`the process's output does not go to a ${CRI_LOG_SCHEME} log`);
+    }
+    await this.#criLog.reopen();
   }
 
   /** The master is non-blocking: retry on EAGAIN rather than block the event loop. */
@@ -187,5 +212,6 @@ export class ConsoleCopy {
     this.#out?.destroy();
     if (this.#reader !== undefined) this.#reader.destroy();
     else closeSync(this.#master);
+    void this.#criLog?.close();
   }
 }

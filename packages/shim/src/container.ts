@@ -9,7 +9,7 @@ import { decodeOptions } from "./options.js";
 import { ShimProcess, type StdioCopy } from "./process.js";
 import type { Reaper } from "./reaper.js";
 import { DEFAULT_RUNC_BINARY, DEFAULT_RUNC_ROOT, Runc, readPidFile } from "./runc.js";
-import { ProcessIO, type StdioPaths } from "./stdio.js";
+import { ProcessIO, type StdioPaths, parseStdio } from "./stdio.js";
 import type { ChildExit } from "./sys.js";
 
 // One container in the shim: its rootfs, its runc handle, its init process and the
@@ -54,6 +54,7 @@ interface StdioSetup {
 async function prepareStdio(stdio: StdioPaths): Promise<StdioSetup> {
   if (stdio.terminal) {
     // Terminals are rare for shims: load the pty code only when one is asked for.
+    parseStdio(stdio);
     const { ConsoleSocket } = await import("./console.js");
     return { io: undefined, pipes: undefined, console: await ConsoleSocket.create() };
   }
@@ -68,7 +69,12 @@ async function startStdio(setup: StdioSetup, stdio: StdioPaths): Promise<StdioCo
       const master = await setup.console.receiveMaster();
       const { ConsoleCopy } = await import("./console.js");
       const copy = new ConsoleCopy(master, stdio);
-      copy.start();
+      try {
+        await copy.start();
+      } catch (err) {
+        copy.close();
+        throw err;
+      }
       return copy;
     } finally {
       await setup.console.close();
@@ -344,6 +350,16 @@ export class Container {
     this.init.expect("update", ["created", "running", "paused"]);
     if (resources === undefined) throw invalidArgument("update: no resources");
     await this.runc.update(this.id, resources.value);
+  }
+
+  /** Berth's CRI log extension (see service.ts): the init process's log goes on in a new file. */
+  async reopenLog(): Promise<void> {
+    const p = this.init;
+    if (p.state === "deleted") throw notFound(`container ${this.id} is deleted: not found`);
+    if (p.io?.reopenLog === undefined) {
+      throw failedPrecondition(`container ${this.id} does not write its output to a CRI log`);
+    }
+    await p.io.reopenLog();
   }
 
   /** After the init exited: what is left of a container without a PID namespace is killed, and a paused one thawed. */

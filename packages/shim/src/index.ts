@@ -11,4 +11,5 @@ export { Reaper } from "./reaper.js";
 export { Runc } from "./runc.js";
 export { serve } from "./serve.js";
 export { startShim } from "./start.js";
-export { TaskService } from "./service.js";
+export { REOPEN_LOG_ANNOTATION, TaskService } from "./service.js";
+export { CRI_LOG_SCHEME } from "./stdio.js";

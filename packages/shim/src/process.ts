@@ -13,6 +13,8 @@ export interface StdioCopy {
   done(timeoutMs: number): Promise<void>;
   close(): void;
   resize?(width: number, height: number): void;
+  /** For a `cri-log://` destination: go on in a new file at the same path. */
+  reopenLog?(): Promise<void>;
 }
 
 export class ShimProcess {

@@ -9,6 +9,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  renameSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -22,7 +23,7 @@ import { Status } from "@berth/api/containerd/types/task/task";
 import { Code, TtrpcClient, TtrpcServer, createTtrpcClient, namespaceMetadata } from "@berth/ttrpc";
 import { EventPublisher } from "./events.js";
 import { Reaper } from "./reaper.js";
-import { TaskService } from "./service.js";
+import { REOPEN_LOG_ANNOTATION, TaskService } from "./service.js";
 import { initLibc, setChildSubreaper } from "./sys.js";
 
 const haveRunc = (() => {
@@ -122,10 +123,19 @@ describe(
       } catch {
         // already gone
       }
-      try {
-        execFileSync("umount", ["-l", join(bundle, "rootfs")], { stdio: "ignore" });
-      } catch {
-        // not mounted
+      for (const b of [bundle, join(dir, "bundle-log")]) {
+        try {
+          execFileSync("runc", ["--root", join(dir, "runc", "svc-test"), "delete", "--force", "c2"], {
+            stdio: "ignore",
+          });
+        } catch {
+          // already gone
+        }
+        try {
+          execFileSync("umount", ["-l", join(b, "rootfs")], { stdio: "ignore" });
+        } catch {
+          // not mounted
+        }
       }
       rmSync(dir, { recursive: true, force: true });
     });
@@ -184,6 +194,12 @@ describe(
         ?.split(":")[2];
       assert.ok(cgroup !== undefined);
       assert.equal(readFileSync(join("/sys/fs/cgroup/pids", cgroup, "pids.max"), "utf8").trim(), "50");
+      // Only a task that writes a CRI log (cri-log://) has a log to reopen.
+      await rejectsWith(
+        task.update({ id: "c1", annotations: { [REOPEN_LOG_ANNOTATION]: "1" } }),
+        Code.FAILED_PRECONDITION,
+        /cri-log/,
+      );
 
       const stats = await task.stats({ id: "c1" });
       assert.equal(stats.stats?.typeUrl, "io.containerd.cgroups.v1.Metrics");
@@ -233,6 +249,54 @@ describe(
       assert.ok(
         events.every((e) => e.namespace === "svc-test" && e.event?.typeUrl.startsWith("containerd.events.")),
       );
+    });
+
+    it("writes a cri-log:// task's CRI log itself, and reopens it on Update with the reopen annotation", async () => {
+      const logBundle = join(dir, "bundle-log");
+      mkdirSync(logBundle);
+      const spec = JSON.parse(readFileSync(join(bundle, "config.json"), "utf8"));
+      spec.process.args = ["sh", "-c", "echo one; echo two >&2; while true; do echo tick; sleep 0.1; done"];
+      writeFileSync(join(logBundle, "config.json"), JSON.stringify(spec));
+      const log = join(dir, "pods", "c2", "0.log");
+      const uri = `cri-log://${log}`;
+      const created = await task.create({
+        id: "c2",
+        bundle: logBundle,
+        rootfs: [{ type: "bind", source: join(dir, "image"), target: "", options: ["rbind", "ro"] }],
+        stdout: uri,
+        stderr: uri,
+        options,
+      });
+      assert.ok(created.pid > 0);
+      assert.equal((await task.state({ id: "c2" })).stdout, uri);
+      await task.start({ id: "c2" });
+      const read = (path: string) =>
+        readFileSync(path, "utf8")
+          .split("\n")
+          .slice(0, -1)
+          .map((l) => l.split(" ").slice(1).join(" "));
+      const until = async (what: string, ok: () => boolean) => {
+        for (let i = 0; i < 100 && !ok(); i++) await new Promise((r) => setTimeout(r, 50));
+        assert.ok(ok(), what);
+      };
+      // Two pipes, read as their data comes: the order across streams is the order of the reads.
+      await until(
+        "both streams and ticks in the log",
+        () =>
+          existsSync(log) &&
+          ["stdout F one", "stderr F two", "stdout F tick"].every((l) => read(log).includes(l)),
+      );
+
+      renameSync(log, `${log}.1`);
+      await task.update({ id: "c2", annotations: { [REOPEN_LOG_ANNOTATION]: "1" } });
+      await until("ticks in the reopened log", () => existsSync(log) && read(log).includes("stdout F tick"));
+      assert.ok(read(`${log}.1`).every((l) => ["stdout F one", "stderr F two", "stdout F tick"].includes(l)));
+
+      const exit = task.wait({ id: "c2" });
+      await task.kill({ id: "c2", signal: 9 });
+      assert.equal((await exit).exitStatus, 137);
+      await task.delete({ id: "c2" });
+      assert.ok(read(log).every((l) => l === "stdout F tick"));
     });
   },
 );

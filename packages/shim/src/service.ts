@@ -33,6 +33,15 @@ export interface TaskServiceOptions {
   onShutdown: () => void;
 }
 
+/**
+ * Berth's extension of Update for tasks whose output goes to a `cri-log://` URI: with this
+ * annotation set to "1" the shim reopens the log file (kubelet renamed it to rotate it),
+ * and the resources, which may then be absent, are left alone. Update is the Task API
+ * call that carries free-form data; upstream shims never see the annotation, since only a
+ * client that created the task with a `cri-log://` URI sends it.
+ */
+export const REOPEN_LOG_ANNOTATION = "io.berth.cri.reopen-log";
+
 const statusCodes = {
   created: Status.CREATED,
   running: Status.RUNNING,
@@ -287,7 +296,12 @@ export class TaskService {
     },
 
     update: async (r) => {
-      await this.#container(r.id).update(r.resources);
+      const c = this.#container(r.id);
+      if (r.annotations[REOPEN_LOG_ANNOTATION] === "1") {
+        await c.reopenLog();
+        if (r.resources === undefined || r.resources.value.length === 0) return {};
+      }
+      await c.update(r.resources);
       return {};
     },
 

@@ -35,6 +35,25 @@ describe("stdio", () => {
     assert.deepEqual(parseStdio(io("/run/x/stdout")), { kind: "fifo" });
     assert.deepEqual(parseStdio(io("fifo:///run/x/stdout")), { kind: "fifo" });
     assert.deepEqual(parseStdio(io("file:///var/log/c%201.log")), { kind: "file", path: "/var/log/c 1.log" });
+    assert.deepEqual(
+      parseStdio({ stdin: "", stdout: "cri-log:///l/0.log", stderr: "cri-log:///l/0.log", terminal: false }),
+      {
+        kind: "cri-log",
+        path: "/l/0.log",
+        maxLine: 16384,
+      },
+    );
+    assert.deepEqual(parseStdio(io("cri-log:///var/log/pods/a%20b/0.log?max-line-size=0")), {
+      kind: "cri-log",
+      path: "/var/log/pods/a b/0.log",
+      maxLine: 0,
+    });
+    assert.throws(() => parseStdio(io("cri-log://host/0.log")), /absolute path/);
+    assert.throws(() => parseStdio(io("cri-log:///0.log?max-line-size=-1")), /max-line-size/);
+    assert.throws(
+      () => parseStdio({ stdin: "", stdout: "cri-log:///l/0.log", stderr: "/run/err", terminal: false }),
+      /same URI/,
+    );
     assert.throws(() => parseStdio(io("binary:///usr/bin/logger?x=1")), /not supported/);
     assert.throws(() => parseStdio(io("tcp://1.2.3.4")), /unknown scheme/);
   });
@@ -71,6 +90,25 @@ describe("stdio", () => {
     await new Promise((resolve) => child.once("exit", resolve));
     await io.done(5_000);
     assert.deepEqual(readFileSync(log, "utf8").split("\n").sort(), ["", "a", "b"]);
+    io.close();
+  });
+
+  it("writes both pipes into one CRI log for cri-log:// URIs, even when the process is gone", async () => {
+    const log = join(dir, "pods", "c 1", "0.log");
+    const uri = `cri-log://${encodeURI(log)}?max-line-size=8`;
+    const io = ProcessIO.create({ stdin: "", stdout: uri, stderr: uri, terminal: false });
+    const child = spawn("sh", ["-c", "echo out; sleep 0.1; echo err >&2; sleep 0.1; printf 0123456789abc"], {
+      stdio: io.childStdio(),
+    });
+    io.closeChildEnds();
+    await io.start();
+    await new Promise((resolve) => child.once("exit", resolve));
+    await io.done(5_000);
+    const lines = readFileSync(log, "utf8")
+      .split("\n")
+      .slice(0, -1)
+      .map((l) => l.split(" ").slice(1).join(" "));
+    assert.deepEqual(lines, ["stdout F out", "stderr F err", "stdout P 01234567", "stdout P 89abc"]);
     io.close();
   });
 });

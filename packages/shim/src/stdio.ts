@@ -3,12 +3,14 @@ import { mkdir } from "node:fs/promises";
 import net from "node:net";
 import { dirname } from "node:path";
 import type { Readable, Writable } from "node:stream";
-import { invalidArgument } from "./errors.js";
+import type { CriLogWriter } from "./cri-log.js";
+import { failedPrecondition, invalidArgument } from "./errors.js";
 import { pipe } from "./sys.js";
 
 // A process's standard streams. runc gets real pipes (a container may reopen /dev/stdout,
 // which fails on a socket); the shim keeps the other ends and copies them to and from the
-// FIFOs or file the client named, so the client may come and go while the process runs.
+// FIFOs or file the client named, or writes them into a CRI log, so the client may come
+// and go while the process runs.
 
 export interface StdioPaths {
   stdin: string;
@@ -17,8 +19,23 @@ export interface StdioPaths {
   terminal: boolean;
 }
 
-/** How the client wants output delivered, from the stdout URI's scheme. */
-export type StdioKind = { kind: "null" } | { kind: "fifo" } | { kind: "file"; path: string };
+/**
+ * How the client wants output delivered, from the stdout URI's scheme. Besides upstream's
+ * FIFOs and `file://` (raw output), Berth's own `cri-log:///<path>[?max-line-size=N]`
+ * asks the shim to write the CRI container log itself (cri-log.ts): stdout and stderr
+ * into one file, each line tagged with its stream. stderr is then the same URI (or empty
+ * with a terminal). A scheme of its own, so that no shim that does not know it can take it
+ * for a plain file; containerd's runc shim rejects it as an unknown scheme.
+ */
+export type StdioKind =
+  | { kind: "null" }
+  | { kind: "fifo" }
+  | { kind: "file"; path: string }
+  | { kind: "cri-log"; path: string; maxLine: number };
+
+export const CRI_LOG_SCHEME = "cri-log";
+/** containerd's default max_container_log_line_size. */
+export const DEFAULT_MAX_LOG_LINE = 16 * 1024;
 
 export function parseStdio(stdio: StdioPaths): StdioKind {
   if (stdio.stdin === "" && stdio.stdout === "" && stdio.stderr === "") return { kind: "null" };
@@ -33,11 +50,33 @@ export function parseStdio(stdio: StdioPaths): StdioKind {
       if (path === "" || path === "/") throw invalidArgument(`stdio: no path in ${out}`);
       return { kind: "file", path };
     }
+    case CRI_LOG_SCHEME:
+      return parseCriLog(stdio);
     case "binary":
       throw invalidArgument(`stdio: binary:// logging drivers are not supported by this shim (${out})`);
     default:
       throw invalidArgument(`stdio: unknown scheme ${scheme} in ${out}`);
   }
+}
+
+function parseCriLog(stdio: StdioPaths): StdioKind {
+  const uri = stdio.stdout;
+  const url = new URL(uri);
+  const path = decodeURIComponent(url.pathname);
+  if (url.host !== "" || !path.startsWith("/") || path === "/") {
+    throw invalidArgument(`stdio: ${uri}: expected ${CRI_LOG_SCHEME}:///<absolute path>`);
+  }
+  if (stdio.stderr !== "" && stdio.stderr !== uri) {
+    throw invalidArgument(
+      `stdio: with stdout ${uri}, stderr must be the same URI (or empty), not ${stdio.stderr}`,
+    );
+  }
+  const max = url.searchParams.get("max-line-size");
+  const maxLine = max === null ? DEFAULT_MAX_LOG_LINE : Number(max);
+  if (!Number.isSafeInteger(maxLine) || maxLine < 0 || max === "") {
+    throw invalidArgument(`stdio: ${uri}: max-line-size must be a non-negative integer`);
+  }
+  return { kind: "cri-log", path, maxLine };
 }
 
 /** A FIFO path, with or without a fifo:// scheme. */
@@ -114,6 +153,7 @@ export class ProcessIO {
   #stdinHold: number | undefined;
   readonly #streams: Array<Readable | Writable> = [];
   #copies: Promise<void>[] = [];
+  #criLog: CriLogWriter | undefined;
   #closed = false;
 
   private constructor(stdio: StdioPaths, kind: StdioKind) {
@@ -165,7 +205,9 @@ export class ProcessIO {
   async start(): Promise<void> {
     if (this.#kind.kind === "null") return;
     const { stdio } = this;
-    if (this.#kind.kind === "file") {
+    if (this.#kind.kind === "cri-log") {
+      await this.#startCriLog(this.#kind.path, this.#kind.maxLine);
+    } else if (this.#kind.kind === "file") {
       const path = this.#kind.path;
       await mkdir(dirname(path), { recursive: true });
       const out = outputStream(
@@ -213,6 +255,33 @@ export class ProcessIO {
     }
   }
 
+  /** Both output pipes into one CRI log file, closed once both have ended. */
+  async #startCriLog(path: string, maxLine: number): Promise<void> {
+    const { CriLogWriter } = await import("./cri-log.js");
+    const log = await CriLogWriter.open(path, maxLine);
+    this.#criLog = log;
+    const copies: Promise<void>[] = [];
+    for (const [pipe_, name] of [
+      [this.#stdout, "stdout"],
+      [this.#stderr, "stderr"],
+    ] as const) {
+      if (pipe_ === undefined) continue;
+      const from = readStream(pipe_.read);
+      pipe_.read = -1;
+      this.#streams.push(from);
+      copies.push(log.copy(from, name));
+    }
+    this.#copies.push(Promise.all(copies).then(() => log.close()));
+  }
+
+  /** Switches the CRI log to a new file at its path (after the old one was renamed). */
+  async reopenLog(): Promise<void> {
+    if (this.#criLog === undefined) {
+      throw failedPrecondition(`the process's output does not go to a ${CRI_LOG_SCHEME} log`);
+    }
+    await this.#criLog.reopen();
+  }
+
   #copy(from: net.Socket, to: Writable, onEnd: () => void): Promise<void> {
     this.#streams.push(from);
     return new Promise<void>((resolve) => {
@@ -258,5 +327,6 @@ export class ProcessIO {
     }
     this.closeStdin();
     for (const s of this.#streams) s.destroy();
+    void this.#criLog?.close();
   }
 }
