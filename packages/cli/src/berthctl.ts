@@ -24,6 +24,7 @@ import {
   matches,
   splitLeadingOptions,
 } from "./command.js";
+import { criGroup, criOptionHelp, parseCriOptions } from "./commands/cri/index.js";
 import { commandGroups, topLevelCommands } from "./commands/index.js";
 
 export interface RunEnvironment {
@@ -47,13 +48,18 @@ export function usage(
 ): string {
   const lines = [
     "Usage: berthctl [--address SOCK] [--namespace NS] <command> [options]",
+    "       berthctl cri [--runtime-endpoint SOCK] <command> [options]",
     "",
-    "Talks to berthd, or to containerd 1.6, over its gRPC socket.",
+    "Talks to berthd, or to containerd 1.6, over its gRPC socket; the cri commands talk",
+    "to a CRI runtime (berth-cri) over its socket instead.",
     "",
     "Global options:",
     `  -a, --address SOCK    daemon socket (default ${DEFAULT_ADDRESS}, env BERTH_ADDRESS)`,
     `  -n, --namespace NS    namespace (default "${DEFAULT_NAMESPACE}", env BERTH_NAMESPACE)`,
     "  -h, --help            show this help",
+    "",
+    "Options of cri, before its command:",
+    ...criOptionHelp.map((h) => `  ${h}`),
     "",
     "Commands:",
   ];
@@ -82,7 +88,13 @@ function commandHelp(group: CommandGroup | undefined, command: Command): string 
 }
 
 function groupHelp(group: CommandGroup): string {
-  const lines = [`Usage: berthctl ${group.name} <command> [options]`, "", "Commands:"];
+  const cri = group === criGroup;
+  const lines = [
+    `Usage: berthctl ${group.name}${cri ? " [--runtime-endpoint SOCK]" : ""} <command> [options]`,
+    "",
+    ...(cri ? ["Options:", ...criOptionHelp.map((h) => `  ${h}`), ""] : []),
+    "Commands:",
+  ];
   for (const c of group.commands) lines.push(commandLine(`  ${c.name} ${c.synopsis}`, c.summary));
   return `${lines.join("\n")}\n`;
 }
@@ -159,7 +171,7 @@ export async function run(argv: readonly string[], io: RunEnvironment): Promise<
   try {
     const { global, help, rest } = parseGlobal(argv, io.env);
     address = global.address;
-    const [groupName, commandName, ...args] = rest;
+    const [groupName] = rest;
     if (groupName === undefined) {
       (help ? io.stdout : io.stderr).write(usage());
       return help ? 0 : 1;
@@ -168,11 +180,15 @@ export async function run(argv: readonly string[], io: RunEnvironment): Promise<
       io.stdout.write(usage());
       return 0;
     }
+    // `cri [--runtime-endpoint SOCK] <command>`: the endpoint reaches the cri commands
+    // through their environment, where it overrides BERTH_CRI_ENDPOINT.
+    const cri = groupName === criGroup.name ? parseCriOptions(rest.slice(1), io.env) : undefined;
+    const [commandName, ...args] = cri?.rest ?? rest.slice(1);
     const ctx: CommandContext = {
       global,
       stdout: io.stdout,
       stderr: io.stderr,
-      env: io.env,
+      env: cri?.env ?? io.env,
       signal: io.signal,
       stdin: io.stdin,
       signals: io.signals,

@@ -1,12 +1,13 @@
-// Every command berthctl knows: groups (images, tasks, containers; later cri) are a
-// folder here with one file per command; a few commands (run) stand alone.
+// Every command berthctl knows: groups (images, tasks, containers, cri) are a folder
+// here with one file per command; a few commands (run) stand alone.
 
 import type { Command, CommandGroup } from "../command.js";
 import { containersGroup } from "./containers/index.js";
+import { criGroup } from "./cri/index.js";
 import { imagesGroup } from "./images/index.js";
 import { runCommand } from "./run.js";
 import { tasksGroup } from "./tasks/index.js";
 
 export const topLevelCommands: readonly Command[] = [runCommand];
 
-export const commandGroups: readonly CommandGroup[] = [imagesGroup, containersGroup, tasksGroup];
+export const commandGroups: readonly CommandGroup[] = [imagesGroup, containersGroup, tasksGroup, criGroup];
