@@ -86,6 +86,16 @@ test("sequences of sequences, items on the key's column, empty items", () => {
   assert.deepEqual(parseYaml("a:\n- - 1\n  - 2\n- -\n-\nb: x"), { a: [[1, 2], [null], null], b: "x" });
 });
 
+test("block scalars as list items, indented from the list", () => {
+  assert.deepEqual(
+    parseYaml("args:\n  - |\n    trap 'exit 0' TERM\n    echo $((1+1))\n  - >-\n    a\n    b\nenvs: []\n"),
+    {
+      args: ["trap 'exit 0' TERM\necho $((1+1))\n", "a b"],
+      envs: [],
+    },
+  );
+});
+
 test("block scalars: literal and folded, with chomping", () => {
   const doc = parseYaml(
     "a: |\n  line 1\n  line 2\n\nb: >-\n  folded\n  text\n\n  para\nc: |+\n  kept\n\nd: x\n",

@@ -448,6 +448,11 @@ class BlockParser {
         out.push(child > indent ? this.node(child) : null);
         continue;
       }
+      // "- |": a block scalar, indented from the list.
+      if (/^[|>]/.test(content.trim())) {
+        out.push(this.inline(content, indent));
+        continue;
+      }
       // "- key: value" and "- - x": the rest of the line is a node at its own column.
       const column = indent + 1 + (/^ */.exec(content)?.[0].length ?? 0);
       this.lines[this.pos] = " ".repeat(column) + content.trimStart();
