@@ -60,12 +60,23 @@ export class CriLogFile {
     let pending: Buffer[] = [];
     let length = 0;
     const tagStream = Buffer.from(` ${stream} `);
+    // The entries completed by one read share its time and are written together: one
+    // write per line would throttle a chatty container to a few lines per millisecond.
+    let header = Buffer.alloc(0);
+    let entries: Buffer[] = [];
     const emit = (tag: "F" | "P", parts: Buffer[]) => {
-      let content = Buffer.concat(parts);
+      let content = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
       if (tag === "F" && content.length > 0 && content[content.length - 1] === 0x0d) {
         content = content.subarray(0, content.length - 1);
       }
-      this.#push(Buffer.concat([Buffer.from(rfc3339Nano()), tagStream, Buffer.from(`${tag} `), content, NL]));
+      entries.push(header, tag === "F" ? FULL : PARTIAL, content, NL);
+    };
+    const stamp = () => {
+      header = Buffer.concat([Buffer.from(rfc3339Nano()), tagStream]);
+    };
+    const write = () => {
+      if (entries.length > 0) this.#push(Buffer.concat(entries));
+      entries = [];
     };
     const flushLong = () => {
       const max = this.#maxLine;
@@ -82,13 +93,16 @@ export class CriLogFile {
       const finish = () => {
         if (done) return;
         done = true;
+        stamp();
         if (length > 0) emit("P", pending);
+        write();
         pending = [];
         length = 0;
         this.#sources.delete(source);
         resolve();
       };
       source.on("data", (chunk: Buffer) => {
+        stamp();
         let start = 0;
         for (;;) {
           const nl = chunk.indexOf(0x0a, start);
@@ -106,6 +120,7 @@ export class CriLogFile {
           length += chunk.length - start;
           flushLong();
         }
+        write();
         if (this.#queued > HIGH_WATER) source.pause();
       });
       source.once("end", finish);
@@ -167,3 +182,5 @@ export class CriLogFile {
 }
 
 const NL = Buffer.from("\n");
+const FULL = Buffer.from("F ");
+const PARTIAL = Buffer.from("P ");
