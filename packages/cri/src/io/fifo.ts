@@ -1,12 +1,15 @@
-// The stdio FIFOs between a task's shim and berth-cri. berth-cri makes them and reads
-// them; the shim writes. The read end is opened so that it sees EOF only once the shim
-// has closed its write end, i.e. once the process's output is complete.
+// The stdio FIFOs between a task's shim and berth-cri, for ExecSync and for the output of
+// containers whose shim does not write the CRI log itself (any runtime but Berth's, see
+// shim-log.ts). berth-cri makes them and reads them; the shim writes. The read end is
+// opened so that it sees EOF only once the shim has closed its write end, i.e. once the
+// process's output is complete.
 //
-// Restart caveat: the shim keeps its write ends open while berth-cri is away. Output
+// Restart caveats: the shim keeps its write ends open while berth-cri is away. Output
 // produced meanwhile waits in the pipe (64 KiB) and in the shim, and a container that
-// writes more blocks until berth-cri is back and reopens the FIFOs: nothing is lost, but
-// such lines carry the time berth-cri read them. A CRI-format log writer inside the shim
-// (the target design) removes both caveats.
+// writes more blocks until berth-cri is back and reopens the FIFOs; such lines carry the
+// time berth-cri read them. And runc's shim closes its ends when the process exits: what
+// is still in a FIFO nobody holds open is then gone, so the output of a container that
+// exits while berth-cri is away is lost.
 
 import { constants, close, open } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";

@@ -1,6 +1,7 @@
 // What happens when a task's init process exits, whoever noticed first (the event
 // monitor, StopContainer, recovery): the exit is recorded in the daemon, the task is
-// deleted so the shim lets go of the FIFOs, and the log copy is finished.
+// deleted so the shim lets go of the FIFOs, and berth-cri's log copy is finished. When the
+// shim writes the CRI log itself, its Delete returns once the last output is in the file.
 
 import { ContainerEventType } from "@berth/api/cri/runtime/v1/api";
 import type { Cri } from "../cri.js";
@@ -60,7 +61,7 @@ async function recordExit(
   cri.publishContainerEvent(id, ContainerEventType.CONTAINER_STOPPED_EVENT);
 }
 
-/** Waits (bounded) for the output to drain into the log, then closes the log file. */
+/** Waits (bounded) for the output to drain into the log, then closes the log file (FIFO-fed logs only). */
 export async function finishIo(cri: Cri, c: Container): Promise<void> {
   const io = c.io;
   if (io === undefined) return;

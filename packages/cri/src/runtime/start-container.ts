@@ -1,6 +1,7 @@
-// StartContainer: the task, with its stdout and stderr on FIFOs berth-cri reads into the
-// CRI log file, then started. A container that fails to start is recorded as exited with
-// reason StartError, as containerd does.
+// StartContainer: the task, with its output going to the CRI log file, then started. With
+// Berth's shim the shim writes the log itself (io/shim-log.ts); with other runtimes the
+// task's stdout and stderr are FIFOs berth-cri reads into the log. A container that fails
+// to start is recorded as exited with reason StartError, as containerd does.
 
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -19,6 +20,7 @@ import {
   openReaderWaiting,
   removeFifoSet,
 } from "../io/fifo.js";
+import { criLogUri, shimWritesLog } from "../io/shim-log.js";
 import { nowNs } from "../store/records.js";
 import { type Container, type ContainerIO, containerState } from "../store/stores.js";
 import { Cleanup, snapshotMounts } from "./containerd-records.js";
@@ -52,6 +54,53 @@ export async function startContainer(cri: Cri, req: StartContainerRequest): Prom
   return cri.locks.run(c.meta.id, () => start(cri, c));
 }
 
+/** Where a task's output goes, and what berth-cri does about it once the task has started. */
+interface TaskOutput {
+  stdio: { stdin: string; stdout: string; stderr: string; terminal: boolean };
+  /** After the start: berth-cri's copy into the log, or undefined when the shim writes it. */
+  attach(): Promise<ContainerIO | undefined>;
+}
+
+/** Berth's shim writes the log: one URI for both streams (a terminal has only stdout). */
+function shimLogOutput(cri: Cri, c: Container): TaskOutput {
+  const uri = criLogUri(c.meta.logPath, cri.config.maxContainerLogLineSize);
+  const terminal = c.meta.config.tty;
+  return {
+    stdio: { stdin: "", stdout: uri, stderr: terminal ? "" : uri, terminal },
+    attach: async () => undefined,
+  };
+}
+
+/** FIFOs berth-cri reads into the log (any other runtime, or no log path: output discarded). */
+async function fifoOutput(cri: Cri, c: Container, cleanup: Cleanup): Promise<TaskOutput> {
+  const id = c.meta.id;
+  const log = await CriLogFile.open(c.meta.logPath, cri.config.maxContainerLogLineSize);
+  cleanup.add("close log", () => log.close());
+  const fifos: FifoSet = await createFifoSet(fifoDir(cri.config.state, id), id, {
+    stdin: false,
+    terminal: c.meta.config.tty,
+  });
+  cleanup.add("remove FIFOs", () => removeFifoSet(fifos));
+  const readers: PendingReader[] = [];
+  const stdout = openReaderWaiting(fifos.stdout);
+  readers.push(stdout);
+  const stderr = fifos.stderr !== "" ? openReaderWaiting(fifos.stderr) : undefined;
+  if (stderr !== undefined) readers.push(stderr);
+  cleanup.add("stop waiting for FIFO writers", async () => {
+    for (const r of readers) r.cancel();
+  });
+  return {
+    stdio: { stdin: fifos.stdin, stdout: fifos.stdout, stderr: fifos.stderr, terminal: fifos.terminal },
+    // The shim may open its ends at create or at start: wait for them after start.
+    attach: async () => {
+      const [out, err] = await Promise.all([stdout.stream, stderr?.stream]);
+      const done = copyOutput(log, { stdout: out, stderr: err });
+      done.then(() => cri.log.debug("container output ended", { id }));
+      return { fifos, log, done, close: () => closeStreams(out, err) };
+    },
+  };
+}
+
 async function start(cri: Cri, c: Container): Promise<StartContainerResponse> {
   const id = c.meta.id;
   const state = containerState(c);
@@ -62,42 +111,18 @@ async function start(cri: Cri, c: Container): Promise<StartContainerResponse> {
     throw failedPrecondition(`sandbox ${c.meta.sandboxId} of container ${id} is not ready`);
   }
   const cleanup = new Cleanup(cri);
-  const readers: PendingReader[] = [];
   try {
-    const log = await CriLogFile.open(c.meta.logPath, cri.config.maxContainerLogLineSize);
-    cleanup.add("close log", () => log.close());
-    const config = c.meta.config;
-    const fifos: FifoSet = await createFifoSet(fifoDir(cri.config.state, id), id, {
-      stdin: false,
-      terminal: config.tty,
-    });
-    cleanup.add("remove FIFOs", () => removeFifoSet(fifos));
-    const stdout = openReaderWaiting(fifos.stdout);
-    readers.push(stdout);
-    const stderr = fifos.stderr !== "" ? openReaderWaiting(fifos.stderr) : undefined;
-    if (stderr !== undefined) readers.push(stderr);
-    cleanup.add("stop waiting for FIFO writers", async () => {
-      for (const r of readers) r.cancel();
-    });
-
+    const record = (await cri.containerd.containers.get({ id })).container;
+    const output =
+      shimWritesLog(record?.runtime?.name) && c.meta.logPath !== ""
+        ? shimLogOutput(cri, c)
+        : await fifoOutput(cri, c, cleanup);
     const rootfs = await snapshotMounts(cri, id);
-    const created = await cri.containerd.tasks.create({
-      containerId: id,
-      rootfs,
-      stdin: fifos.stdin,
-      stdout: fifos.stdout,
-      stderr: fifos.stderr,
-      terminal: fifos.terminal,
-    });
+    const created = await cri.containerd.tasks.create({ containerId: id, rootfs, ...output.stdio });
     cleanup.add("delete task", () => deleteTask(cri, id));
-    // The shim may open its ends at create or at start: wait for them after start.
     const startedAt = nowNs();
     await cri.containerd.tasks.start({ containerId: id, execId: "" });
-    const [out, err] = await Promise.all([stdout.stream, stderr?.stream]);
-    const done = copyOutput(log, { stdout: out, stderr: err });
-    done.then(() => cri.log.debug("container output ended", { id }));
-    const io: ContainerIO = { fifos, log, done, close: () => closeStreams(out, err) };
-    c.io = io;
+    c.io = await output.attach();
     // An exit already handled (a quick process) keeps its finish time; the start is before it.
     c.status = {
       ...c.status,

@@ -19,7 +19,10 @@ export interface Sandbox {
 
 export type ContainerState = "created" | "running" | "exited" | "unknown";
 
-/** The output side of a started container: its FIFOs and the copy into the CRI log. */
+/**
+ * The output side of a started container whose CRI log berth-cri writes: its FIFOs and the
+ * copy into the log. Containers on Berth's shim have none: the shim writes the log.
+ */
 export interface ContainerIO {
   fifos: FifoSet;
   log: CriLogFile;
@@ -34,6 +37,7 @@ export interface Container {
   status: ContainerStatusRecord;
   /** The task's state could not be read (berth-cri restarted and the daemon did not know). */
   unknown: boolean;
+  /** undefined when the shim writes the log (cri-log://), or before the start. */
   io: ContainerIO | undefined;
   /** Resolves once the container has exited (status.finishedAt set). */
   exited: Promise<void>;
