@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ContainerState, ContainerStats, Image, PodSandboxState } from "@berth/api/cri/runtime/v1/api";
 import { imageRows } from "./images.js";
-import { parseSince, previousLogPath } from "./logs.js";
+import { joinTailAll, parseSince, previousLogPath } from "./logs.js";
 import { podStateFilter } from "./pods.js";
 import { containerStateFilter, shortImage } from "./ps.js";
 import { pullAuth } from "./pull.js";
@@ -133,6 +133,11 @@ test("--since: durations back from now, Unix seconds, dates", () => {
   assert.equal(parseSince("1714557600", now), nowNs);
   assert.equal(parseSince("2024-05-01T10:00:00Z", now), nowNs);
   assert.throws(() => parseSince("whenever", now), /--since "whenever" is neither a duration nor a time/);
+});
+
+test("crictl's --tail -1 means all lines", () => {
+  assert.deepEqual(joinTailAll(["--tail", "-1", "c1"]), ["--tail=-1", "c1"]);
+  assert.deepEqual(joinTailAll(["--tail", "5", "c1"]), ["--tail", "5", "c1"]);
 });
 
 test("--previous reads the log of the attempt before", () => {

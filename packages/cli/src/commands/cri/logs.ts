@@ -31,6 +31,20 @@ export function parseSince(text: string, nowMs = Date.now()): bigint {
   return BigInt(ms) * 1_000_000n;
 }
 
+/** crictl's "--tail -1" (all lines) as "--tail=-1": Node's parser would take -1 for an option. */
+export function joinTailAll(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--tail" && argv[i + 1] === "-1") {
+      out.push("--tail=-1");
+      i++;
+    } else {
+      out.push(argv[i]!);
+    }
+  }
+  return out;
+}
+
 /** The log of the container's previous attempt: ".../2.log" → ".../1.log". */
 export function previousLogPath(path: string, attempt: number): string {
   const slash = path.lastIndexOf("/");
@@ -53,7 +67,7 @@ export const logsCommand = criCommand({
   ],
   async run(ctx, argv) {
     const { values, positionals } = parseOptions(
-      argv,
+      joinTailAll(argv),
       {
         follow: { type: "boolean", short: "f" },
         tail: { type: "string" },
@@ -107,8 +121,9 @@ export const logsCommand = criCommand({
             const r = await ctx.cri.runtime.containerStatus({ containerId: id, verbose: false });
             return r.status?.state === ContainerState.CONTAINER_RUNNING;
           } catch (err) {
-            // A runtime restarting is no reason to stop following.
+            // A runtime restarting is no reason to stop following; a removed container is.
             if (errorKind(err) === "Unavailable") return true;
+            if (errorKind(err) === "NotFound") return false;
             throw err;
           }
         },
