@@ -430,6 +430,39 @@ for (const { kind, start } of daemonKinds) {
       );
     });
 
+    test("a tty container's output lands in the log as stdout, without the terminal's \\r", async () => {
+      const res = await client.runtime.createContainer({
+        podSandboxId: podId,
+        config: {
+          metadata: { name: "tty", attempt: 0 },
+          image: { image: image.ref },
+          command: ["sh", "-c", "echo tty-out; echo tty-err >&2"],
+          logPath: "tty/0.log",
+          tty: true,
+        },
+        sandboxConfig: podConfig(),
+      });
+      try {
+        await client.runtime.startContainer({ containerId: res.containerId });
+        await waitFor(
+          async () =>
+            (await client.runtime.containerStatus({ containerId: res.containerId, verbose: false })).status
+              ?.state === ContainerState.CONTAINER_EXITED,
+          { what: "the tty container to exit", timeoutMs: 20_000, intervalMs: 100 },
+        );
+        const entries = await readCriLog(join(logDir, "pod", "tty", "0.log"));
+        assert.deepEqual(
+          entries.map((e) => [e.stream, e.tag, e.content]),
+          [
+            ["stdout", "F", "tty-out"],
+            ["stdout", "F", "tty-err"],
+          ],
+        );
+      } finally {
+        await client.runtime.removeContainer({ containerId: res.containerId });
+      }
+    });
+
     test("a container over its memory limit is EXITED with reason OOMKilled", async () => {
       const res = await client.runtime.createContainer({
         podSandboxId: podId,
