@@ -6,6 +6,7 @@ import { Status as TaskStatus } from "@berth/api/containerd/types/task/task";
 import type { Cri } from "./cri.js";
 import { CriLogFile } from "./io/cri-log.js";
 import { existingFifoSet, openReaderNow } from "./io/fifo.js";
+import { isCriLogUri } from "./io/shim-log.js";
 import { handleContainerExit, handleSandboxExit } from "./runtime/exit.js";
 import { closeStreams, copyOutput, fifoDir } from "./runtime/start-container.js";
 import { deleteTask, getTask } from "./runtime/task.js";
@@ -62,7 +63,8 @@ export async function recover(cri: Cri): Promise<void> {
       exited.push(() => handleContainerExit(cri, c, undefined));
       continue;
     }
-    await reattachIo(cri, c);
+    // A log the shim writes itself (cri-log://) needs nothing from us; FIFOs do.
+    if (!isCriLogUri(p.stdout)) await reattachIo(cri, c);
     if (p.status === TaskStatus.STOPPED) {
       exited.push(() => handleContainerExit(cri, c, { exitStatus: p.exitStatus, exitedAt: p.exitedAt }));
     }
