@@ -1,6 +1,7 @@
 // berth-cri's shim.policy on berthd, counted in Berth shim processes: pooled with 3 pods
 // per shim puts 4 pods in 2 shims (pods and containers created after a berth-cri restart
-// find their pool again); per-pod gives each pod a shim; per-container each container.
+// find their pool again) and 9 in 3, also when started at once; per-pod gives each pod a
+// shim; per-container each container.
 // Removing every pod leaves no shim behind.
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
@@ -160,6 +161,13 @@ for (const shim of [
         await expectShims(1, "3 pods fill pool 0");
         await runContainer(await runPod("d"), "d", "app");
         await expectShims(2, "the 4th pod opens pool 1");
+      });
+
+      test("5 more pods at once: 2 join pool 1, 3 share a new shim", async () => {
+        await Promise.all(
+          ["e", "f", "g", "h", "i"].map(async (name) => runContainer(await runPod(name), name, "app")),
+        );
+        await expectShims(3, "9 pods in pools of 3");
       });
     } else if (shim.policy === "per-pod") {
       test("4 pods are served by 4 shims", async () => {

@@ -9,8 +9,8 @@
 //                              [--pool-size 4,8,16]
 // `all` runs per-pod and pooled; pooled runs once per listed pool size.
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import type { PodSandboxConfig } from "@berth/api/cri/runtime/v1/api";
 import { type BerthCriUnderTest, startBerthCri } from "../cri/berth-cri.js";
@@ -63,6 +63,8 @@ interface Runtime {
   /** Daemon pids (berthd + berth-cri, or containerd). */
   daemonPids(): number[];
   shimPids(): number[];
+  /** The daemons' log files, kept when a run fails. */
+  logFiles(): string[];
   stop(): Promise<void>;
 }
 
@@ -255,6 +257,7 @@ async function berth(
     client,
     daemonPids: () => [berthd.pid, criDaemon.pid],
     shimPids: () => shimPids(berthd.address),
+    logFiles: () => [berthd.logFile, criDaemon.logFile],
     async stop() {
       client.close();
       await criDaemon.remove();
@@ -330,6 +333,7 @@ async function containerd(network: TestNetwork, images: Images, registryHost: st
     client,
     daemonPids: () => [daemon.pid],
     shimPids: () => shimPids(fixture.address),
+    logFiles: () => [fixture.logFile],
     async stop() {
       client.close();
       await daemon.stop(10_000);
@@ -338,6 +342,20 @@ async function containerd(network: TestNetwork, images: Images, registryHost: st
       await removeDir(hostsDir);
     },
   };
+}
+
+const resultsDir = join(repoRoot, "bench-results");
+
+/** Copies a failed run's daemon logs to bench-results/ before its directories go. */
+async function keepLogs(rt: Runtime): Promise<void> {
+  await mkdir(resultsDir, { recursive: true });
+  for (const file of rt.logFiles()) {
+    const to = join(resultsDir, `cri-${rt.name.replace(/[^a-z0-9.]+/gi, "-")}-${basename(file)}`);
+    await copyFile(file, to).then(
+      () => process.stderr.write(`kept ${to}\n`),
+      () => undefined,
+    );
+  }
 }
 
 function row(r: Result): string {
@@ -373,6 +391,9 @@ async function main(): Promise<void> {
       try {
         results.push(await measure(rt, images));
         process.stderr.write(`${JSON.stringify(results[results.length - 1])}\n`);
+      } catch (err) {
+        await keepLogs(rt);
+        throw err;
       } finally {
         // After a failure half-way, whatever was started goes through the runtime too.
         await removeAllPods(rt.client).catch(() => undefined);
@@ -401,10 +422,9 @@ async function main(): Promise<void> {
       );
     }
   }
-  const out = join(repoRoot, "bench-results");
-  await mkdir(out, { recursive: true });
+  await mkdir(resultsDir, { recursive: true });
   await writeFile(
-    join(out, "cri.json"),
+    join(resultsDir, "cri.json"),
     `${JSON.stringify({ date: new Date().toISOString(), pods, idleSeconds, results }, null, 2)}\n`,
   );
 }

@@ -196,14 +196,16 @@ export async function runPodSandbox(
     cri.sandboxes.add(sandbox);
     cleanup.add("forget sandbox", async () => cri.sandboxes.delete(id));
     const rootfs = await snapshotMounts(cri, id);
-    const created = await cri.containerd.tasks.create({
-      containerId: id,
-      rootfs,
-      stdin: "",
-      stdout: "",
-      stderr: "",
-      terminal: false,
-    });
+    const created = await shimGroup.createTask(() =>
+      cri.containerd.tasks.create({
+        containerId: id,
+        rootfs,
+        stdin: "",
+        stdout: "",
+        stderr: "",
+        terminal: false,
+      }),
+    );
     cleanup.add("delete task", () => deleteTask(cri, id));
     await cri.containerd.tasks.start({ containerId: id, execId: "" });
     if (sandbox.pid === STARTING_PID) {

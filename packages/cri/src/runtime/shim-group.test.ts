@@ -22,7 +22,7 @@ class FakeSource {
 
   /** What RunPodSandbox does around a claim: the record with its label, then the pod. */
   async run(pools: ShimPools, id: string): Promise<number> {
-    const pool = await pools.claim(id);
+    const { pool } = await pools.claim(id);
     await new Promise((r) => setImmediate(r));
     this.records.set(id, { "io.berth.cri.shim-pool": String(pool) });
     this.pods.set(id, { id, live: true });
@@ -76,7 +76,7 @@ test("a failed sandbox gives its place back", async () => {
   const src = new FakeSource();
   const pools = new ShimPools(2, src.view());
   await src.run(pools, "a");
-  assert.equal(await pools.claim("b"), 0);
+  assert.equal((await pools.claim("b")).pool, 0);
   pools.settle("b", false);
   assert.equal(await src.run(pools, "c"), 0);
   assert.equal(await src.run(pools, "d"), 1);
@@ -112,11 +112,62 @@ test("after a restart the pools are read back from the sandbox records", async (
   src.reads = 0;
   assert.equal(await after.poolOf("p3"), 1);
   assert.equal(await after.poolOf("plain"), undefined);
-  assert.equal(await after.claim("p5"), 1, "pool 1 holds p3 and p4: one place left");
+  assert.equal((await after.claim("p5")).pool, 1, "pool 1 holds p3 and p4: one place left");
   assert.equal(src.reads, 6, "each record is read once");
   after.settle("p5", false);
-  assert.equal(await after.claim("p6"), 1);
+  assert.equal((await after.claim("p6")).pool, 1);
   assert.equal(src.reads, 6);
+});
+
+test("a pool's first sandbox starts its shim before the pool's other tasks are created", async () => {
+  const src = new FakeSource();
+  const pools = new ShimPools(3, src.view());
+  const a = await pools.claim("a");
+  const b = await pools.claim("b");
+  const c = await pools.claim("c");
+  const d = await pools.claim("d");
+  assert.deepEqual(
+    [a, b, c, d],
+    [
+      { pool: 0, opens: true },
+      { pool: 0, opens: false },
+      { pool: 0, opens: false },
+      { pool: 1, opens: true },
+    ],
+  );
+  let bReady = false;
+  const waiting = pools.shimReady(0).then(() => {
+    bReady = true;
+  });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(bReady, false, "b waits while a starts pool 0's shim");
+  pools.shimStarted("b"); // not the opener: no effect
+  await new Promise((r) => setImmediate(r));
+  assert.equal(bReady, false);
+  pools.shimStarted("a");
+  await waiting;
+  assert.equal(bReady, true);
+  await pools.shimReady(0);
+});
+
+test("a failed opener lets the pool's other sandboxes go on", async () => {
+  const src = new FakeSource();
+  const pools = new ShimPools(3, src.view());
+  await pools.claim("a");
+  await pools.claim("b");
+  const ready = pools.shimReady(0);
+  pools.settle("a", false);
+  await ready;
+  const c = await pools.claim("c");
+  assert.deepEqual(c, { pool: 0, opens: false }, "b holds pool 0 now");
+});
+
+test("a pool emptied and reused is opened again", async () => {
+  const src = new FakeSource();
+  const pools = new ShimPools(2, src.view());
+  await src.run(pools, "a");
+  src.remove("a");
+  assert.deepEqual(await pools.claim("b"), { pool: 0, opens: true });
 });
 
 test("unpooled sandboxes need no read", async () => {

@@ -8,6 +8,11 @@
 // A pooled pod's pool is a label on its sandbox record in the daemon, so the pod's later
 // containers find it, also after berth-cri restarts; what is kept here is a cache of those
 // labels and the claims of sandboxes still being created.
+//
+// A pool's first sandbox starts its shim alone: the shim's `start` action listens on the
+// group's socket and, until it exits, accepts (and then drops) connections meant for the
+// shim it spawned, so a second task created in the group meanwhile would fail with
+// "connection closed". Tasks of the pool wait until the first one is created.
 
 import { isNotFound } from "@berth/client";
 import type { ShimPolicy } from "../config.js";
@@ -49,6 +54,12 @@ export interface PoolSource {
   readPoolLabel(sandboxId: string): Promise<string | undefined>;
 }
 
+export interface PoolClaim {
+  pool: number;
+  /** The pool was empty: this sandbox's task starts its shim. */
+  opens: boolean;
+}
+
 /** Assigns pods to pools; a pod holds its place while it is live or being created. */
 export class ShimPools {
   /** Sandbox id → pool (null: not pooled), as its record says. */
@@ -56,6 +67,8 @@ export class ShimPools {
   readonly #reading = new Map<string, Promise<number | null>>();
   /** Sandboxes being created → the pool they claimed. */
   readonly #claims = new Map<string, number>();
+  /** Pools whose shim a sandbox is starting → that sandbox, and the end of its start. */
+  readonly #opening = new Map<number, { by: string; done: Promise<void>; resolve: () => void }>();
 
   constructor(
     readonly size: number,
@@ -88,7 +101,7 @@ export class ShimPools {
   }
 
   /** Claims the first pool with room for a new sandbox; settle() ends the claim. */
-  async claim(sandboxId: string): Promise<number> {
+  async claim(sandboxId: string): Promise<PoolClaim> {
     // Pods not seen yet (recovered after a restart) are read from their records first.
     for (;;) {
       const unread = this.source
@@ -108,11 +121,34 @@ export class ShimPools {
     }
     const pool = firstPoolWithRoom(taken, this.size);
     this.#claims.set(sandboxId, pool);
-    return pool;
+    const opens = !taken.includes(pool) && !this.#opening.has(pool);
+    if (opens) {
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => {
+        resolve = r;
+      });
+      this.#opening.set(pool, { by: sandboxId, done, resolve });
+    }
+    return { pool, opens };
+  }
+
+  /** Resolves once no other sandbox is starting the pool's shim. */
+  async shimReady(pool: number): Promise<void> {
+    await this.#opening.get(pool)?.done;
+  }
+
+  /** The sandbox that opened its pool is past starting the shim (its task exists, or it failed). */
+  shimStarted(sandboxId: string): void {
+    const pool = this.#claims.get(sandboxId);
+    const opening = pool === undefined ? undefined : this.#opening.get(pool);
+    if (pool === undefined || opening === undefined || opening.by !== sandboxId) return;
+    this.#opening.delete(pool);
+    opening.resolve();
   }
 
   /** The sandbox's record now carries its pool (created), or its creation was undone. */
   settle(sandboxId: string, created: boolean): void {
+    this.shimStarted(sandboxId);
     const pool = this.#claims.get(sandboxId);
     this.#claims.delete(sandboxId);
     if (created) this.#known.set(sandboxId, pool ?? null);
@@ -155,6 +191,8 @@ function shimPools(cri: Cri): ShimPools {
 
 /** The pause container's part: a record label, spec annotations, and the end of its claim. */
 export interface SandboxShimGroup {
+  /** Creates the pause task once the group's shim can take it (see above). */
+  createTask<T>(create: () => Promise<T>): Promise<T>;
   /** The group key ("" when it is the sandbox id, the default). */
   group: string;
   labels: Record<string, string>;
@@ -169,6 +207,7 @@ export async function sandboxShimGroup(cri: Cri, sandboxId: string): Promise<San
   if (policy !== "pooled") {
     // per-pod, and per-container: the pause container's default key is its own id.
     return {
+      createTask: (create) => create(),
       group: "",
       labels: {},
       annotations: {},
@@ -177,9 +216,17 @@ export async function sandboxShimGroup(cri: Cri, sandboxId: string): Promise<San
       },
     };
   }
-  const pool = await pools.claim(sandboxId);
+  const { pool, opens } = await pools.claim(sandboxId);
   const group = poolGroupKey(pool);
   return {
+    createTask: async (create) => {
+      if (!opens) await pools.shimReady(pool);
+      try {
+        return await create();
+      } finally {
+        pools.shimStarted(sandboxId);
+      }
+    },
     group,
     labels: { [SHIM_POOL_LABEL]: String(pool) },
     annotations: { [SHIM_GROUP_ANNOTATION]: group },
