@@ -17,6 +17,7 @@ import type { Logger } from "./log.js";
 import { CriMetrics } from "./metrics.js";
 import { recover } from "./recover.js";
 import { runtimeService } from "./runtime/service.js";
+import { StreamingServer } from "./streaming/server.js";
 
 export interface BerthCri {
   readonly config: CriConfig;
@@ -52,6 +53,7 @@ export async function startBerthCri(config: CriConfig, log: Logger): Promise<Ber
   const monitor = new EventMonitor(cri);
   let server: Server | undefined;
   let metricsServer: HttpServer | undefined;
+  const streaming = new StreamingServer(cri, { address: config.streaming.address });
   try {
     await waitForDaemon(cri, log);
     // Subscribe before recovering, so no exit falls between the two.
@@ -62,7 +64,8 @@ export async function startBerthCri(config: CriConfig, log: Logger): Promise<Ber
     server = createServer()
       .use(metrics.middleware())
       .use(errorMiddleware(log.child({ module: "grpc" })));
-    server.add(RuntimeServiceDefinition, runtimeService(cri));
+    await streaming.listen();
+    server.add(RuntimeServiceDefinition, runtimeService(cri, streaming));
     server.add(ImageServiceDefinition, imageService(cri));
     await mkdir(dirname(config.address), { recursive: true, mode: 0o711 });
     await rm(config.address, { force: true });
@@ -73,6 +76,7 @@ export async function startBerthCri(config: CriConfig, log: Logger): Promise<Ber
   } catch (err) {
     await monitor.stop();
     server?.forceShutdown();
+    await streaming.stop();
     containerd.close();
     throw err;
   }
@@ -81,6 +85,7 @@ export async function startBerthCri(config: CriConfig, log: Logger): Promise<Ber
     containerd: config.containerd.address,
     namespace: config.containerd.namespace,
     runtime: config.containerd.runtime,
+    streaming: streaming.baseUrl,
   });
 
   let stopped = false;
@@ -92,6 +97,7 @@ export async function startBerthCri(config: CriConfig, log: Logger): Promise<Ber
       stopped = true;
       server?.forceShutdown();
       metricsServer?.close();
+      await streaming.stop();
       await monitor.stop();
       // Containers keep running; their shims keep the FIFOs until berth-cri is back.
       for (const c of cri.containers.list()) await c.io?.log.close();

@@ -1,16 +1,20 @@
 // runtime.v1.RuntimeService: each call is in its own file in this folder.
 import type { RuntimeServiceImplementation } from "@berth/api/cri/runtime/v1/api";
 import type { Cri } from "../cri.js";
+import type { StreamingServer } from "../streaming/server.js";
+import { attach } from "./attach.js";
 import { containerStats, listContainerStats } from "./container-stats.js";
 import { containerStatus } from "./container-status.js";
 import { createContainer } from "./create-container.js";
 import { execSync } from "./exec-sync.js";
+import { exec } from "./exec.js";
 import { getContainerEvents } from "./get-container-events.js";
 import { listContainers } from "./list-containers.js";
 import { listPodSandbox } from "./list-pod-sandbox.js";
 import { listMetricDescriptors, listPodSandboxMetrics } from "./pod-sandbox-metrics.js";
 import { listPodSandboxStats, podSandboxStats } from "./pod-sandbox-stats.js";
 import { podSandboxStatus } from "./pod-sandbox-status.js";
+import { portForward } from "./port-forward.js";
 import { removeContainer } from "./remove-container.js";
 import { removePodSandbox } from "./remove-pod-sandbox.js";
 import { reopenContainerLog } from "./reopen-container-log.js";
@@ -19,12 +23,12 @@ import { startContainer } from "./start-container.js";
 import { status } from "./status.js";
 import { stopContainer } from "./stop-container.js";
 import { stopPodSandbox } from "./stop-pod-sandbox.js";
-import { attach, checkpointContainer, exec, portForward } from "./unimplemented.js";
+import { checkpointContainer } from "./unimplemented.js";
 import { updateContainerResources } from "./update-container-resources.js";
 import { updateRuntimeConfig } from "./update-runtime-config.js";
 import { version } from "./version.js";
 
-export function runtimeService(cri: Cri): RuntimeServiceImplementation {
+export function runtimeService(cri: Cri, streaming: StreamingServer): RuntimeServiceImplementation {
   return {
     version: (req) => version(req),
     runPodSandbox: (req, ctx) => runPodSandbox(cri, req, ctx.signal),
@@ -41,9 +45,9 @@ export function runtimeService(cri: Cri): RuntimeServiceImplementation {
     updateContainerResources: (req) => updateContainerResources(cri, req),
     reopenContainerLog: (req) => reopenContainerLog(cri, req),
     execSync: (req, ctx) => execSync(cri, req, ctx.signal),
-    exec: () => exec(),
-    attach: () => attach(),
-    portForward: () => portForward(),
+    exec: (req) => exec(cri, streaming, req),
+    attach: (req) => attach(cri, streaming, req),
+    portForward: (req) => portForward(cri, streaming, req),
     containerStats: (req) => containerStats(cri, req),
     listContainerStats: (req) => listContainerStats(cri, req),
     podSandboxStats: (req) => podSandboxStats(cri, req),

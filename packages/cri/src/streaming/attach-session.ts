@@ -1,0 +1,121 @@
+// Attach to a running container: its output as it is logged from now on (see
+// log-follower.ts: the CRI log file stays the only reader of the container's output),
+// the client's input into the container's stdin FIFO when it has one, and terminal
+// resizes to the container's init process. It ends when the container exits or the
+// client goes away; the container keeps running when the client leaves.
+
+import { constants, open } from "node:fs";
+import net from "node:net";
+import type { Writable } from "node:stream";
+import { errorMessage } from "@berth/client";
+import type { Cri } from "../cri.js";
+import { containerState } from "../store/stores.js";
+import { ResizeQueue, endWithin, within } from "./exec-session.js";
+import { CriLogFollower, entryBytes } from "./log-follower.js";
+import type { RemoteCommandStreams } from "./remote-command.js";
+import type { RemoteCommandResult } from "./status.js";
+
+const OUTPUT_FLUSH_MS = 2_000;
+
+/** Opens a FIFO's write end while its reader (the shim) is there; fails at once if not. */
+function openStdinFifo(path: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) =>
+    open(path, constants.O_WRONLY | constants.O_NONBLOCK, (err, fd) => {
+      if (err) return reject(err);
+      const s = new net.Socket({ fd, readable: false, writable: true });
+      s.on("error", () => {});
+      resolve(s);
+    }),
+  );
+}
+
+export async function runAttach(
+  cri: Cri,
+  containerId: string,
+  io: RemoteCommandStreams,
+): Promise<RemoteCommandResult> {
+  const log = cri.log.child({ module: "streaming", call: "attach" });
+  const c = cri.containers.find(containerId);
+  if (c === undefined) return { kind: "error", message: `container ${containerId} not found` };
+  if (containerState(c) !== "running") {
+    return { kind: "error", message: `container ${c.meta.id} is not running: cannot attach to it` };
+  }
+  const id = c.meta.id;
+  const config = c.meta.config;
+  if (c.meta.logPath === "") {
+    return { kind: "error", message: `container ${id} has no log file, which attach reads its output from` };
+  }
+
+  let stdin: net.Socket | undefined;
+  if (io.stdin !== undefined) {
+    if (!config.stdin) {
+      // The container takes no input (stdin: false in its config): what the client types is dropped.
+      io.stdin.resume();
+    } else {
+      const fifo = c.io?.fifos.stdin ?? "";
+      if (fifo === "") {
+        return {
+          kind: "error",
+          message: `container ${id} was started without a stdin pipe: cannot attach its stdin`,
+        };
+      }
+      try {
+        stdin = await openStdinFifo(fifo);
+      } catch (err) {
+        return { kind: "error", message: `cannot open the stdin of container ${id}: ${errorMessage(err)}` };
+      }
+      io.stdin.pipe(stdin);
+      stdin.once("finish", () => {
+        if (!config.stdinOnce) return;
+        // stdin_once: the first client to close stdin closes it for the container.
+        cri.containerd.tasks.closeIO({ containerId: id, execId: "", stdin: true }).catch((err) => {
+          log.debug("closing container stdin failed", { id, error: errorMessage(err) });
+        });
+      });
+    }
+  }
+
+  const resizes = new ResizeQueue((err) =>
+    log.debug("terminal resize failed", { id, error: errorMessage(err) }),
+  );
+  if (config.tty) {
+    io.onResize((size) => resizes.push(size));
+    resizes.start((s) =>
+      cri.containerd.tasks.resizePty({ containerId: id, execId: "", width: s.width, height: s.height }),
+    );
+  }
+
+  const targets: Record<"stdout" | "stderr", Writable | undefined> = {
+    stdout: io.stdout,
+    // A terminal has one stream; without one, stderr goes where the client asked.
+    stderr: config.tty ? io.stdout : io.stderr,
+  };
+  const follower = new CriLogFollower(c.meta.logPath, (entry) => {
+    const to = targets[entry.stream];
+    if (to !== undefined && !to.destroyed) to.write(entryBytes(entry, config.tty));
+  });
+  await follower.start();
+  log.debug("attached", { id });
+  try {
+    const gone = new Promise<"gone">((resolve) => {
+      if (io.gone.aborted) resolve("gone");
+      else io.gone.addEventListener("abort", () => resolve("gone"), { once: true });
+    });
+    const how = await Promise.race([c.exited.then(() => "exited" as const), gone]);
+    if (how === "gone") return { kind: "error", message: "the client went away" };
+    // The last lines may reach the log just after the exit.
+    await within(
+      (c.io?.done ?? Promise.resolve()).then(() => c.io?.log.flushed()),
+      OUTPUT_FLUSH_MS,
+    );
+    await follower.stop(true);
+    await Promise.all([endWithin(io.stdout, OUTPUT_FLUSH_MS), endWithin(io.stderr, OUTPUT_FLUSH_MS)]);
+    return { kind: "success" };
+  } finally {
+    await follower.stop(false);
+    if (stdin !== undefined) {
+      io.stdin?.unpipe(stdin);
+      stdin.destroy();
+    }
+  }
+}
