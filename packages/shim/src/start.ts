@@ -7,20 +7,16 @@ import { Any } from "@berth/api/google/protobuf/any";
 import { readGroupKey, socketAddress, socketPath } from "./address.js";
 import type { ShimFlags } from "./flags.js";
 import { decodeOptions } from "./options.js";
+import { initLibc, listenUnixRaw } from "./sys.js";
 
 // `start`: find or launch the shim that serves this container's group. The listening
 // socket is created here and handed to a detached copy of this program, so the daemon can
 // connect as soon as the address is printed.
 
-function listen(path: string): Promise<net.Server> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(path, () => {
-      server.off("error", reject);
-      resolve(server);
-    });
-  });
+/** Binds the group's socket; the fd goes to the serving child, this process never accepts. */
+async function listen(path: string): Promise<number> {
+  await initLibc();
+  return listenUnixRaw(path);
 }
 
 function canConnect(path: string): Promise<boolean> {
@@ -83,9 +79,9 @@ export async function startShim(
   const path = socketPath(address);
   await mkdir(dirname(path), { recursive: true, mode: 0o711 });
 
-  let server: net.Server;
+  let fd: number;
   try {
-    server = await listen(path);
+    fd = await listen(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
     if (await canConnect(path)) {
@@ -94,11 +90,9 @@ export async function startShim(
       return address;
     }
     await rm(path, { force: true });
-    server = await listen(path);
+    fd = await listen(path);
   }
   await chmod(path, 0o600);
-  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== "number" || fd < 0) throw new Error("start: no descriptor for the shim socket");
 
   try {
     await writeAddress(bundle, address);
@@ -142,9 +136,9 @@ export async function startShim(
       throw err;
     }
   } catch (err) {
-    server.close(); // also unlinks the socket
+    await rm(path, { force: true });
     throw err;
   }
-  // Exit without closing the listener: closing would unlink the socket the child serves on.
+  // The listener is the child's now; this process exits without touching it.
   return address;
 }

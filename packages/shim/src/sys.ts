@@ -42,6 +42,10 @@ interface Libc {
   umount2: KoffiFunction;
   recvmsg: KoffiFunction;
   ioctl: KoffiFunction;
+  socket: KoffiFunction;
+  bind: KoffiFunction;
+  listen: KoffiFunction;
+  close: KoffiFunction;
   msghdr: koffiModule.IKoffiCType;
 }
 
@@ -83,6 +87,10 @@ export async function initLibc(): Promise<void> {
     umount2: lib.func("int umount2(const char *target, int flags)"),
     recvmsg: lib.func("long recvmsg(int fd, berth_msghdr *msg, int flags)"),
     ioctl: lib.func("int ioctl(int fd, unsigned long request, ...)"),
+    socket: lib.func("int socket(int domain, int type, int protocol)"),
+    bind: lib.func("int bind(int fd, const void *addr, uint32_t len)"),
+    listen: lib.func("int listen(int fd, int backlog)"),
+    close: lib.func("int close(int fd)"),
     msghdr,
   };
 }
@@ -96,6 +104,32 @@ function check(syscall: string, subject: string, call: () => unknown): number {
   const result = Number(call());
   if (result < 0) throw new SyscallError(syscall, subject, libc().koffi.errno());
   return result;
+}
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_CLOEXEC = 0o2000000;
+
+/**
+ * A listening unix socket made with plain syscalls, outside libuv: the process that makes
+ * it never accepts on it (a libuv server would, and drop what it accepted on exit), and
+ * exiting closes it without unlinking the path. EADDRINUSE is thrown with that code.
+ */
+export function listenUnixRaw(path: string, backlog = 128): number {
+  const name = Buffer.from(path);
+  if (name.length > 107) throw new Error(`socket path ${path} is longer than 107 bytes`);
+  const addr = Buffer.alloc(2 + name.length + 1);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  name.copy(addr, 2);
+  const fd = check("socket", path, () => libc().socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  try {
+    check("bind", path, () => libc().bind(fd, addr, addr.length));
+    check("listen", path, () => libc().listen(fd, backlog));
+  } catch (err) {
+    libc().close(fd);
+    throw err;
+  }
+  return fd;
 }
 
 const PR_SET_CHILD_SUBREAPER = 36;
