@@ -21,6 +21,8 @@ import type { RemoteCommandResult } from "./status.js";
 const PROCESS_TYPE_URL = "types.containerd.io/opencontainers/runtime-spec/1/Process";
 /** How long output may trail the process's exit. */
 const OUTPUT_DRAIN_MS = 2_000;
+/** How long a terminal exec waits for the client's first terminal size. */
+const FIRST_SIZE_WAIT_MS = 500;
 /** How long a killed process may take to be reported gone. */
 const KILL_WAIT_MS = 10_000;
 
@@ -87,6 +89,11 @@ export class ResizeQueue {
   #chain: Promise<void> = Promise.resolve();
   #latest: TerminalSize | undefined;
   #apply: ((size: TerminalSize) => Promise<unknown>) | undefined;
+  #firstArrived: () => void = () => {};
+  /** Resolves with the first size the client sends. */
+  readonly first: Promise<void> = new Promise((resolve) => {
+    this.#firstArrived = resolve;
+  });
 
   constructor(private readonly onError: (err: unknown) => void) {}
 
@@ -96,6 +103,7 @@ export class ResizeQueue {
 
   push(size: TerminalSize): void {
     this.#latest = size;
+    this.#firstArrived();
     if (this.#apply !== undefined) this.#enqueue(size);
   }
 
@@ -152,6 +160,9 @@ export async function runExec(
   let added = false;
   try {
     if (fifos.stdin !== "") stdinWriter = await openFifoWriter(fifos.stdin);
+    // Clients send their terminal's size as soon as they are connected: a moment's wait lets
+    // the process start with it rather than resize right after (a quick command would see 0x0).
+    if (command.tty) await within(resizes.first, FIRST_SIZE_WAIT_MS);
     const size = resizes.latest;
     const processSpec = {
       ...spec.process,

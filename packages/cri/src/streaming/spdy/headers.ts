@@ -55,6 +55,8 @@ export function decodeHeaderBlock(buf: Buffer): { headers: SpdyHeaders; used: nu
   return { headers, used: offset };
 }
 
+const SYNC_MARKER = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
+
 function adler32(data: Buffer): number {
   let a = 1;
   let b = 0;
@@ -95,6 +97,10 @@ export class HeaderCompressor {
       parts.push(head, piece);
       offset += piece.length;
     } while (offset < block.length);
+    // The end of a sync flush, an empty stored block: an inflater that reads block by block
+    // (Go's) hands out the data it holds only when it meets the next block, which must be
+    // in this frame.
+    parts.push(SYNC_MARKER);
     return Buffer.concat(parts);
   }
 }
