@@ -1,8 +1,8 @@
 // berth-cri's shim.policy on berthd, counted in Berth shim processes: pooled with 3 pods
 // per shim puts 4 pods in 2 shims (pods and containers created after a berth-cri restart
 // find their pool again) and 9 in 3, also when started at once; per-pod gives each pod a
-// shim; per-container each container.
-// Removing every pod leaves no shim behind.
+// shim; per-container each container. Removing every pod leaves no shim behind, and an
+// emptied pool takes pods again at once.
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
@@ -192,5 +192,12 @@ for (const shim of [
       }
       await expectShims(0, "all pods removed");
     });
+
+    if (shim.policy === "pooled") {
+      test("pods right after: the emptied pool is opened again, under a new group key", async () => {
+        await Promise.all(["j", "k"].map(async (name) => runContainer(await runPod(name), name, "app")));
+        await expectShims(1, "2 pods in pool 0 again");
+      });
+    }
   });
 }

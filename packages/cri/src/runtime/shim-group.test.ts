@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type PodView, ShimPools, firstPoolWithRoom, parsePoolLabel, poolGroupKey } from "./shim-group.js";
+import { type PodView, ShimPools, firstPoolWithRoom, parsePlacement, placementLabels } from "./shim-group.js";
 
 /** berth-cri's pods and the daemon's sandbox records, as pool assignment sees them. */
 class FakeSource {
@@ -12,22 +12,23 @@ class FakeSource {
   view() {
     return {
       pods: () => [...this.pods.values()],
-      readPoolLabel: async (id: string) => {
+      readLabels: async (id: string) => {
         this.reads++;
         await new Promise((r) => setImmediate(r));
-        return this.records.get(id)?.["io.berth.cri.shim-pool"];
+        return this.records.get(id);
       },
     };
   }
 
-  /** What RunPodSandbox does around a claim: the record with its label, then the pod. */
+  /** What RunPodSandbox does around a claim: the record with its labels, then the pod. */
   async run(pools: ShimPools, id: string): Promise<number> {
-    const { pool } = await pools.claim(id);
+    const claim = await pools.claim(id);
     await new Promise((r) => setImmediate(r));
-    this.records.set(id, { "io.berth.cri.shim-pool": String(pool) });
+    this.records.set(id, { app: "x", ...placementLabels(claim) });
     this.pods.set(id, { id, live: true });
+    pools.shimStarted(id);
     pools.settle(id, true);
-    return pool;
+    return claim.pool;
   }
 
   remove(id: string): void {
@@ -45,21 +46,30 @@ test("the first pool with room", () => {
   assert.equal(firstPoolWithRoom([0, 1], 1), 2);
 });
 
-test("pool labels and group keys", () => {
-  assert.equal(parsePoolLabel("0"), 0);
-  assert.equal(parsePoolLabel("12"), 12);
-  for (const bad of [undefined, "", "-1", "1.5", "x", "99999999999999999999"])
-    assert.equal(parsePoolLabel(bad), undefined);
-  assert.equal(poolGroupKey(3), "berth-cri-pool-3");
+test("placement labels", () => {
+  const labels = placementLabels({ pool: 12, group: "abc" });
+  assert.deepEqual(labels, { "io.berth.cri.shim-pool": "12", "io.berth.cri.shim-group": "abc" });
+  assert.deepEqual(parsePlacement({ ...labels, other: "x" }), { pool: 12, group: "abc" });
+  const bads: Array<Record<string, string> | undefined> = [
+    undefined,
+    {},
+    { "io.berth.cri.shim-pool": "1" },
+    { "io.berth.cri.shim-pool": "-1", "io.berth.cri.shim-group": "g" },
+    { "io.berth.cri.shim-pool": "1.5", "io.berth.cri.shim-group": "g" },
+    { "io.berth.cri.shim-pool": "99999999999999999999", "io.berth.cri.shim-group": "g" },
+    { "io.berth.cri.shim-pool": "1", "io.berth.cri.shim-group": "" },
+  ];
+  for (const bad of bads) assert.equal(parsePlacement(bad), undefined, JSON.stringify(bad));
 });
 
-test("pods fill a pool before the next one is opened", async () => {
+test("pods fill a pool before the next one is opened; a pool's group is its first pod's id", async () => {
   const src = new FakeSource();
   const pools = new ShimPools(3, src.view());
   const got: number[] = [];
   for (let i = 0; i < 7; i++) got.push(await src.run(pools, `p${i}`));
   assert.deepEqual(got, [0, 0, 0, 1, 1, 1, 2]);
-  assert.equal(await pools.poolOf("p4"), 1);
+  assert.deepEqual(await pools.placementOf("p4"), { pool: 1, group: "p3" });
+  assert.deepEqual(await pools.placementOf("p6"), { pool: 2, group: "p6" });
 });
 
 test("concurrent sandboxes see each other's claims", async () => {
@@ -70,6 +80,10 @@ test("concurrent sandboxes see each other's claims", async () => {
     [...got].sort((a, b) => a - b),
     [0, 0, 0, 1, 1, 1, 2, 2],
   );
+  const groups = new Set(
+    await Promise.all(got.map(async (_, i) => (await pools.placementOf(`p${i}`))?.group)),
+  );
+  assert.equal(groups.size, 3, "one group per pool");
 });
 
 test("a failed sandbox gives its place back", async () => {
@@ -82,37 +96,43 @@ test("a failed sandbox gives its place back", async () => {
   assert.equal(await src.run(pools, "d"), 1);
 });
 
-test("room freed by removed or stopped pods is reused, first pool first", async () => {
+test("room freed by removed or stopped pods is reused, first pool first, under a new group", async () => {
   const src = new FakeSource();
   const pools = new ShimPools(2, src.view());
   for (const id of ["a", "b", "c", "d", "e"]) await src.run(pools, id);
-  // pools: 0 = a b, 1 = c d, 2 = e
+  // pools: 0 = a b (group a), 1 = c d (group c), 2 = e (group e)
   src.remove("a");
   src.remove("b");
   assert.equal(await src.run(pools, "f"), 0, "a pool whose pods are all gone is reused");
+  assert.deepEqual(await pools.placementOf("f"), { pool: 0, group: "f" }, "with a fresh group key");
   const c = src.pods.get("c");
   assert.ok(c);
   c.live = false; // stopped: no process left in its shim
   assert.equal(await src.run(pools, "g"), 0);
   assert.equal(await src.run(pools, "h"), 1);
+  assert.deepEqual(await pools.placementOf("h"), { pool: 1, group: "c" }, "d still runs in group c");
   assert.equal(await src.run(pools, "i"), 2);
   assert.equal(await src.run(pools, "j"), 3);
-  assert.equal(await pools.poolOf("c"), 1, "a stopped pod's containers still belong to its pool");
+  assert.deepEqual(await pools.placementOf("c"), { pool: 1, group: "c" }, "a stopped pod keeps its group");
 });
 
-test("after a restart the pools are read back from the sandbox records", async () => {
+test("after a restart the placements are read back from the sandbox records", async () => {
   const src = new FakeSource();
   const before = new ShimPools(3, src.view());
   for (let i = 0; i < 5; i++) await src.run(before, `p${i}`);
-  src.pods.set("plain", { id: "plain", live: true }); // created under per-pod: no label
-  src.records.set("plain", {});
+  src.pods.set("plain", { id: "plain", live: true }); // created under per-pod: no labels
+  src.records.set("plain", { app: "x" });
 
   // A new berth-cri process: nothing cached, the same records.
   const after = new ShimPools(3, src.view());
   src.reads = 0;
-  assert.equal(await after.poolOf("p3"), 1);
-  assert.equal(await after.poolOf("plain"), undefined);
-  assert.equal((await after.claim("p5")).pool, 1, "pool 1 holds p3 and p4: one place left");
+  assert.deepEqual(await after.placementOf("p3"), { pool: 1, group: "p3" });
+  assert.equal(await after.placementOf("plain"), undefined);
+  assert.deepEqual(
+    await after.claim("p5"),
+    { pool: 1, group: "p3", opens: false },
+    "pool 1 holds p3 and p4: one place left",
+  );
   assert.equal(src.reads, 6, "each record is read once");
   after.settle("p5", false);
   assert.equal((await after.claim("p6")).pool, 1);
@@ -122,32 +142,27 @@ test("after a restart the pools are read back from the sandbox records", async (
 test("a pool's first sandbox starts its shim before the pool's other tasks are created", async () => {
   const src = new FakeSource();
   const pools = new ShimPools(3, src.view());
-  const a = await pools.claim("a");
-  const b = await pools.claim("b");
-  const c = await pools.claim("c");
-  const d = await pools.claim("d");
-  assert.deepEqual(
-    [a, b, c, d],
-    [
-      { pool: 0, opens: true },
-      { pool: 0, opens: false },
-      { pool: 0, opens: false },
-      { pool: 1, opens: true },
-    ],
-  );
+  const claims = [];
+  for (const id of ["a", "b", "c", "d"]) claims.push(await pools.claim(id));
+  assert.deepEqual(claims, [
+    { pool: 0, group: "a", opens: true },
+    { pool: 0, group: "a", opens: false },
+    { pool: 0, group: "a", opens: false },
+    { pool: 1, group: "d", opens: true },
+  ]);
   let bReady = false;
-  const waiting = pools.shimReady(0).then(() => {
+  const waiting = pools.shimReady("a").then(() => {
     bReady = true;
   });
   await new Promise((r) => setImmediate(r));
-  assert.equal(bReady, false, "b waits while a starts pool 0's shim");
+  assert.equal(bReady, false, "b waits while a starts group a's shim");
   pools.shimStarted("b"); // not the opener: no effect
   await new Promise((r) => setImmediate(r));
   assert.equal(bReady, false);
   pools.shimStarted("a");
   await waiting;
   assert.equal(bReady, true);
-  await pools.shimReady(0);
+  await pools.shimReady("a");
 });
 
 test("a failed opener lets the pool's other sandboxes go on", async () => {
@@ -155,25 +170,16 @@ test("a failed opener lets the pool's other sandboxes go on", async () => {
   const pools = new ShimPools(3, src.view());
   await pools.claim("a");
   await pools.claim("b");
-  const ready = pools.shimReady(0);
+  const ready = pools.shimReady("a");
   pools.settle("a", false);
   await ready;
-  const c = await pools.claim("c");
-  assert.deepEqual(c, { pool: 0, opens: false }, "b holds pool 0 now");
-});
-
-test("a pool emptied and reused is opened again", async () => {
-  const src = new FakeSource();
-  const pools = new ShimPools(2, src.view());
-  await src.run(pools, "a");
-  src.remove("a");
-  assert.deepEqual(await pools.claim("b"), { pool: 0, opens: true });
+  assert.deepEqual(await pools.claim("c"), { pool: 0, group: "a", opens: false }, "b holds pool 0");
 });
 
 test("unpooled sandboxes need no read", async () => {
   const src = new FakeSource();
   const pools = new ShimPools(8, src.view());
   pools.markUnpooled("x");
-  assert.equal(await pools.poolOf("x"), undefined);
+  assert.equal(await pools.placementOf("x"), undefined);
   assert.equal(src.reads, 0);
 });

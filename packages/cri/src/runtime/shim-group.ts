@@ -5,13 +5,17 @@
 //   per-pod        no annotation: the sandbox id groups a pod (containerd's default)
 //   per-container  the container's own id: one shim per container
 //   pooled         `shim.poolSize` pods per shim, a new pod joining the first pool with room
-// A pooled pod's pool is a label on its sandbox record in the daemon, so the pod's later
-// containers find it, also after berth-cri restarts; what is kept here is a cache of those
-// labels and the claims of sandboxes still being created.
+// A pooled pod's pool and group key are labels on its sandbox record in the daemon, so the
+// pod's later containers find them, also after berth-cri restarts; what is kept here is a
+// cache of those labels and the claims of sandboxes still being created.
+//
+// A pool's group key is the id of the sandbox that opened it, so that a pool emptied and
+// opened again gets a new shim socket instead of the path of a shim that may still be
+// shutting down (and would remove it on its way out).
 //
 // A pool's first sandbox starts its shim alone: the shim's `start` action listens on the
 // group's socket and, until it exits, accepts (and then drops) connections meant for the
-// shim it spawned, so a second task created in the group meanwhile would fail with
+// shim it spawned, so a second task created in the group meanwhile could fail with
 // "connection closed". Tasks of the pool wait until the first one is created.
 
 import { isNotFound } from "@berth/client";
@@ -22,16 +26,25 @@ import { containerState } from "../store/stores.js";
 export const SHIM_GROUP_ANNOTATION = "io.containerd.runc.v2.group";
 /** On a pooled sandbox's record: the number of its pool. */
 export const SHIM_POOL_LABEL = "io.berth.cri.shim-pool";
+/** On a pooled sandbox's record: its pool's group key. */
+export const SHIM_GROUP_LABEL = "io.berth.cri.shim-group";
 
-/** The group key of a pool; it names the shim's socket, so it must stay stable across restarts. */
-export function poolGroupKey(pool: number): string {
-  return `berth-cri-pool-${pool}`;
+/** Where a pooled pod's containers run. */
+export interface Placement {
+  pool: number;
+  group: string;
 }
 
-export function parsePoolLabel(value: string | undefined): number | undefined {
-  if (value === undefined || !/^\d+$/.test(value)) return undefined;
-  const pool = Number(value);
-  return Number.isSafeInteger(pool) ? pool : undefined;
+export function placementLabels(p: Placement): Record<string, string> {
+  return { [SHIM_POOL_LABEL]: String(p.pool), [SHIM_GROUP_LABEL]: p.group };
+}
+
+/** A sandbox record's placement; undefined when it was not pooled (or its labels are damaged). */
+export function parsePlacement(labels: Record<string, string> | undefined): Placement | undefined {
+  const pool = labels?.[SHIM_POOL_LABEL];
+  const group = labels?.[SHIM_GROUP_LABEL];
+  if (pool === undefined || !/^\d{1,9}$/.test(pool) || group === undefined || group === "") return undefined;
+  return { pool: Number(pool), group };
 }
 
 /** The lowest-numbered pool holding fewer than `size` pods, given each pod's pool. */
@@ -47,36 +60,35 @@ export interface PodView {
   live: boolean;
 }
 
-/** What pool assignment reads: berth-cri's pods, and a sandbox record's pool label. */
+/** What pool assignment reads: berth-cri's pods, and a sandbox record's labels. */
 export interface PoolSource {
   pods(): PodView[];
-  /** The pool label of the sandbox's record in the daemon (undefined: none, or no record). */
-  readPoolLabel(sandboxId: string): Promise<string | undefined>;
+  /** The labels of the sandbox's record in the daemon (undefined: no record). */
+  readLabels(sandboxId: string): Promise<Record<string, string> | undefined>;
 }
 
-export interface PoolClaim {
-  pool: number;
+export interface PoolClaim extends Placement {
   /** The pool was empty: this sandbox's task starts its shim. */
   opens: boolean;
 }
 
 /** Assigns pods to pools; a pod holds its place while it is live or being created. */
 export class ShimPools {
-  /** Sandbox id → pool (null: not pooled), as its record says. */
-  readonly #known = new Map<string, number | null>();
-  readonly #reading = new Map<string, Promise<number | null>>();
-  /** Sandboxes being created → the pool they claimed. */
-  readonly #claims = new Map<string, number>();
-  /** Pools whose shim a sandbox is starting → that sandbox, and the end of its start. */
-  readonly #opening = new Map<number, { by: string; done: Promise<void>; resolve: () => void }>();
+  /** Sandbox id → placement (null: not pooled), as its record says. */
+  readonly #known = new Map<string, Placement | null>();
+  readonly #reading = new Map<string, Promise<Placement | null>>();
+  /** Sandboxes being created → their claimed placement. */
+  readonly #claims = new Map<string, Placement>();
+  /** Groups whose shim a sandbox is starting → that sandbox, and the end of its start. */
+  readonly #opening = new Map<string, { by: string; done: Promise<void>; resolve: () => void }>();
 
   constructor(
     readonly size: number,
     private readonly source: PoolSource,
   ) {}
 
-  /** The pool of a sandbox, from its claim or its record; undefined when it is not pooled. */
-  async poolOf(sandboxId: string): Promise<number | undefined> {
+  /** A sandbox's placement, from its claim or its record; undefined when it is not pooled. */
+  async placementOf(sandboxId: string): Promise<Placement | undefined> {
     const claimed = this.#claims.get(sandboxId);
     if (claimed !== undefined) return claimed;
     const known = this.#known.get(sandboxId);
@@ -84,15 +96,15 @@ export class ShimPools {
     return (await this.#read(sandboxId)) ?? undefined;
   }
 
-  #read(sandboxId: string): Promise<number | null> {
+  #read(sandboxId: string): Promise<Placement | null> {
     let reading = this.#reading.get(sandboxId);
     if (reading === undefined) {
       reading = this.source
-        .readPoolLabel(sandboxId)
-        .then((label) => {
-          const pool = parsePoolLabel(label) ?? null;
-          this.#known.set(sandboxId, pool);
-          return pool;
+        .readLabels(sandboxId)
+        .then((labels) => {
+          const placement = parsePlacement(labels) ?? null;
+          this.#known.set(sandboxId, placement);
+          return placement;
         })
         .finally(() => this.#reading.delete(sandboxId));
       this.#reading.set(sandboxId, reading);
@@ -114,44 +126,51 @@ export class ShimPools {
     const pods = this.source.pods();
     const present = new Set(pods.map((p) => p.id));
     for (const id of this.#known.keys()) if (!present.has(id)) this.#known.delete(id);
-    const taken = [...this.#claims.values()];
+    const taken: number[] = [];
+    const groupOf = new Map<number, string>();
+    const occupy = (p: Placement) => {
+      taken.push(p.pool);
+      if (!groupOf.has(p.pool)) groupOf.set(p.pool, p.group);
+    };
+    for (const p of this.#claims.values()) occupy(p);
     for (const p of pods) {
-      const pool = this.#known.get(p.id);
-      if (p.live && !this.#claims.has(p.id) && pool !== undefined && pool !== null) taken.push(pool);
+      const placement = this.#known.get(p.id);
+      if (p.live && !this.#claims.has(p.id) && placement) occupy(placement);
     }
     const pool = firstPoolWithRoom(taken, this.size);
-    this.#claims.set(sandboxId, pool);
-    const opens = !taken.includes(pool) && !this.#opening.has(pool);
-    if (opens) {
+    const group = groupOf.get(pool);
+    const claim = { pool, group: group ?? sandboxId, opens: group === undefined };
+    this.#claims.set(sandboxId, { pool, group: claim.group });
+    if (claim.opens) {
       let resolve!: () => void;
       const done = new Promise<void>((r) => {
         resolve = r;
       });
-      this.#opening.set(pool, { by: sandboxId, done, resolve });
+      this.#opening.set(claim.group, { by: sandboxId, done, resolve });
     }
-    return { pool, opens };
+    return claim;
   }
 
-  /** Resolves once no other sandbox is starting the pool's shim. */
-  async shimReady(pool: number): Promise<void> {
-    await this.#opening.get(pool)?.done;
+  /** Resolves once no other sandbox is starting the group's shim. */
+  async shimReady(group: string): Promise<void> {
+    await this.#opening.get(group)?.done;
   }
 
   /** The sandbox that opened its pool is past starting the shim (its task exists, or it failed). */
   shimStarted(sandboxId: string): void {
-    const pool = this.#claims.get(sandboxId);
-    const opening = pool === undefined ? undefined : this.#opening.get(pool);
-    if (pool === undefined || opening === undefined || opening.by !== sandboxId) return;
-    this.#opening.delete(pool);
+    const group = this.#claims.get(sandboxId)?.group;
+    const opening = group === undefined ? undefined : this.#opening.get(group);
+    if (group === undefined || opening === undefined || opening.by !== sandboxId) return;
+    this.#opening.delete(group);
     opening.resolve();
   }
 
-  /** The sandbox's record now carries its pool (created), or its creation was undone. */
+  /** The sandbox's record now carries its placement (created), or its creation was undone. */
   settle(sandboxId: string, created: boolean): void {
     this.shimStarted(sandboxId);
-    const pool = this.#claims.get(sandboxId);
+    const placement = this.#claims.get(sandboxId);
     this.#claims.delete(sandboxId);
-    if (created) this.#known.set(sandboxId, pool ?? null);
+    if (created) this.#known.set(sandboxId, placement ?? null);
   }
 
   /** A sandbox created without a pool (another policy): its containers need no lookup. */
@@ -174,10 +193,10 @@ function shimPools(cri: Cri): ShimPools {
     pools = new ShimPools(cri.config.shim.poolSize, {
       pods: () =>
         cri.sandboxes.list().map((s) => ({ id: s.meta.id, live: live(s.meta.id, s.state === "ready") })),
-      readPoolLabel: async (id) => {
+      readLabels: async (id) => {
         try {
           const { container } = await cri.containerd.containers.get({ id });
-          return container?.labels[SHIM_POOL_LABEL];
+          return container?.labels;
         } catch (err) {
           if (isNotFound(err)) return undefined;
           throw err;
@@ -189,7 +208,7 @@ function shimPools(cri: Cri): ShimPools {
   return pools;
 }
 
-/** The pause container's part: a record label, spec annotations, and the end of its claim. */
+/** The pause container's part: record labels, spec annotations, and the end of its claim. */
 export interface SandboxShimGroup {
   /** Creates the pause task once the group's shim can take it (see above). */
   createTask<T>(create: () => Promise<T>): Promise<T>;
@@ -216,20 +235,19 @@ export async function sandboxShimGroup(cri: Cri, sandboxId: string): Promise<San
       },
     };
   }
-  const { pool, opens } = await pools.claim(sandboxId);
-  const group = poolGroupKey(pool);
+  const claim = await pools.claim(sandboxId);
   return {
     createTask: async (create) => {
-      if (!opens) await pools.shimReady(pool);
+      if (!claim.opens) await pools.shimReady(claim.group);
       try {
         return await create();
       } finally {
         pools.shimStarted(sandboxId);
       }
     },
-    group,
-    labels: { [SHIM_POOL_LABEL]: String(pool) },
-    annotations: { [SHIM_GROUP_ANNOTATION]: group },
+    group: claim.group,
+    labels: placementLabels(claim),
+    annotations: { [SHIM_GROUP_ANNOTATION]: claim.group },
     settle: (created) => pools.settle(sandboxId, created),
   };
 }
@@ -244,6 +262,6 @@ export async function containerShimGroup(
   sandboxId: string,
 ): Promise<Record<string, string>> {
   if (cri.config.shim.policy === "per-container") return { [SHIM_GROUP_ANNOTATION]: containerId };
-  const pool = await shimPools(cri).poolOf(sandboxId);
-  return pool === undefined ? {} : { [SHIM_GROUP_ANNOTATION]: poolGroupKey(pool) };
+  const placement = await shimPools(cri).placementOf(sandboxId);
+  return placement === undefined ? {} : { [SHIM_GROUP_ANNOTATION]: placement.group };
 }
