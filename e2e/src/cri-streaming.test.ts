@@ -6,12 +6,14 @@
 // at once), single-use tokens, and a client that leaves mid-exec.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { type IncomingHttpHeaders, request } from "node:http";
-import type { Socket } from "node:net";
+import { existsSync } from "node:fs";
+import { type IncomingHttpHeaders, createServer, request } from "node:http";
+import net, { type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import zlib from "node:zlib";
-import type { PodSandboxConfig } from "@berth/api/cri/runtime/v1/api";
+import { ContainerState, type PodSandboxConfig } from "@berth/api/cri/runtime/v1/api";
+import { execa } from "execa";
 import { type ClientError, Status } from "nice-grpc";
 import { type BerthCriUnderTest, startBerthCri } from "./cri/berth-cri.js";
 import { type CriClient, criClient } from "./cri/client.js";
@@ -596,6 +598,85 @@ async function processRunning(client: CriClient, containerId: string, needle: st
     .some((l) => l.includes(needle) && !l.includes("ps -o"));
 }
 
+// ---------------------------------------------------------------------------
+// kubectl, a real client (client-go's SPDY and WebSocket code), needs an API server: this
+// stand-in answers discovery and the pod's GET, and hands each exec or port-forward
+// upgrade to the URL berth-cri returns, as kubelet does, by relaying the raw connection.
+
+const KUBECTL = "/usr/bin/kubectl";
+
+async function standInApiServer(cri: CriClient, podId: string, containerId: string) {
+  const json = (body: unknown) => JSON.stringify(body);
+  const pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "web", namespace: "default", uid: "uid-web" },
+    spec: { containers: [{ name: "web", image: "web" }] },
+    status: { phase: "Running", containerStatuses: [{ name: "web", ready: true }] },
+  };
+  const discovery: Record<string, unknown> = {
+    "/api": { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [] },
+    "/apis": { kind: "APIGroupList", apiVersion: "v1", groups: [] },
+    "/api/v1": {
+      kind: "APIResourceList",
+      groupVersion: "v1",
+      resources: [{ name: "pods", singularName: "pod", namespaced: true, kind: "Pod", verbs: ["get"] }],
+    },
+    "/api/v1/namespaces/default/pods/web": pod,
+  };
+  const server = createServer((req, res) => {
+    const body = discovery[new URL(req.url ?? "/", "http://api").pathname];
+    res.writeHead(body === undefined ? 404 : 200, { "Content-Type": "application/json" });
+    res.end(json(body ?? { kind: "Status", status: "Failure", code: 404 }));
+  });
+  server.on("upgrade", async (req, socket: Socket, head: Buffer) => {
+    socket.on("error", () => {});
+    const u = new URL(req.url ?? "/", "http://api");
+    const q = u.searchParams;
+    const flag = (name: string) => q.get(name) === "true";
+    let target: URL;
+    try {
+      const url = u.pathname.endsWith("/exec")
+        ? (
+            await cri.runtime.exec({
+              containerId,
+              cmd: q.getAll("command"),
+              stdin: flag("stdin"),
+              stdout: flag("stdout"),
+              stderr: flag("stderr"),
+              tty: flag("tty"),
+            })
+          ).url
+        : (await cri.runtime.portForward({ podSandboxId: podId, port: q.getAll("ports").map(Number) })).url;
+      target = new URL(url);
+    } catch (err) {
+      socket.end(`HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n${String(err)}`);
+      return;
+    }
+    const upstream = net.connect(Number(target.port), target.hostname, () => {
+      const lines = [`${req.method} ${target.pathname} HTTP/1.1`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        const name = req.rawHeaders[i]!;
+        lines.push(`${name}: ${name.toLowerCase() === "host" ? target.host : req.rawHeaders[i + 1]}`);
+      }
+      upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
+      upstream.write(head);
+      socket.pipe(upstream).pipe(socket);
+    });
+    upstream.on("error", () => socket.destroy());
+    socket.on("close", () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
 let registry: Registry;
 let image: PushedImage;
 let pauseRef: string;
@@ -899,7 +980,7 @@ for (const { kind, start } of daemonKinds) {
       s.client.drop();
       await sleep(500);
       const st = await client.runtime.containerStatus({ containerId, verbose: false });
-      assert.equal(st.status?.state, 1, "still running");
+      assert.equal(st.status?.state, ContainerState.CONTAINER_RUNNING);
     });
 
     test("a client that disconnects mid-exec leaves no process behind", async () => {
@@ -926,6 +1007,79 @@ for (const { kind, start } of daemonKinds) {
         });
       }
     });
+
+    test(
+      "kubectl exec (WebSocket v5 and SPDY) and kubectl port-forward, through a stand-in API server",
+      { skip: !existsSync(KUBECTL) && `${KUBECTL} is not installed` },
+      async () => {
+        const api = await standInApiServer(client, podId, containerId);
+        const cache = await tempDir("kubectl-cache-");
+        const kubectl = (args: string[], env: Record<string, string>, input?: string) =>
+          execa(KUBECTL, [`--server=${api.url}`, `--cache-dir=${cache}`, "-n", "default", ...args], {
+            env: { ...env, KUBECONFIG: "/dev/null" },
+            input,
+            reject: false,
+            timeout: 60_000,
+          });
+        try {
+          for (const websockets of ["true", "false"]) {
+            const env = { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: websockets };
+            const r = await kubectl(
+              ["exec", "web", "-c", "web", "--", "sh", "-c", "echo out; echo err >&2; exit 3"],
+              env,
+            );
+            assert.equal(r.exitCode, 3, `websockets=${websockets}: ${r.stderr}`);
+            assert.equal(r.stdout, "out");
+            assert.match(r.stderr, /^err$/m);
+            const cat = await kubectl(
+              ["exec", "-i", "web", "-c", "web", "--", "cat"],
+              env,
+              "through kubectl\n",
+            );
+            assert.equal(cat.exitCode, 0, cat.stderr);
+            assert.equal(cat.stdout, "through kubectl");
+          }
+          const pf = execa(
+            KUBECTL,
+            [
+              `--server=${api.url}`,
+              `--cache-dir=${cache}`,
+              "-n",
+              "default",
+              "port-forward",
+              "pod/web",
+              ":8080",
+            ],
+            { env: { KUBECONFIG: "/dev/null", KUBECTL_PORT_FORWARD_WEBSOCKETS: "false" }, reject: false },
+          );
+          try {
+            let out = "";
+            pf.stdout?.on("data", (d: Buffer) => {
+              out += d.toString();
+            });
+            const port = await waitFor(() => /Forwarding from 127\.0\.0\.1:(\d+) -> 8080/.exec(out)?.[1], {
+              what: `kubectl port-forward to listen (${out})`,
+              timeoutMs: 20_000,
+            });
+            const pages = await Promise.all(
+              Array.from({ length: 20 }, async () => {
+                const res = await fetch(`http://127.0.0.1:${port}/index.html`, {
+                  signal: AbortSignal.timeout(20_000),
+                });
+                return res.text();
+              }),
+            );
+            assert.deepEqual(new Set(pages), new Set(["hello-from-pod\n"]));
+          } finally {
+            pf.kill();
+            await pf;
+          }
+        } finally {
+          api.close();
+          await removeDir(cache);
+        }
+      },
+    );
 
     test("an expired token is 404", async () => {
       assert.notEqual(staleUrl, "");
