@@ -23,9 +23,9 @@ test("a subset of keys overrides only those", () => {
   assert.equal(c.cni.binDir, "/usr/lib/cni");
 });
 
-test("shim grouping: per-pod unless configured; the pool size defaults to 8", () => {
-  assert.deepEqual(parseCriConfig("").shim, { policy: "per-pod", poolSize: 8 });
-  assert.deepEqual(parseCriConfig("shim:\n  policy: pooled\n").shim, { policy: "pooled", poolSize: 8 });
+test("shim grouping: pooled by 16 unless configured", () => {
+  assert.deepEqual(parseCriConfig("").shim, { policy: "pooled", poolSize: 16 });
+  assert.deepEqual(parseCriConfig("shim:\n  policy: per-pod\n").shim, { policy: "per-pod", poolSize: 16 });
   assert.deepEqual(parseCriConfig("shim:\n  policy: pooled\n  poolSize: 3\n").shim, {
     policy: "pooled",
     poolSize: 3,

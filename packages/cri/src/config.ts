@@ -64,7 +64,9 @@ export const defaultCriConfig: CriConfig = {
   metrics: { address: "" },
   logLevel: "info",
   maxContainerLogLineSize: 16 * 1024,
-  shim: { policy: "per-pod", poolSize: 8 },
+  // docs/benchmarks.md, "105 pods through CRI": 16 pods per shim brought Berth's memory
+  // below containerd 1.6's, and pods started faster than with a shim per pod.
+  shim: { policy: "pooled", poolSize: 16 },
 };
 
 export class ConfigError extends Error {
