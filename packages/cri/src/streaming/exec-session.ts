@@ -12,7 +12,7 @@ import type { Readable, Writable } from "node:stream";
 import { errorMessage, isNotFound } from "@berth/client";
 import type { Spec } from "@berth/client/oci/index";
 import type { Cri } from "../cri.js";
-import { createFifoSet, openReaderWaiting, removeFifoSet } from "../io/fifo.js";
+import { type FifoSet, createFifoSet, openReaderWaiting, removeFifoSet } from "../io/fifo.js";
 import { SIGKILL } from "../runtime/task.js";
 import { containerState } from "../store/stores.js";
 import type { RemoteCommandStreams, TerminalSize } from "./remote-command.js";
@@ -136,23 +136,29 @@ export async function runExec(
     return { kind: "error", message: `container ${c.meta.id} is not running: cannot exec in it` };
   }
   const containerId = c.meta.id;
-  const record = (await cri.containerd.containers.get({ id: containerId })).container;
-  if (record?.spec === undefined) return { kind: "error", message: `container ${containerId} has no spec` };
-  const spec = JSON.parse(Buffer.from(record.spec.value).toString("utf8")) as Spec;
-  const env = [...(spec.process?.env ?? [])];
-  // A terminal needs a TERM; containerd sets this one too.
-  if (command.tty && !env.some((e) => e.startsWith("TERM="))) env.push("TERM=xterm");
-
   const resizes = new ResizeQueue((err) =>
     log.debug("terminal resize failed", { containerId, error: errorMessage(err) }),
   );
   if (command.tty) io.onResize((size) => resizes.push(size));
 
+  let spec: Spec;
+  let fifos: FifoSet;
   const execId = randomBytes(32).toString("hex");
-  const fifos = await createFifoSet(join(cri.config.state, "exec", execId), execId, {
-    stdin: io.stdin !== undefined,
-    terminal: command.tty,
-  });
+  try {
+    const record = (await cri.containerd.containers.get({ id: containerId })).container;
+    if (record?.spec === undefined) return { kind: "error", message: `container ${containerId} has no spec` };
+    spec = JSON.parse(Buffer.from(record.spec.value).toString("utf8")) as Spec;
+    fifos = await createFifoSet(join(cri.config.state, "exec", execId), execId, {
+      stdin: io.stdin !== undefined,
+      terminal: command.tty,
+    });
+  } catch (err) {
+    log.warn("exec failed", { containerId, error: errorMessage(err) });
+    return { kind: "error", message: errorMessage(err) };
+  }
+  const env = [...(spec.process?.env ?? [])];
+  // A terminal needs a TERM; containerd sets this one too.
+  if (command.tty && !env.some((e) => e.startsWith("TERM="))) env.push("TERM=xterm");
   const stdout = openReaderWaiting(fifos.stdout);
   const stderr = fifos.stderr !== "" ? openReaderWaiting(fifos.stderr) : undefined;
   let stdinWriter: net.Socket | undefined;
@@ -162,7 +168,7 @@ export async function runExec(
     if (fifos.stdin !== "") stdinWriter = await openFifoWriter(fifos.stdin);
     // Clients send their terminal's size as soon as they are connected: a moment's wait lets
     // the process start with it rather than resize right after (a quick command would see 0x0).
-    if (command.tty) await within(resizes.first, FIRST_SIZE_WAIT_MS);
+    if (command.tty && io.resizable) await within(resizes.first, FIRST_SIZE_WAIT_MS);
     const size = resizes.latest;
     const processSpec = {
       ...spec.process,

@@ -50,6 +50,7 @@ export function servePortForward(
   }
   const pod = sandbox.meta.id;
   const log = cri.log.child({ module: "streaming", call: "portforward", pod });
+  const dialer = podDialer(sandbox.meta.netnsPath);
   const forward = async (port: number, data: Duplex, errors: Writable): Promise<void> => {
     const s = cri.sandboxes.find(pod);
     if (s === undefined || s.state !== "ready") throw new Error(`sandbox ${pod} is not ready`);
@@ -57,7 +58,6 @@ export function servePortForward(
     await join(data, conn);
     errors.end();
   };
-  const dialer = podDialer(sandbox.meta.netnsPath);
   const report = (port: number, errors: Writable, err: unknown) => {
     const msg = `error forwarding port ${port} to pod ${pod}, uid : ${errorMessage(err)}`;
     log.debug("port forward failed", { port, error: errorMessage(err) });
@@ -88,6 +88,11 @@ function join(data: Duplex, conn: net.Socket): Promise<void> {
       resolve();
     };
     conn.on("error", () => {});
+    // The client may have reset the stream while the connection was being made.
+    if (data.destroyed) {
+      finish();
+      return;
+    }
     data.pipe(conn);
     conn.pipe(data);
     conn.once("close", finish);

@@ -35,6 +35,8 @@ export interface RemoteCommandStreams {
   readonly stdin: Readable | undefined;
   readonly stdout: Writable | undefined;
   readonly stderr: Writable | undefined;
+  /** The client can send terminal sizes (SPDY v3 and later, WebSocket). */
+  readonly resizable: boolean;
   /** Calls `listener` with the latest terminal size the client sent, then with every new one. */
   onResize(listener: (size: TerminalSize) => void): void;
   /** Aborted when the client goes away before finish(). */
@@ -295,6 +297,7 @@ function openSpdy(
         stdin: streams.get("stdin"),
         stdout: streams.get("stdout"),
         stderr: streams.get("stderr"),
+        resizable: streams.has("resize"),
         onResize: (l) => resizes.listen(l),
         gone: gone.signal,
         finish: async (result) => {
@@ -340,6 +343,7 @@ function openWebSocket(
     stdin: options.stdin ? mux.reader(CHANNEL.stdin) : undefined,
     stdout: options.stdout ? mux.writer(CHANNEL.stdout) : undefined,
     stderr: options.stderr ? mux.writer(CHANNEL.stderr) : undefined,
+    resizable: true,
     onResize: (l) => resizes.listen(l),
     gone: gone.signal,
     finish: async (result) => {
