@@ -1,17 +1,21 @@
 // kubelet's call sequence against berth-cri, on berthd with Berth's shim and on a real
 // containerd 1.6 with runc's shim: pull, a pod on its own CNI bridge, a container whose
 // output lands in the CRI log, ExecSync, a restart of berth-cri in the middle that loses
-// nothing, then stop and removal of everything.
+// nothing, two containers of a pod talking over its loopback, the security context's
+// user, read-only root, capabilities, no_new_privs and privileged mode as seen from inside,
+// then stop and removal of everything.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { open, readFile, rename, writeFile } from "node:fs/promises";
+import { open, readFile, readlink, rename, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
   ContainerEventType,
   ContainerState,
+  LinuxContainerSecurityContext,
   LinuxPodSandboxConfig,
+  Mount,
   NamespaceMode,
   type PodSandboxConfig,
   PodSandboxState,
@@ -65,6 +69,78 @@ async function tail(path: string, bytes: number): Promise<string> {
   } finally {
     await f.close();
   }
+}
+
+/** The port the server of the two-container pod listens on, on the pod's loopback only. */
+const LOOPBACK_PORT = 9090;
+
+/**
+ * Shell that prints the network namespace and the local IPv4 addresses of the process
+ * running it: `netns net:[N]` and `addrs A B…` (from /proc/net/fib_trie, which shows the
+ * reader's namespace).
+ */
+const NET_VIEW = [
+  'echo "netns $(busybox readlink /proc/self/ns/net)"',
+  `printf addrs; busybox awk 'index($0, "/32 host LOCAL") && !seen[p]++ { printf " %s", p } { p = $2 } END { print "" }' /proc/net/fib_trie`,
+].join("; ");
+
+/** The netns and sorted local addresses NET_VIEW printed. */
+function netView(lines: readonly string[]): { netns: string; addrs: string[] } {
+  const netns = lines.find((l) => l.startsWith("netns "))?.slice("netns ".length) ?? "";
+  const addrs = lines.find((l) => l.startsWith("addrs"))?.slice("addrs".length) ?? "";
+  return {
+    netns,
+    addrs: addrs
+      .split(" ")
+      .filter((a) => a !== "")
+      .sort(),
+  };
+}
+
+const capBit = (cap: number): bigint => 1n << BigInt(cap);
+const CAP_CHOWN = 0;
+const CAP_NET_BIND_SERVICE = 10;
+const CAP_NET_RAW = 13;
+/** containerd's default set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP. */
+const DEFAULT_CAPS = [0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31].reduce((m, c) => m | capBit(c), 0n);
+
+/** A process's capability sets (hexadecimal, without leading zeros) and no_new_privs flag. */
+interface ProcessSecurity {
+  capInh: string;
+  capPrm: string;
+  capEff: string;
+  capBnd: string;
+  capAmb: string;
+  noNewPrivs: string;
+}
+
+/** The capability sets and no_new_privs flag from the lines of a /proc/<pid>/status. */
+function processSecurity(lines: readonly string[]): ProcessSecurity {
+  const fields = new Map(
+    lines.flatMap((l) => {
+      const m = /^(\w+):\s*(.*)$/.exec(l);
+      return m ? [[m[1]!, m[2]!] as const] : [];
+    }),
+  );
+  const mask = (name: string) => {
+    const hex = fields.get(name);
+    assert.ok(hex !== undefined && /^[0-9a-f]+$/.test(hex), `${name} in ${JSON.stringify(lines)}`);
+    return BigInt(`0x${hex}`).toString(16);
+  };
+  return {
+    capInh: mask("CapInh"),
+    capPrm: mask("CapPrm"),
+    capEff: mask("CapEff"),
+    capBnd: mask("CapBnd"),
+    capAmb: mask("CapAmb"),
+    noNewPrivs: fields.get("NoNewPrivs") ?? "",
+  };
+}
+
+/** What a root process with capability set `caps` shows: permitted, effective and bounding alike, no inheritable or ambient ones. */
+function rootWith(caps: bigint, noNewPrivs = "0"): ProcessSecurity {
+  const hex = caps.toString(16);
+  return { capInh: "0", capPrm: hex, capEff: hex, capBnd: hex, capAmb: "0", noNewPrivs };
 }
 
 let registry: Registry;
@@ -683,6 +759,337 @@ for (const { kind, start } of daemonKinds) {
       } finally {
         await client.runtime.removeContainer({ containerId: chatty }).catch(() => undefined);
         await removeDir(trigger);
+      }
+    });
+
+    test("two containers of a pod meet on the pod's loopback, which nothing outside the pod reaches", async () => {
+      const config: PodSandboxConfig = {
+        ...podConfig(),
+        metadata: { name: "duo", namespace: "e2e", uid: `${uid}-duo`, attempt: 0 },
+        hostname: "duo-pod",
+        logDirectory: join(logDir, "duo"),
+        portMappings: [],
+        labels: { app: "duo" },
+      };
+      const pod = (await client.runtime.runPodSandbox({ config, runtimeHandler: "" })).podSandboxId;
+      try {
+        const st = await client.runtime.podSandboxStatus({ podSandboxId: pod, verbose: true });
+        const ip = st.status?.network?.ip ?? "";
+        assert.ok(ip.startsWith(network.prefix), `pod IP ${ip} is not in ${network.subnet}`);
+        const pausePid = JSON.parse(st.info.info ?? "{}").pid as number;
+        const pauseNetns = await readlink(`/proc/${pausePid}/ns/net`);
+        const url = `http://127.0.0.1:${LOOPBACK_PORT}/`;
+        const serverId = (
+          await client.runtime.createContainer({
+            podSandboxId: pod,
+            config: {
+              metadata: { name: "server" },
+              image: { image: image.ref },
+              command: [
+                "sh",
+                "-c",
+                `mkdir -p /tmp/www && echo duo-page > /tmp/www/index.html && exec httpd -f -p 127.0.0.1:${LOOPBACK_PORT} -h /tmp/www`,
+              ],
+              logPath: "server/0.log",
+            },
+            sandboxConfig: config,
+          })
+        ).containerId;
+        await client.runtime.startContainer({ containerId: serverId });
+        // The client may start before httpd listens: a bounded number of tries.
+        const clientId = (
+          await client.runtime.createContainer({
+            podSandboxId: pod,
+            config: {
+              metadata: { name: "client" },
+              image: { image: image.ref },
+              command: [
+                "sh",
+                "-c",
+                `${NET_VIEW}; i=0; while [ $i -lt 30 ]; do wget -q -O - ${url} && exit 0; i=$((i + 1)); sleep 0.2; done; echo "no answer on ${url}" >&2; exit 1`,
+              ],
+              logPath: "client/0.log",
+            },
+            sandboxConfig: config,
+          })
+        ).containerId;
+        await client.runtime.startContainer({ containerId: clientId });
+        const exited = await waitFor(
+          async () => {
+            const s = (await client.runtime.containerStatus({ containerId: clientId, verbose: false }))
+              .status;
+            return s?.state === ContainerState.CONTAINER_EXITED ? s : undefined;
+          },
+          { what: "the client container to exit", timeoutMs: 30_000, intervalMs: 100 },
+        );
+        const entries = await readCriLog(join(logDir, "duo", "client", "0.log"));
+        assert.equal(exited.exitCode, 0, JSON.stringify(entries));
+        assert.ok(
+          entries.some((e) => e.stream === "stdout" && e.tag === "F" && e.content === "duo-page"),
+          JSON.stringify(entries),
+        );
+
+        // Both containers and the pause process share one network namespace, with the pod's IP.
+        const clientView = netView(entries.filter((e) => e.stream === "stdout").map((e) => e.content));
+        const serverView = await client.runtime.execSync({
+          containerId: serverId,
+          cmd: ["sh", "-c", NET_VIEW],
+          timeout: 10n,
+        });
+        assert.equal(serverView.exitCode, 0, Buffer.from(serverView.stderr).toString());
+        assert.deepEqual(netView(Buffer.from(serverView.stdout).toString().split("\n")), clientView);
+        assert.deepEqual(clientView, { netns: pauseNetns, addrs: [ip, "127.0.0.1"].sort() });
+
+        // The server answers on the pod's loopback, not on the pod's IP, and not in another pod.
+        const wget = async (containerId: string, target: string) => {
+          const r = await client.runtime.execSync({
+            containerId,
+            cmd: ["wget", "-q", "-O", "-", target],
+            timeout: 10n,
+          });
+          return {
+            exitCode: r.exitCode,
+            stdout: Buffer.from(r.stdout).toString(),
+            stderr: Buffer.from(r.stderr).toString(),
+          };
+        };
+        assert.deepEqual(await wget(serverId, url), { exitCode: 0, stdout: "duo-page\n", stderr: "" });
+        const refused = (r: Awaited<ReturnType<typeof wget>>, where: string) => {
+          assert.equal(r.exitCode, 1, `${where}: ${JSON.stringify(r)}`);
+          assert.match(r.stderr, /Connection refused/, where);
+        };
+        refused(await wget(serverId, `http://${ip}:${LOOPBACK_PORT}/`), "the pod's IP, from inside the pod");
+        refused(await wget(containerId, url), "the loopback of the web pod");
+        await assert.rejects(
+          fetch(`http://${ip}:${LOOPBACK_PORT}/`, { signal: AbortSignal.timeout(5_000) }),
+          (e: Error) => (e.cause as { code?: string } | undefined)?.code === "ECONNREFUSED",
+          "the pod's IP, from the node",
+        );
+      } finally {
+        await client.runtime.removePodSandbox({ podSandboxId: pod });
+      }
+      assert.equal(
+        (await client.runtime.listContainers({})).containers.filter((c) => c.podSandboxId === pod).length,
+        0,
+      );
+    });
+
+    // One privileged pod holds a container for each security setting (a privileged pod
+    // allows unprivileged containers too). Each prints its id, capability sets and
+    // no_new_privs from its own /proc status, then sleeps, so ExecSync can look again.
+    const securityLogDir = () => join(logDir, "secure");
+    const securityConfig = (): PodSandboxConfig => ({
+      ...podConfig(),
+      metadata: { name: "secure", namespace: "e2e", uid: `${uid}-secure`, attempt: 0 },
+      hostname: "secure-pod",
+      logDirectory: securityLogDir(),
+      portMappings: [],
+      labels: { app: "secure" },
+      linux: LinuxPodSandboxConfig.fromPartial({ securityContext: { privileged: true } }),
+    });
+    let securePod = "";
+    let dataDir = "";
+    const secure = new Map<string, { id: string; lines: string[] }>();
+    const securityCases = (): Array<[string, LinuxContainerSecurityContext, Mount[]]> => {
+      const sc = LinuxContainerSecurityContext.fromPartial;
+      return [
+        ["plain", sc({}), []],
+        [
+          "user",
+          sc({ runAsUser: { value: 1000n }, runAsGroup: { value: 1000n }, supplementalGroups: [2000n] }),
+          [],
+        ],
+        [
+          "readonly",
+          sc({ readonlyRootfs: true }),
+          [
+            Mount.fromPartial({ containerPath: "/data", hostPath: dataDir, readonly: false }),
+            Mount.fromPartial({ containerPath: "/data-ro", hostPath: dataDir, readonly: true }),
+          ],
+        ],
+        ["drop", sc({ capabilities: { dropCapabilities: ["NET_RAW", "CHOWN"] } }), []],
+        [
+          "only-bind",
+          sc({ capabilities: { addCapabilities: ["NET_BIND_SERVICE"], dropCapabilities: ["ALL"] } }),
+          [],
+        ],
+        ["nnp", sc({ noNewPrivs: true }), []],
+        ["privileged", sc({ privileged: true }), []],
+      ];
+    };
+    const execOut = async (name: string, cmd: string[]) => {
+      const c = secure.get(name);
+      assert.ok(c, `container ${name} was not started`);
+      const r = await client.runtime.execSync({ containerId: c.id, cmd, timeout: 10n });
+      return {
+        exitCode: r.exitCode,
+        stdout: Buffer.from(r.stdout).toString(),
+        stderr: Buffer.from(r.stderr).toString(),
+      };
+    };
+    /** The container's own process's security settings, and an exec'd process's: the same. */
+    const securityOf = async (name: string): Promise<ProcessSecurity> => {
+      const own = processSecurity(secure.get(name)?.lines ?? []);
+      const exec = await execOut(name, ["cat", "/proc/self/status"]);
+      assert.deepEqual(processSecurity(exec.stdout.split("\n")), own, `${name}: an exec'd process differs`);
+      return own;
+    };
+    /** Paths whose mount a read-only rootfs makes read-only or leaves alone. */
+    const WRITABLE_PATHS = ["/", "/tmp", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/dev/shm"];
+    /**
+     * Whether root may write each path in the container: a file is opened for appending
+     * (its content stays), a directory gets a file that is removed again.
+     */
+    const writable = async (name: string, paths: readonly string[]) => {
+      const script = paths.map(
+        (p) =>
+          `if [ -d ${p} ]; then f=${p}/.writable; (: > $f) 2>/dev/null && rm $f; else (: >> ${p}) 2>/dev/null; fi && echo "${p} w" || echo "${p} ro"`,
+      );
+      const r = await execOut(name, ["sh", "-c", script.join("; ")]);
+      assert.equal(r.exitCode, 0, r.stderr);
+      return Object.fromEntries(
+        r.stdout
+          .trim()
+          .split("\n")
+          .map((l) => {
+            const [path = "", how] = l.split(" ");
+            return [path, how === "w"];
+          }),
+      );
+    };
+    const CHOWN = [
+      "sh",
+      "-c",
+      "touch /tmp/owned && busybox chown 1000:1000 /tmp/owned && stat -c %u:%g /tmp/owned",
+    ];
+
+    test("security contexts: a container for each setting starts in one privileged pod", async () => {
+      dataDir = await tempDir("cri-data-");
+      const config = securityConfig();
+      securePod = (await client.runtime.runPodSandbox({ config, runtimeHandler: "" })).podSandboxId;
+      for (const [name, securityContext, mounts] of securityCases()) {
+        const id = (
+          await client.runtime.createContainer({
+            podSandboxId: securePod,
+            config: {
+              metadata: { name },
+              image: { image: image.ref },
+              command: [
+                "sh",
+                "-c",
+                "id; grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):' /proc/$$/status; echo ready; exec sleep 3600",
+              ],
+              mounts,
+              logPath: `${name}.log`,
+              linux: { securityContext },
+            },
+            sandboxConfig: config,
+          })
+        ).containerId;
+        await client.runtime.startContainer({ containerId: id });
+        secure.set(name, { id, lines: [] });
+      }
+      for (const [name, c] of secure) {
+        const path = join(securityLogDir(), `${name}.log`);
+        const entries = await waitFor(
+          async () => {
+            const e = await readCriLog(path);
+            return e.some((x) => x.content === "ready") ? e : undefined;
+          },
+          { what: `"ready" in ${path}`, timeoutMs: 20_000, intervalMs: 100 },
+        );
+        c.lines = entries.filter((e) => e.stream === "stdout").map((e) => e.content);
+      }
+    });
+
+    test("security contexts: by default root with containerd's capabilities, new privileges allowed", async () => {
+      assert.match(secure.get("plain")?.lines[0] ?? "", /^uid=0\(root\) gid=0\(root\)/);
+      assert.deepEqual(await securityOf("plain"), rootWith(DEFAULT_CAPS));
+      assert.deepEqual(await execOut("plain", CHOWN), { exitCode: 0, stdout: "1000:1000\n", stderr: "" });
+    });
+
+    test("security contexts: runAsUser, runAsGroup and supplementalGroups", async () => {
+      const own = secure.get("user")?.lines[0] ?? "";
+      assert.match(own, /^uid=1000\(user\) gid=1000\(user\) groups=/);
+      assert.deepEqual(
+        own
+          .replace(/^.*groups=/, "")
+          .replace(/\(\w+\)/g, "")
+          .split(",")
+          .sort(),
+        ["1000", "2000"],
+      );
+      assert.deepEqual(await execOut("user", ["id"]), { exitCode: 0, stdout: `${own}\n`, stderr: "" });
+      // A non-root process keeps no capability but the bounding set, which is the default.
+      assert.deepEqual(await securityOf("user"), {
+        ...rootWith(0n),
+        capBnd: DEFAULT_CAPS.toString(16),
+      });
+    });
+
+    test("security contexts: a read-only root filesystem, with a writable mount", async () => {
+      const touch = await execOut("readonly", ["touch", "/x"]);
+      assert.notEqual(touch.exitCode, 0);
+      assert.match(touch.stderr, /Read-only file system/);
+      const write = await execOut("readonly", ["sh", "-c", "echo written > /data/f && cat /data/f"]);
+      assert.deepEqual(write, { exitCode: 0, stdout: "written\n", stderr: "" });
+      assert.equal(await readFile(join(dataDir, "f"), "utf8"), "written\n");
+      assert.deepEqual(await writable("readonly", [...WRITABLE_PATHS, "/data", "/data-ro"]), {
+        "/": false,
+        "/tmp": false,
+        "/etc/hosts": false,
+        "/etc/hostname": false,
+        "/etc/resolv.conf": false,
+        "/dev/shm": true,
+        "/data": true,
+        "/data-ro": false,
+      });
+      // Without it, the root and the pod's files are writable.
+      assert.deepEqual(
+        await writable("plain", WRITABLE_PATHS),
+        Object.fromEntries(WRITABLE_PATHS.map((p) => [p, true])),
+      );
+    });
+
+    test("security contexts: dropped capabilities leave the bounding and effective sets", async () => {
+      assert.deepEqual(
+        await securityOf("drop"),
+        rootWith(DEFAULT_CAPS & ~capBit(CAP_CHOWN) & ~capBit(CAP_NET_RAW)),
+      );
+      const chown = await execOut("drop", CHOWN);
+      assert.notEqual(chown.exitCode, 0);
+      assert.match(chown.stderr, /Operation not permitted/);
+
+      assert.deepEqual(await securityOf("only-bind"), rootWith(capBit(CAP_NET_BIND_SERVICE)));
+      assert.match((await execOut("only-bind", CHOWN)).stderr, /Operation not permitted/);
+    });
+
+    test("security contexts: noNewPrivs", async () => {
+      assert.deepEqual(await securityOf("nnp"), rootWith(DEFAULT_CAPS, "1"));
+      assert.equal((await securityOf("plain")).noNewPrivs, "0");
+    });
+
+    test("security contexts: a privileged container has every capability of the node", async () => {
+      // The node's set, as the daemons (children of this process) have it: it need not be
+      // every capability the kernel knows.
+      const node = processSecurity((await readFile("/proc/self/status", "utf8")).split("\n"));
+      assert.deepEqual(await securityOf("privileged"), rootWith(BigInt(`0x${node.capEff}`)));
+      assert.deepEqual(await execOut("privileged", CHOWN), {
+        exitCode: 0,
+        stdout: "1000:1000\n",
+        stderr: "",
+      });
+    });
+
+    test("security contexts: the pod and its containers are removed", async () => {
+      try {
+        if (securePod !== "") await client.runtime.removePodSandbox({ podSandboxId: securePod });
+        const left = (await client.runtime.listContainers({})).containers.filter(
+          (c) => c.podSandboxId === securePod,
+        );
+        assert.deepEqual(left, []);
+      } finally {
+        if (dataDir !== "") await removeDir(dataDir);
       }
     });
 
