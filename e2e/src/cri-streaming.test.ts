@@ -983,6 +983,70 @@ for (const { kind, start } of daemonKinds) {
       assert.equal(st.status?.state, ContainerState.CONTAINER_RUNNING);
     });
 
+    test("attach writes a container's stdin: clients come and go, stdin_once's first client ends it", async () => {
+      const make = async (name: string, stdinOnce: boolean) => {
+        const id = (
+          await client.runtime.createContainer({
+            podSandboxId: podId,
+            config: {
+              metadata: { name, attempt: 0 },
+              image: { image: image.ref },
+              command: ["sh", "-c", "while read l; do echo got $l; done; echo input-ended; exit 5"],
+              stdin: true,
+              stdinOnce,
+              logPath: `${name}/0.log`,
+            },
+            sandboxConfig: podConfig(),
+          })
+        ).containerId;
+        await client.runtime.startContainer({ containerId: id });
+        return id;
+      };
+      const attachAndSay = async (id: string, line: string) => {
+        const url = (
+          await client.runtime.attach({ containerId: id, stdin: true, stdout: true, stderr: true })
+        ).url;
+        const s = await spdyCommand(url, { stdin: true, stdout: true, stderr: true });
+        s.stdin!.write(`${line}\n`);
+        await s.stdout!.until((x) => x.text.includes(`got ${line}\n`), `the echo of ${line}`, 15_000);
+        return s;
+      };
+
+      // stdin_once false: a client closing its stdin does not end the container's.
+      const keep = await make("stdin-keep", false);
+      const first = await attachAndSay(keep, "one");
+      first.stdin!.end();
+      first.client.drop();
+      const second = await attachAndSay(keep, "two");
+      second.client.drop();
+      const kept = await client.runtime.containerStatus({ containerId: keep, verbose: false });
+      assert.equal(kept.status?.state, ContainerState.CONTAINER_RUNNING, "input goes on after clients leave");
+
+      // stdin_once true: the first client's end of stdin is the container's.
+      const once = await make("stdin-once", true);
+      const only = await attachAndSay(once, "only");
+      only.stdin!.end();
+      await only.stdout!.until(
+        (x) => x.text.includes("input-ended\n"),
+        "the container's input to end",
+        15_000,
+      );
+      let exited = false;
+      for (let i = 0; i < 100 && !exited; i++) {
+        const st = await client.runtime.containerStatus({ containerId: once, verbose: false });
+        exited = st.status?.state === ContainerState.CONTAINER_EXITED;
+        if (exited) assert.equal(st.status?.exitCode, 5);
+        else await sleep(100);
+      }
+      assert.ok(exited, "the stdin_once container exits once its input has ended");
+      only.client.drop();
+
+      for (const id of [keep, once]) {
+        await client.runtime.stopContainer({ containerId: id, timeout: 0 });
+        await client.runtime.removeContainer({ containerId: id });
+      }
+    });
+
     test("a client that disconnects mid-exec leaves no process behind", async () => {
       for (const via of ["spdy", "websocket"] as const) {
         const marker = via === "spdy" ? "4242" : "4243";

@@ -80,6 +80,8 @@ export async function recover(cri: Cri): Promise<void> {
 
 async function reattachIo(cri: Cri, c: Container): Promise<void> {
   const id = c.meta.id;
+  // The stdin FIFO's writer we held died with the old berth-cri, and runc's shim has
+  // closed the container's stdin on that EOF: attach can no longer write to it.
   const fifos = existingFifoSet(fifoDir(cri.config.state, id), id, {
     stdin: false,
     terminal: c.meta.config.tty,

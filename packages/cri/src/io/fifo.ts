@@ -11,7 +11,7 @@
 // is still in a FIFO nobody holds open is then gone, so the output of a container that
 // exits while berth-cri is away is lost.
 
-import { constants, close, open } from "node:fs";
+import { constants, close, open, openSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import net from "node:net";
 import { join } from "node:path";
@@ -27,6 +27,28 @@ export interface FifoSet {
   terminal: boolean;
 }
 
+/** The path of a process's stdin FIFO in `dir`; attach finds a container's there. */
+export function stdinFifoPath(dir: string, id: string): string {
+  return join(dir, `${id}-stdin`);
+}
+
+/** Makes only the stdin FIFO (the shim writes the output itself). */
+export async function createStdinFifo(dir: string, id: string): Promise<string> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const path = stdinFifoPath(dir, id);
+  await mkfifo(path, 0o600);
+  return path;
+}
+
+/**
+ * Holds a write end of a stdin FIFO open, so that the process does not see EOF when a
+ * client that attached (and wrote) goes away: only CloseIO ends its input. Read-write
+ * does not wait for the reader.
+ */
+export function holdStdinFifo(path: string): number {
+  return openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
+}
+
 export async function createFifoSet(
   dir: string,
   id: string,
@@ -35,7 +57,7 @@ export async function createFifoSet(
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const set: FifoSet = {
     dir,
-    stdin: options.stdin ? join(dir, `${id}-stdin`) : "",
+    stdin: options.stdin ? stdinFifoPath(dir, id) : "",
     stdout: join(dir, `${id}-stdout`),
     stderr: options.terminal ? "" : join(dir, `${id}-stderr`),
     terminal: options.terminal,
@@ -52,7 +74,7 @@ export function existingFifoSet(
 ): FifoSet {
   return {
     dir,
-    stdin: options.stdin ? join(dir, `${id}-stdin`) : "",
+    stdin: options.stdin ? stdinFifoPath(dir, id) : "",
     stdout: join(dir, `${id}-stdout`),
     stderr: options.terminal ? "" : join(dir, `${id}-stderr`),
     terminal: options.terminal,

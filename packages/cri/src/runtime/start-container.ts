@@ -3,6 +3,8 @@
 // task's stdout and stderr are FIFOs berth-cri reads into the log. A container that fails
 // to start is recorded as exited with reason StartError, as containerd does.
 
+import { closeSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import {
@@ -17,6 +19,8 @@ import {
   type FifoSet,
   type PendingReader,
   createFifoSet,
+  createStdinFifo,
+  holdStdinFifo,
   openReaderWaiting,
   removeFifoSet,
 } from "../io/fifo.js";
@@ -61,12 +65,23 @@ interface TaskOutput {
   attach(): Promise<ContainerIO | undefined>;
 }
 
-/** Berth's shim writes the log: one URI for both streams (a terminal has only stdout). */
-function shimLogOutput(cri: Cri, c: Container): TaskOutput {
+/**
+ * Berth's shim writes the log: one URI for both streams (a terminal has only stdout). A
+ * container with stdin gets a FIFO that attach writes to; the shim holds a writer on it
+ * itself, so the container's input ends only with CloseIO.
+ */
+async function shimLogOutput(cri: Cri, c: Container, cleanup: Cleanup): Promise<TaskOutput> {
+  const id = c.meta.id;
   const uri = criLogUri(c.meta.logPath, cri.config.maxContainerLogLineSize);
   const terminal = c.meta.config.tty;
+  let stdin = "";
+  if (c.meta.config.stdin) {
+    const dir = fifoDir(cri.config.state, id);
+    cleanup.add("remove FIFOs", () => rm(dir, { recursive: true, force: true }));
+    stdin = await createStdinFifo(dir, id);
+  }
   return {
-    stdio: { stdin: "", stdout: uri, stderr: terminal ? "" : uri, terminal },
+    stdio: { stdin, stdout: uri, stderr: terminal ? "" : uri, terminal },
     attach: async () => undefined,
   };
 }
@@ -77,10 +92,21 @@ async function fifoOutput(cri: Cri, c: Container, cleanup: Cleanup): Promise<Tas
   const log = await CriLogFile.open(c.meta.logPath, cri.config.maxContainerLogLineSize);
   cleanup.add("close log", () => log.close());
   const fifos: FifoSet = await createFifoSet(fifoDir(cri.config.state, id), id, {
-    stdin: false,
+    stdin: c.meta.config.stdin,
     terminal: c.meta.config.tty,
   });
   cleanup.add("remove FIFOs", () => removeFifoSet(fifos));
+  // Our writer on the stdin FIFO, from before the shim opens it: clients that attach come
+  // and go, and the container's input ends only with CloseIO (stdin_once) or its exit.
+  let stdinHold: number | undefined;
+  const closeStdin = () => {
+    if (stdinHold !== undefined) closeSync(stdinHold);
+    stdinHold = undefined;
+  };
+  if (fifos.stdin !== "") {
+    stdinHold = holdStdinFifo(fifos.stdin);
+    cleanup.add("close stdin", async () => closeStdin());
+  }
   const readers: PendingReader[] = [];
   const stdout = openReaderWaiting(fifos.stdout);
   readers.push(stdout);
@@ -96,7 +122,16 @@ async function fifoOutput(cri: Cri, c: Container, cleanup: Cleanup): Promise<Tas
       const [out, err] = await Promise.all([stdout.stream, stderr?.stream]);
       const done = copyOutput(log, { stdout: out, stderr: err });
       done.then(() => cri.log.debug("container output ended", { id }));
-      return { fifos, log, done, close: () => closeStreams(out, err) };
+      return {
+        fifos,
+        log,
+        done,
+        close: () => {
+          closeStreams(out, err);
+          closeStdin();
+        },
+        closeStdin,
+      };
     },
   };
 }
@@ -115,7 +150,7 @@ async function start(cri: Cri, c: Container): Promise<StartContainerResponse> {
     const record = (await cri.containerd.containers.get({ id })).container;
     const output =
       shimWritesLog(record?.runtime?.name) && c.meta.logPath !== ""
-        ? shimLogOutput(cri, c)
+        ? await shimLogOutput(cri, c, cleanup)
         : await fifoOutput(cri, c, cleanup);
     const rootfs = await snapshotMounts(cri, id);
     const created = await cri.containerd.tasks.create({ containerId: id, rootfs, ...output.stdio });

@@ -30,6 +30,8 @@ export interface ContainerIO {
   done: Promise<void>;
   /** Stops reading (the streams are destroyed). */
   close(): void;
+  /** Closes berth-cri's own writer on the stdin FIFO, when it holds one (stdin_once). */
+  closeStdin?(): void;
 }
 
 export interface Container {

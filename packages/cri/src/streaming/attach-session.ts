@@ -4,11 +4,13 @@
 // resizes to the container's init process. It ends when the container exits or the
 // client goes away; the container keeps running when the client leaves.
 
-import { constants, open } from "node:fs";
+import { constants, open, statSync } from "node:fs";
 import net from "node:net";
 import type { Writable } from "node:stream";
 import { errorMessage } from "@berth/client";
 import type { Cri } from "../cri.js";
+import { stdinFifoPath } from "../io/fifo.js";
+import { fifoDir } from "../runtime/start-container.js";
 import { containerState } from "../store/stores.js";
 import { ResizeQueue, endWithin, within } from "./exec-session.js";
 import { CriLogFollower, entryBytes } from "./log-follower.js";
@@ -27,6 +29,14 @@ function openStdinFifo(path: string): Promise<net.Socket> {
       resolve(s);
     }),
   );
+}
+
+function isFifo(path: string): boolean {
+  try {
+    return statSync(path).isFIFO();
+  } catch {
+    return false;
+  }
 }
 
 export async function runAttach(
@@ -52,8 +62,10 @@ export async function runAttach(
       // The container takes no input (stdin: false in its config): what the client types is dropped.
       io.stdin.resume();
     } else {
-      const fifo = c.io?.fifos.stdin ?? "";
-      if (fifo === "") {
+      // Made by StartContainer for a container with stdin; Berth's shim writes the output
+      // itself, so there may be no other FIFO (and no c.io) at all.
+      const fifo = stdinFifoPath(fifoDir(cri.config.state, id), id);
+      if (!isFifo(fifo)) {
         return {
           kind: "error",
           message: `container ${id} was started without a stdin pipe: cannot attach its stdin`,
@@ -64,10 +76,11 @@ export async function runAttach(
       } catch (err) {
         return { kind: "error", message: `cannot open the stdin of container ${id}: ${errorMessage(err)}` };
       }
-      io.stdin.pipe(stdin);
       stdin.once("finish", () => {
-        if (!config.stdinOnce) return;
-        // stdin_once: the first client to close stdin closes it for the container.
+        // stdin_once (without a terminal, as kubelet has it): the first client to close
+        // stdin closes it for the container: our writer on the FIFO, then the shim's.
+        if (!config.stdinOnce || config.tty) return;
+        c.io?.closeStdin?.();
         cri.containerd.tasks.closeIO({ containerId: id, execId: "", stdin: true }).catch((err) => {
           log.debug("closing container stdin failed", { id, error: errorMessage(err) });
         });
@@ -95,6 +108,8 @@ export async function runAttach(
     if (to !== undefined && !to.destroyed) to.write(entryBytes(entry, config.tty));
   });
   await follower.start();
+  // Input only once output is followed, so that the answer to it is not missed.
+  if (stdin !== undefined) io.stdin?.pipe(stdin);
   log.debug("attached", { id });
   try {
     const gone = new Promise<"gone">((resolve) => {
