@@ -431,6 +431,45 @@ for (const { kind, start } of daemonKinds) {
       assert.ok(pod?.linux?.containers.some((c) => c.attributes?.id === containerId));
     });
 
+    test("ListMetricDescriptors and ListPodSandboxMetrics: cAdvisor's families, labelled as described", async () => {
+      const { descriptors } = await client.runtime.listMetricDescriptors({});
+      const keys = new Map(descriptors.map((d) => [d.name, d.labelKeys]));
+      for (const name of [
+        "container_cpu_usage_seconds_total",
+        "container_memory_working_set_bytes",
+        "container_network_receive_bytes_total",
+      ]) {
+        assert.ok(keys.has(name), `${name} is described`);
+      }
+      const { podMetrics } = await client.runtime.listPodSandboxMetrics({});
+      const pod = podMetrics.find((p) => p.podSandboxId === podId);
+      assert.ok(pod !== undefined, "the running pod has metrics");
+      const all = [...pod.metrics, ...pod.containerMetrics.flatMap((c) => c.metrics)];
+      for (const m of all) {
+        assert.equal(
+          m.labelValues.length,
+          keys.get(m.name)?.length,
+          `${m.name}: one value per described key`,
+        );
+      }
+      // The pod's traffic: the test reached it over the bridge earlier on.
+      const rx = pod.metrics.find(
+        (m) => m.name === "container_network_receive_bytes_total" && m.labelValues.at(-1) === "eth0",
+      );
+      assert.ok((rx?.value?.value ?? 0n) > 0n, "eth0 has received bytes");
+      assert.equal(rx?.labelValues[0], podId);
+      const mine = pod.containerMetrics.find((c) => c.containerId === containerId);
+      assert.ok(mine !== undefined, "the running container has metrics");
+      const value = (name: string) => mine.metrics.find((m) => m.name === name)?.value?.value;
+      assert.ok((value("container_memory_working_set_bytes") ?? 0n) > 0n);
+      assert.ok((value("container_processes") ?? 0n) >= 1n);
+      const started = value("container_start_time_seconds") ?? 0n;
+      assert.ok(started > 0n && started <= BigInt(Math.ceil(Date.now() / 1000)));
+      const labels =
+        mine.metrics.find((m) => m.name === "container_memory_working_set_bytes")?.labelValues ?? [];
+      assert.deepEqual(labels.slice(0, 2), [containerId, "web"]);
+    });
+
     test("a container that runs to completion is EXITED with reason Completed; its events are streamed", async () => {
       const abort = new AbortController();
       const seen: Array<[string, ContainerEventType]> = [];

@@ -57,6 +57,6 @@ export function runtimeService(cri: Cri, streaming: StreamingServer): RuntimeSer
     checkpointContainer: (req) => checkpointContainer(req),
     getContainerEvents: (req, ctx) => getContainerEvents(cri, req, ctx.signal),
     listMetricDescriptors: (req) => listMetricDescriptors(req),
-    listPodSandboxMetrics: (req) => listPodSandboxMetrics(req),
+    listPodSandboxMetrics: (req) => listPodSandboxMetrics(cri, req),
   };
 }

@@ -109,33 +109,47 @@ export async function containerStats(
   };
 }
 
-/** Traffic of the pod's eth0, from its pause process's /proc/<pid>/net/dev. */
-async function networkUsage(s: Sandbox, atNs: bigint): Promise<NetworkUsage | undefined> {
+/** The interfaces of a /proc/<pid>/net/dev text (loopback left out), each with its 16 counters. */
+export function parseProcNetDev(text: string): Array<{ name: string; counters: bigint[] }> {
+  const out: Array<{ name: string; counters: bigint[] }> = [];
+  for (const line of text.split("\n").slice(2)) {
+    const colon = line.indexOf(":");
+    if (colon < 0) continue;
+    const name = line.slice(0, colon).trim();
+    if (name === "lo" || name === "") continue;
+    const fields = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/);
+    if (fields.length < 16 || fields.some((f) => !/^\d+$/.test(f))) continue;
+    out.push({ name, counters: fields.map((f) => BigInt(f)) });
+  }
+  return out;
+}
+
+/** The pod's network counters, from its pause process's /proc/<pid>/net/dev (undefined when gone). */
+export async function podNetDev(
+  s: Sandbox,
+): Promise<Array<{ name: string; counters: bigint[] }> | undefined> {
   if (s.pid <= 0 || s.meta.netnsPath === "") return undefined;
-  let text: string;
   try {
-    text = await readFile(`/proc/${s.pid}/net/dev`, "utf8");
+    return parseProcNetDev(await readFile(`/proc/${s.pid}/net/dev`, "utf8"));
   } catch {
     return undefined;
   }
-  const interfaces = [];
-  for (const line of text.split("\n").slice(2)) {
-    const [name, rest] = line.split(":");
-    if (rest === undefined || name === undefined) continue;
-    const f = rest
-      .trim()
-      .split(/\s+/)
-      .map((v) => BigInt(v));
-    const iface = name.trim();
-    if (iface === "lo") continue;
-    interfaces.push({
-      name: iface,
-      rxBytes: { value: f[0] ?? 0n },
-      rxErrors: { value: f[2] ?? 0n },
-      txBytes: { value: f[8] ?? 0n },
-      txErrors: { value: f[10] ?? 0n },
-    });
-  }
+}
+
+/** Traffic of the pod's eth0 and its other interfaces. */
+async function networkUsage(s: Sandbox, atNs: bigint): Promise<NetworkUsage | undefined> {
+  const dev = await podNetDev(s);
+  if (dev === undefined) return undefined;
+  const interfaces = dev.map(({ name, counters: f }) => ({
+    name,
+    rxBytes: { value: f[0] ?? 0n },
+    rxErrors: { value: f[2] ?? 0n },
+    txBytes: { value: f[8] ?? 0n },
+    txErrors: { value: f[10] ?? 0n },
+  }));
   const def = interfaces.find((i) => i.name === "eth0");
   return { timestamp: atNs, defaultInterface: def, interfaces: interfaces.filter((i) => i !== def) };
 }
