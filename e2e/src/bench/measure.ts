@@ -13,11 +13,20 @@ export function pssKiB(pid: number): number {
 
 /** User + system CPU seconds of a process (its own, not its reaped children's). */
 export function cpuSeconds(pid: number): number {
+  return statTicks(pid, 11) / 100;
+}
+
+/** User + system CPU seconds of the children a process has reaped (runc, an exec's process). */
+export function reapedChildrenCpuSeconds(pid: number): number {
+  return statTicks(pid, 13) / 100;
+}
+
+/** Fields `first` and `first + 1` of /proc/PID/stat, counted after the command name; 0 once gone. */
+function statTicks(pid: number, first: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return ticks / 100;
+    return Number(fields[first]) + Number(fields[first + 1]);
   } catch {
     return 0;
   }

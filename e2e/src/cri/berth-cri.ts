@@ -18,6 +18,8 @@ export interface BerthCriOptions {
   sandboxImage: string;
   plainHttp?: string[];
   mirrors?: Record<string, string[]>;
+  /** More config keys (`shim`, `logLevel`…), set over the ones above. */
+  config?: Record<string, unknown>;
 }
 
 export interface BerthCriUnderTest {
@@ -58,6 +60,7 @@ export async function startBerthCri(options: BerthCriOptions): Promise<BerthCriU
     registry: { mirrors: options.mirrors ?? {}, plainHttp: options.plainHttp ?? [] },
     metrics: { address: metricsAddress },
     logLevel: "debug",
+    ...options.config,
   };
   // JSON is YAML.
   await writeFile(configFile, JSON.stringify(config, null, 2));
