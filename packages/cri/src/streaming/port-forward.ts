@@ -15,13 +15,13 @@ import type net from "node:net";
 import { Duplex, type Writable } from "node:stream";
 import type { PortForwardRequest } from "@berth/api/cri/runtime/v1/api";
 import { errorMessage } from "@berth/client";
+import { RstStatus } from "@berth/client/streaming/spdy/frames";
+import { SpdySession, type SpdyStream } from "@berth/client/streaming/spdy/session";
 import type { Cri } from "../cri.js";
 import { WebSocketChannels } from "./channels.js";
 import { rejectUpgrade } from "./http.js";
 import { type PodDialer, podDialer } from "./pod-dialer.js";
 import { type UpgradeTimeouts, acceptSpdy } from "./remote-command.js";
-import { RstStatus } from "./spdy/frames.js";
-import { SpdySession, type SpdyStream } from "./spdy/session.js";
 import { acceptWebSocket, isWebSocketRequest } from "./websocket.js";
 
 export const SPDY_PORT_FORWARD_PROTOCOLS = ["portforward.k8s.io"] as const;
@@ -126,6 +126,7 @@ function serveSpdy(
   }
   const pairs = new Map<string, Pair>();
   const session = new SpdySession(socket, head, {
+    role: "server",
     idleTimeoutMs: timeouts.idleTimeoutMs,
     maxStreams: MAX_STREAMS,
     onClose: () => {

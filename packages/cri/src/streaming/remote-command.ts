@@ -12,9 +12,10 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Readable, Writable } from "node:stream";
+import { SpdySession, type SpdyStream } from "@berth/client/streaming/spdy/session";
+import type { TerminalSize } from "@berth/client/streaming/terminal-size";
 import { WebSocketChannels } from "./channels.js";
 import { rejectUpgrade } from "./http.js";
-import { SpdySession, type SpdyStream } from "./spdy/session.js";
 import { type RemoteCommandResult, errorStreamPayload } from "./status.js";
 import { acceptWebSocket, isWebSocketRequest } from "./websocket.js";
 
@@ -25,10 +26,7 @@ export interface StreamOptions {
   tty: boolean;
 }
 
-export interface TerminalSize {
-  width: number;
-  height: number;
-}
+export type { TerminalSize };
 
 export interface RemoteCommandStreams {
   readonly protocol: string;
@@ -259,6 +257,7 @@ function openSpdy(
       resolve(undefined);
     }, timeouts.streamCreationTimeoutMs);
     const session = new SpdySession(socket, head, {
+      role: "server",
       idleTimeoutMs: timeouts.idleTimeoutMs,
       maxStreams: 16,
       onStream: (stream) => {

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import zlib from "node:zlib";
 import { SPDY3_DICTIONARY } from "./dictionary.js";
 import { encodeHeaderBlock } from "./headers.js";
-import { SpdySession, type SpdyStream } from "./session.js";
+import { SpdySession, type SpdyStream, readToEnd } from "./session.js";
 
 // A raw client: frames by hand, header blocks through Node's zlib.
 
@@ -30,15 +30,21 @@ interface RawFrame {
   body: Buffer;
 }
 
-async function setup(onStream: (s: SpdyStream) => void) {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as net.AddressInfo).port;
-  const accepted = new Promise<net.Socket>((r) => server.once("connection", r));
+/** Both ends of a TCP connection on the loopback. */
+async function socketPair(): Promise<{ client: net.Socket; server: net.Socket }> {
+  const listener = net.createServer();
+  await new Promise<void>((r) => listener.listen(0, "127.0.0.1", r));
+  const port = (listener.address() as net.AddressInfo).port;
+  const accepted = new Promise<net.Socket>((r) => listener.once("connection", r));
   const client = net.connect(port, "127.0.0.1");
-  const socket = await accepted;
-  server.close();
-  const session = new SpdySession(socket, Buffer.alloc(0), { onStream });
+  const server = await accepted;
+  listener.close();
+  return { client, server };
+}
+
+async function setup(onStream: (s: SpdyStream) => void) {
+  const { client, server: socket } = await socketPair();
+  const session = new SpdySession(socket, Buffer.alloc(0), { role: "server", onStream });
   const frames: RawFrame[] = [];
   let buf = Buffer.alloc(0);
   client.on("data", (d: Buffer) => {
@@ -142,4 +148,52 @@ test("once the peer announces windows, nothing is sent past them", async () => {
   await c.until(() => c.frames.some((f) => !f.control && f.id === 1 && (f.flags & 1) === 1));
   assert.equal(received(), 40_000);
   c.client.destroy();
+});
+
+/** A client session and a server session joined by a TCP connection. */
+async function sessions(onStream: (s: SpdyStream) => void) {
+  const { client: clientSocket, server: serverSocket } = await socketPair();
+  return {
+    server: new SpdySession(serverSocket, Buffer.alloc(0), { role: "server", onStream }),
+    client: new SpdySession(clientSocket, Buffer.alloc(0), { role: "client" }),
+  };
+}
+
+test("a client session opens streams with odd ids and headers; data and FIN go both ways", async () => {
+  const seen: Array<[number, string | undefined, string | undefined]> = [];
+  const { server, client } = await sessions((s) => {
+    seen.push([s.id, s.header("streamType"), s.header("port")]);
+    s.accept();
+    s.pipe(s);
+  });
+  const a = client.openStream({ streamType: "data", port: "80" });
+  const b = client.openStream({ streamType: "error", port: "80" });
+  assert.deepEqual([a.id, b.id], [1, 3]);
+  const echoedA = readToEnd(a).then(String);
+  const echoedB = readToEnd(b).then(String);
+  a.write("to ");
+  a.end("a");
+  b.end(Buffer.alloc(100_000, "b"));
+  assert.equal(await echoedA, "to a");
+  assert.equal((await echoedB).length, 100_000);
+  assert.deepEqual(seen, [
+    [1, "data", "80"],
+    [3, "error", "80"],
+  ]);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(client.streamCount, 0);
+  assert.equal(server.streamCount, 0);
+  client.close();
+  server.destroy();
+});
+
+test("a stream the server resets is destroyed on the client; after close no stream opens", async () => {
+  const { server, client } = await sessions((s) => s.reset());
+  const s = client.openStream({ streamType: "x" });
+  s.resume();
+  await new Promise((r) => s.once("close", r));
+  assert.ok(s.resetByPeer);
+  client.close();
+  assert.throws(() => client.openStream({ streamType: "y" }), /closed/);
+  server.destroy();
 });

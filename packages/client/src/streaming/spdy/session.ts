@@ -1,7 +1,7 @@
-// The server side of a SPDY/3.1 connection, as Kubernetes clients use it: the client opens
-// streams (SYN_STREAM with headers such as `streamtype`), the server answers each with a
+// A SPDY/3.1 connection as Kubernetes uses it, either end: the client opens streams
+// (SYN_STREAM with headers such as `streamtype`, odd ids), the server answers each with a
 // SYN_REPLY or a RST_STREAM, and both sides send DATA until each has sent FIN. The server
-// opens no streams of its own.
+// opens no streams of its own; a client refuses any the server would open.
 //
 // Flow control: Kubernetes' SPDY stack (moby/spdystream, behind kubectl, kubelet and the
 // API server) neither sends WINDOW_UPDATE nor waits for one; it relies on TCP. So the
@@ -11,7 +11,7 @@
 // stream whose reader falls behind pauses the whole connection (TCP backpressure).
 
 import type { Socket } from "node:net";
-import { Duplex } from "node:stream";
+import { Duplex, type Readable } from "node:stream";
 import {
   ControlType,
   FLAG_FIN,
@@ -30,6 +30,7 @@ import {
   pingFrame,
   rstStreamFrame,
   synReplyFrame,
+  synStreamFrame,
   windowUpdateFrame,
 } from "./frames.js";
 import { HeaderCompressor, HeaderDecompressor, type SpdyHeaders, encodeHeaderBlock } from "./headers.js";
@@ -46,8 +47,10 @@ const WINDOW_ACK_THRESHOLD = INITIAL_WINDOW / 2;
 const CLOSE_LINGER_MS = 5_000;
 
 export interface SpdySessionOptions {
-  /** Called for each stream the peer opens, once its headers are known; accept() or reset() it. */
-  onStream(stream: SpdyStream): void;
+  /** "client": this end opens streams (openStream); "server": the peer does (onStream). */
+  role: "client" | "server";
+  /** Server: called for each stream the peer opens, once its headers are known; accept() or reset() it. */
+  onStream?(stream: SpdyStream): void;
   /** Connection closed for good (every stream is destroyed by then). */
   onClose?(): void;
   /** A protocol error ended the connection. */
@@ -79,13 +82,14 @@ export class SpdyStream extends Duplex {
   #blocking = false;
   #pending: PendingWrite | undefined;
 
-  /** @internal */
-  constructor(session: SpdySession, id: number, headers: SpdyHeaders, sendWindow: number) {
+  /** @internal `opened`: this end opened the stream, so it may send at once. */
+  constructor(session: SpdySession, id: number, headers: SpdyHeaders, sendWindow: number, opened = false) {
     super({ allowHalfOpen: true, readableHighWaterMark: STREAM_HIGH_WATER });
     this.#session = session;
     this.id = id;
     this.headers = headers;
     this.sendWindow = sendWindow;
+    this.#replied = opened;
     // A peer's reset or a dropped connection destroys the stream; nobody needs the error.
     this.on("error", () => {});
   }
@@ -99,7 +103,7 @@ export class SpdyStream extends Duplex {
     return this.#reset;
   }
 
-  /** Accepts the stream: a SYN_REPLY with no headers, as Kubernetes servers send. */
+  /** Accepts a stream the peer opened: a SYN_REPLY with no headers, as Kubernetes servers send. */
   accept(): void {
     if (this.#replied || this.destroyed) return;
     this.#replied = true;
@@ -255,7 +259,11 @@ export class SpdySession {
   readonly #waitingForWindow = new Set<SpdyStream>();
   readonly #blockedReaders = new Set<SpdyStream>();
   readonly #drainWaiters: Array<(err?: Error | null) => void> = [];
+  /** Stream ids: a client's are odd, a server's even. */
+  readonly #peerParity: number;
+  #nextStreamId: number;
   #lastPeerStreamId = 0;
+  #peerGoneAway = false;
   #sendWindow = INITIAL_WINDOW;
   #initialStreamWindow = INITIAL_WINDOW;
   #peerFlowControl = false;
@@ -269,6 +277,8 @@ export class SpdySession {
   constructor(socket: Socket, head: Buffer, options: SpdySessionOptions) {
     this.#socket = socket;
     this.#options = options;
+    this.#peerParity = options.role === "server" ? 1 : 0;
+    this.#nextStreamId = options.role === "server" ? 2 : 1;
     socket.setNoDelay(true);
     if ((options.idleTimeoutMs ?? 0) > 0) {
       socket.setTimeout(options.idleTimeoutMs!, () => socket.destroy());
@@ -308,6 +318,23 @@ export class SpdySession {
   /** Drops the connection at once. */
   destroy(): void {
     this.#socket.destroy();
+  }
+
+  /**
+   * Opens a stream with `headers` (a client's SYN_STREAM). Data may be written at once;
+   * the peer's refusal comes as a reset, which destroys the stream.
+   */
+  openStream(headers: Record<string, string>): SpdyStream {
+    if (this.#options.role !== "client") throw new Error("SPDY: only a client session opens streams");
+    if (this.#closed || this.#closing) throw new Error("SPDY connection closed");
+    if (this.#peerGoneAway) throw new Error("SPDY: the server takes no more streams (GOAWAY)");
+    const id = this.#nextStreamId;
+    this.#nextStreamId += 2;
+    const map: SpdyHeaders = new Map(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), [v]]));
+    const stream = new SpdyStream(this, id, map, this.#initialStreamWindow, true);
+    this.#streams.set(id, stream);
+    this.#write(synStreamFrame(id, 0, this.#compressor.compress(encodeHeaderBlock(map))));
+    return stream;
   }
 
   /** @internal */
@@ -423,9 +450,11 @@ export class SpdySession {
     const stream = this.#streams.get(streamId);
     if (stream === undefined) {
       // Data in flight for a stream just reset or finished is dropped; an unknown id is an error.
-      if (streamId > this.#lastPeerStreamId || streamId % 2 === 0) {
-        this.sendReset(streamId, RstStatus.InvalidStream);
-      }
+      const never =
+        streamId % 2 === this.#peerParity
+          ? streamId > this.#lastPeerStreamId
+          : streamId >= this.#nextStreamId;
+      if (never) this.sendReset(streamId, RstStatus.InvalidStream);
       return;
     }
     stream.receive(data, (flags & FLAG_FIN) !== 0);
@@ -475,13 +504,14 @@ export class SpdySession {
       case ControlType.Ping: {
         if (p.length < 4) throw new SpdyProtocolError("PING frame too short");
         const id = p.readUInt32BE(0);
-        // Odd ids are the client's: echo them. Even ones would be answers to ours (none sent).
-        if (id % 2 === 1) this.#write(pingFrame(id));
+        // Pings with the peer's parity are the peer's: echo them. Ours would be answers (none sent).
+        if (id % 2 === this.#peerParity) this.#write(pingFrame(id));
         return;
       }
       case ControlType.GoAway:
-        // The peer opens no more streams; those open run to their end.
+        // The peer takes no more streams; those open run to their end.
         this.#goneAway = true;
+        this.#peerGoneAway = true;
         return;
       case ControlType.WindowUpdate: {
         if (p.length < 8) throw new SpdyProtocolError("WINDOW_UPDATE frame too short");
@@ -510,17 +540,21 @@ export class SpdySession {
   #onSynStream(streamId: number, flags: number, headerBlock: Buffer): void {
     const headers = this.#decompressor.decompress(headerBlock);
     let refuse: number | undefined;
-    if (streamId === 0 || streamId % 2 === 0 || streamId <= this.#lastPeerStreamId) {
+    const onStream = this.#options.onStream;
+    if (streamId === 0 || streamId % 2 !== this.#peerParity || streamId <= this.#lastPeerStreamId) {
       refuse = RstStatus.ProtocolError;
-    } else if (this.#goneAway || this.#closing) {
+    } else if (onStream === undefined || this.#goneAway || this.#closing) {
       refuse = RstStatus.RefusedStream;
     } else if (this.#streams.size >= (this.#options.maxStreams ?? 1000)) {
       refuse = RstStatus.RefusedStream;
     }
-    if (streamId > this.#lastPeerStreamId && streamId % 2 === 1) this.#lastPeerStreamId = streamId;
-    if (refuse !== undefined) {
+    if (streamId > this.#lastPeerStreamId && streamId % 2 === this.#peerParity) {
+      this.#lastPeerStreamId = streamId;
+    }
+    if (refuse !== undefined || onStream === undefined) {
+      const status = refuse ?? RstStatus.RefusedStream;
       headers.then(
-        () => this.sendReset(streamId, refuse),
+        () => this.sendReset(streamId, status),
         (err: Error) => this.#protocolError(err),
       );
       return;
@@ -533,7 +567,7 @@ export class SpdySession {
       (h) => {
         for (const [k, v] of h) known.set(k, v);
         if (stream.destroyed) return;
-        this.#options.onStream(stream);
+        onStream(stream);
       },
       (err: Error) => this.#protocolError(err),
     );
@@ -561,4 +595,14 @@ export class SpdySession {
     this.#closeReported = true;
     this.#options.onClose?.();
   }
+}
+
+/** All that `stream` carries; undefined when it closes without its end (reset, connection lost). */
+export function readToEnd(stream: Readable): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+  return new Promise((resolve) => {
+    stream.once("end", () => resolve(Buffer.concat(chunks)));
+    stream.once("close", () => resolve(stream.readableEnded ? Buffer.concat(chunks) : undefined));
+  });
 }
