@@ -11,6 +11,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
+  AuthConfig,
   ContainerEventType,
   ContainerState,
   LinuxContainerSecurityContext,
@@ -27,6 +28,7 @@ import { type CriClient, criClient } from "./cri/client.js";
 import { type TestNetwork, createTestNetwork } from "./cri/network.js";
 import { pushPauseImage } from "./cri/pause-image.js";
 import { type DaemonUnderTest, daemonKinds } from "./daemons.js";
+import { type AuthRegistry, startAuthRegistry } from "./fixtures/auth-registry.js";
 import { type PushedImage, buildSimpleImage } from "./fixtures/images.js";
 import { type Registry, startRegistry } from "./fixtures/registry.js";
 import { freePort, removeDir, tempDir, waitFor } from "./fixtures/tmp.js";
@@ -146,12 +148,19 @@ function rootWith(caps: bigint, noNewPrivs = "0"): ProcessSecurity {
 let registry: Registry;
 let image: PushedImage;
 let pauseRef: string;
+const CREDENTIALS = { username: "kubelet", password: "s3cret:with-colon" };
+let basicRegistry: AuthRegistry;
+let tokenRegistry: AuthRegistry;
 before(async () => {
   registry = await startRegistry();
   image = await buildSimpleImage(registry.host, "berth/cri", "v1");
   pauseRef = await pushPauseImage(image);
+  basicRegistry = await startAuthRegistry(registry.host, { scheme: "basic", ...CREDENTIALS });
+  tokenRegistry = await startAuthRegistry(registry.host, { scheme: "bearer", ...CREDENTIALS });
 });
 after(async () => {
+  await basicRegistry?.stop();
+  await tokenRegistry?.stop();
   await registry?.stop();
 });
 
@@ -188,7 +197,7 @@ for (const { kind, start } of daemonKinds) {
         runtime,
         cniConfDir: network.confDir,
         sandboxImage: pauseRef,
-        plainHttp: [registry.host],
+        plainHttp: [registry.host, basicRegistry.host, tokenRegistry.host],
         mirrors: { [MIRRORED_HOST]: [registry.url] },
       });
       client = criClient(cri.address);
@@ -284,6 +293,44 @@ for (const { kind, start } of daemonKinds) {
         undefined,
         "removing an image by one name removes every name of it",
       );
+      await client.images.pullImage({ image: { image: image.ref, annotations: {} } });
+    });
+
+    test("PullImage with credentials: Basic, and a bearer token from the registry's token service", async () => {
+      const basicRef = `${basicRegistry.host}/${image.name}:${image.tag}`;
+      const pull = (ref: string, auth?: Partial<AuthConfig>) =>
+        client.images.pullImage({
+          image: { image: ref, annotations: {} },
+          auth: auth === undefined ? undefined : AuthConfig.fromPartial(auth),
+        });
+      const refusedBefore = basicRegistry.refused;
+      // Refused with a message that says credentials are what is missing or wrong.
+      const denied = (e: ClientError) => {
+        assert.match(e.details, /401|unauthori[sz]ed|username and password|credentials/i);
+        return true;
+      };
+      await assert.rejects(pull(basicRef), denied);
+      await assert.rejects(pull(basicRef, { username: CREDENTIALS.username, password: "wrong" }), denied);
+      assert.ok(basicRegistry.refused > refusedBefore, "the registry saw requests without good credentials");
+      assert.equal((await pull(basicRef, CREDENTIALS)).imageRef, image.configDigest);
+
+      // kubelet's docker-config form: base64 of user:password (the password has a colon).
+      const tokenRef = `${tokenRegistry.host}/${image.name}:${image.tag}`;
+      await assert.rejects(pull(tokenRef), denied);
+      const auth = Buffer.from(`${CREDENTIALS.username}:${CREDENTIALS.password}`).toString("base64");
+      assert.equal((await pull(tokenRef, { auth })).imageRef, image.configDigest);
+      assert.ok(
+        tokenRegistry.scopesAsked.includes(`repository:${image.name}:pull`),
+        `token scopes asked: ${JSON.stringify(tokenRegistry.scopesAsked)}`,
+      );
+
+      const st = await client.images.imageStatus({
+        image: { image: image.ref, annotations: {} },
+        verbose: false,
+      });
+      assert.deepEqual(st.image?.repoTags, [basicRef, image.ref, tokenRef].sort());
+      // Removing one name removes every name of the image: pull it back for the pods.
+      await client.images.removeImage({ image: { image: tokenRef, annotations: {} } });
       await client.images.pullImage({ image: { image: image.ref, annotations: {} } });
     });
 

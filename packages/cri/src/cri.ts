@@ -9,6 +9,7 @@ import type { Containerd } from "./containerd.js";
 import { ContainerEvents } from "./events/container-events.js";
 import { ImageFsUsage } from "./image/image-fs-info.js";
 import { ImageStore } from "./image/image-store.js";
+import { criCredentialsHint } from "./image/pull-image.js";
 import type { Logger } from "./log.js";
 import { CniNetwork } from "./network/cni.js";
 import { NetnsManager } from "./network/netns.js";
@@ -44,7 +45,7 @@ export class Cri {
     this.log = log;
     this.images = new ImageStore(containerd.conn);
     this.imageFs = new ImageFsUsage(containerd, config.containerd.snapshotter);
-    this.resolver = new Resolver({ hosts: config.registry });
+    this.resolver = new Resolver({ hosts: config.registry, credentialsHint: criCredentialsHint });
     this.netns = new NetnsManager(config.state);
     this.cni = new CniNetwork(config.cni.binDir, config.cni.confDir);
   }

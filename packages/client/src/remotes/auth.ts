@@ -88,6 +88,11 @@ const DEFAULT_TOKEN_SECONDS = 60;
  * Remembers, per endpoint host, how the registry asked to be authorized and the tokens
  * obtained for each scope, so later requests are authorized up front.
  */
+/** Where a user gives credentials for `host`, as a phrase: "under auth.… in the hosts config". */
+export type CredentialsHint = (host: string) => string;
+
+export const hostsConfigHint: CredentialsHint = (host) => `under auth."${host}" in the hosts config`;
+
 export class RegistryAuthorizer {
   readonly #fetch: FetchFunction;
   readonly #userAgent: string;
@@ -95,9 +100,12 @@ export class RegistryAuthorizer {
   readonly #tokens = new Map<string, CachedToken>();
   readonly #pending = new Map<string, Promise<CachedToken>>();
 
-  constructor(fetchImpl: FetchFunction, userAgent: string) {
+  readonly #where: CredentialsHint;
+
+  constructor(fetchImpl: FetchFunction, userAgent: string, where: CredentialsHint = hostsConfigHint) {
     this.#fetch = fetchImpl;
     this.#userAgent = userAgent;
+    this.#where = where;
   }
 
   /** The Authorization header for a request to `host` within `scopes`, if the host asked for one. */
@@ -112,7 +120,7 @@ export class RegistryAuthorizer {
     if (challenge.scheme === "basic") {
       if (creds === undefined) {
         throw failedPrecondition(
-          `registry ${host} requires a username and password: add them under auth."${host}" in the hosts config`,
+          `registry ${host} requires a username and password: add them ${this.#where(host)}`,
         );
       }
       return basicAuthorization(creds);
@@ -206,8 +214,8 @@ export class RegistryAuthorizer {
     if (res.status === 401 || res.status === 403) {
       throw failedPrecondition(
         creds !== undefined
-          ? `the token server of registry ${host} rejected the credentials of "${creds.username}": check auth."${host}" in the hosts config`
-          : `registry ${host} does not allow anonymous pulls of ${scopes.join(" ")}: add credentials under auth."${host}" in the hosts config`,
+          ? `the token server of registry ${host} rejected the credentials of "${creds.username}": check them (given ${this.#where(host)})`
+          : `registry ${host} does not allow anonymous pulls of ${scopes.join(" ")}: add credentials ${this.#where(host)}`,
       );
     }
     if (!res.ok) {

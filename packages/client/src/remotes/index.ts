@@ -1,4 +1,10 @@
-export { RegistryAuthorizer, basicAuthorization, parseWwwAuthenticate } from "./auth.js";
+export {
+  type CredentialsHint,
+  RegistryAuthorizer,
+  basicAuthorization,
+  hostsConfigHint,
+  parseWwwAuthenticate,
+} from "./auth.js";
 export type { AuthChallenge, FetchFunction } from "./auth.js";
 export {
   DOCKER_HUB_HOST,

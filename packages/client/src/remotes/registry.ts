@@ -2,7 +2,13 @@
 // errors that say what went wrong and what to do next.
 
 import { BerthError, failedPrecondition, notFound, unavailable } from "../errdefs.js";
-import { type FetchFunction, RegistryAuthorizer, causeMessage } from "./auth.js";
+import {
+  type CredentialsHint,
+  type FetchFunction,
+  RegistryAuthorizer,
+  causeMessage,
+  hostsConfigHint,
+} from "./auth.js";
 import type { RegistryEndpoint } from "./hosts.js";
 
 export interface RegistryRequest {
@@ -81,10 +87,13 @@ export class RegistryClient {
   readonly #userAgent: string;
   readonly #auth: RegistryAuthorizer;
 
-  constructor(fetchImpl: FetchFunction, userAgent: string) {
+  readonly #where: CredentialsHint;
+
+  constructor(fetchImpl: FetchFunction, userAgent: string, where: CredentialsHint = hostsConfigHint) {
     this.#fetch = fetchImpl;
     this.#userAgent = userAgent;
-    this.#auth = new RegistryAuthorizer(fetchImpl, userAgent);
+    this.#where = where;
+    this.#auth = new RegistryAuthorizer(fetchImpl, userAgent, where);
   }
 
   /**
@@ -128,11 +137,11 @@ export class RegistryClient {
         const repo = req.scopes.map((s) => s.split(":")[1]).join(", ");
         if (endpoint.credentials !== undefined) {
           throw failedPrecondition(
-            `registry ${endpoint.host} refused access to ${repo} for "${endpoint.credentials.username}" (HTTP ${res.status}): check the repository name and auth."${endpoint.host}" in the hosts config`,
+            `registry ${endpoint.host} refused access to ${repo} for "${endpoint.credentials.username}" (HTTP ${res.status}): check the repository name and the credentials (given ${this.#where(endpoint.host)})`,
           );
         }
         throw failedPrecondition(
-          `registry ${endpoint.host} refused anonymous access to ${repo} (HTTP ${res.status}): check the repository name, or add credentials under auth."${endpoint.host}" in the hosts config`,
+          `registry ${endpoint.host} refused anonymous access to ${repo} (HTTP ${res.status}): check the repository name, or add credentials ${this.#where(endpoint.host)}`,
         );
       }
       if (res.status === 400 && req.method === "GET" && !endpoint.baseUrl.startsWith("https:")) {

@@ -6,7 +6,7 @@ import type { BlobStream } from "../content.js";
 import { BerthError, errorKind, invalidArgument, notFound } from "../errdefs.js";
 import { sha256Digest } from "../identity.js";
 import { MANIFEST_ACCEPT, MediaType, isIndexType, isManifestType } from "../media-types.js";
-import type { FetchFunction } from "./auth.js";
+import type { CredentialsHint, FetchFunction } from "./auth.js";
 import { type HostsConfig, type RegistryEndpoint, registryEndpoints } from "./hosts.js";
 import {
   type Reference,
@@ -24,6 +24,8 @@ export interface ResolverOptions {
   /** For tests and instrumentation; the global fetch otherwise. */
   fetch?: FetchFunction;
   userAgent?: string;
+  /** Where the user gives credentials, for errors that ask for them (default: the hosts config). */
+  credentialsHint?: CredentialsHint;
 }
 
 export interface ResolvedImage {
@@ -78,6 +80,7 @@ export class Resolver {
     this.#client = new RegistryClient(
       options.fetch ?? globalThis.fetch,
       options.userAgent ?? DEFAULT_USER_AGENT,
+      options.credentialsHint,
     );
   }
 

@@ -7,6 +7,7 @@ import type { PullImageRequest, PullImageResponse } from "@berth/api/cri/runtime
 import type { AuthConfig } from "@berth/api/cri/runtime/v1/api";
 import {
   type Connection,
+  type CredentialsHint,
   type HostsConfig,
   type RegistryCredentials,
   Resolver,
@@ -36,7 +37,10 @@ export async function pullImage(
   }
   const name = formatReference(ref);
   const hosts = hostsWithAuth(cri.config.registry, ref.domain, req.auth);
-  const resolver = hosts === cri.config.registry ? cri.resolver : new Resolver({ hosts });
+  const resolver =
+    hosts === cri.config.registry
+      ? cri.resolver
+      : new Resolver({ hosts, credentialsHint: criCredentialsHint });
   const started = Date.now();
   const record = await pull(cri.containerd.conn, name, {
     resolver,
@@ -73,6 +77,10 @@ async function createReference(conn: Connection, name: string, target: Descripto
 }
 
 /** Decodes CRI credentials into a username and password (or identity token), as kubelet sends them. */
+/** Where a kubelet user gives registry credentials, for errors that ask for them. */
+export const criCredentialsHint: CredentialsHint = (host) =>
+  `in the pull request's auth (a pod's imagePullSecrets), or under registry.auth."${host}" in berth-cri's config`;
+
 export function parseAuth(auth: AuthConfig | undefined): RegistryCredentials | undefined {
   if (auth === undefined) return undefined;
   if (auth.username !== "") return { username: auth.username, password: auth.password };
