@@ -1,9 +1,12 @@
 // `berthctl cri` against berth-cri on berthd, as a person would use crictl: pull and list
 // an image, run a pod and a container from YAML configs in crictl's format, list and
 // inspect them, read and follow the container's log (through a rotation), exec in it
-// with its exit code passed on, read stats, then stop and remove all of it.
+// with its exit code passed on (also with piped stdin, and on a terminal through a
+// pseudo-terminal), attach to containers, forward a local port to httpd in the pod, read
+// stats, then stop and remove all of it.
 import assert from "node:assert/strict";
 import { rename, writeFile } from "node:fs/promises";
+import { get as httpGet } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -15,6 +18,7 @@ import { pushPauseImage } from "./cri/pause-image.js";
 import { type DaemonUnderTest, startBerthdDaemon } from "./daemons.js";
 import { type PushedImage, buildSimpleImage } from "./fixtures/images.js";
 import { type Registry, startRegistry } from "./fixtures/registry.js";
+import { runInTerminal } from "./fixtures/terminal.js";
 import { removeDir, tempDir, waitFor } from "./fixtures/tmp.js";
 
 const BERTHCTL = fileURLToPath(new URL("../../packages/cli/dist/main.js", import.meta.url));
@@ -48,7 +52,7 @@ describe("berthctl cri against berth-cri on berthd", { timeout: 600_000 }, () =>
   let podConfig: string;
   let containerConfig: string;
 
-  const berthctl = async (args: string[]): Promise<Result> => {
+  const berthctl = async (args: string[], input?: string): Promise<Result> => {
     const r = await execa(
       process.execPath,
       [BERTHCTL, "cri", "--runtime-endpoint", `unix://${cri.address}`, ...args],
@@ -56,7 +60,7 @@ describe("berthctl cri against berth-cri on berthd", { timeout: 600_000 }, () =>
         reject: false,
         timeout: CALL_TIMEOUT,
         stripFinalNewline: false,
-        stdin: "ignore",
+        ...(input !== undefined ? { input } : { stdin: "ignore" as const }),
         env: { BERTH_CRI_ENDPOINT: "/nonexistent/cri.sock" },
       },
     );
@@ -66,8 +70,37 @@ describe("berthctl cri against berth-cri on berthd", { timeout: 600_000 }, () =>
       stderr: String(r.stderr ?? ""),
     };
   };
-  const ok = async (args: string[]): Promise<Result> => {
-    const r = await berthctl(args);
+  /** berthctl left running (attach, port-forward): its stdin a pipe, its output as it comes. */
+  const background = (args: string[]) => {
+    const child = execa(
+      process.execPath,
+      [BERTHCTL, "cri", "--runtime-endpoint", `unix://${cri.address}`, ...args],
+      { reject: false, timeout: CALL_TIMEOUT, stdin: "pipe", buffer: false },
+    );
+    const out = { stdout: "", stderr: "" };
+    child.stdout?.on("data", (chunk: Buffer) => {
+      out.stdout += chunk.toString();
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      out.stderr += chunk.toString();
+    });
+    return {
+      child,
+      out,
+      seen: (pattern: RegExp, what: string) =>
+        waitFor(() => out.stdout.match(pattern) ?? undefined, {
+          what: `${what} (stdout so far ${JSON.stringify(out.stdout)}, stderr ${JSON.stringify(out.stderr)})`,
+          timeoutMs: 20_000,
+          intervalMs: 50,
+        }),
+      exitCode: async () => {
+        const r = await child;
+        return typeof r.exitCode === "number" ? r.exitCode : -1;
+      },
+    };
+  };
+  const ok = async (args: string[], input?: string): Promise<Result> => {
+    const r = await berthctl(args, input);
     assert.equal(
       r.exitCode,
       0,
@@ -260,12 +293,146 @@ describe("berthctl cri against berth-cri on berthd", { timeout: 600_000 }, () =>
     assert.equal(r.stderr, "oops\n");
     const plain = await ok(["exec", containerId.slice(0, 12), "echo", "hi"]);
     assert.equal(plain.stdout, "hi\n");
-    const interactive = await berthctl(["exec", "-it", containerId, "sh"]);
-    assert.equal(interactive.exitCode, 1);
-    assert.equal(
-      interactive.stderr,
-      "berthctl: interactive exec needs the streaming server, not available yet: drop -i and -t to run the command through ExecSync\n",
+  });
+
+  test("exec -i: piped input goes in and its end closes stdin; stderr apart; the exit code", async () => {
+    const r = await berthctl(
+      ["exec", "-i", containerId, "sh", "-c", "cat; echo err >&2; exit 3"],
+      "line one\nline two\n",
     );
+    assert.equal(r.exitCode, 3, r.stderr);
+    assert.equal(r.stdout, "line one\nline two\n");
+    assert.equal(r.stderr, "err\n");
+    const missing = await berthctl(["exec", "-i", "0123456789", "true"], "");
+    assert.equal(missing.exitCode, 1);
+    assert.equal(missing.stderr, "berthctl: container 0123456789 not found: see 'berthctl cri ps'\n");
+  });
+
+  test("exec -it through a pseudo-terminal: raw mode, echo, the terminal's size and its changes, the exit code", async () => {
+    const term = runInTerminal(
+      `${process.execPath} ${BERTHCTL} cri --runtime-endpoint ${cri.address} exec -it ${containerId} sh`,
+      { rows: 30, cols: 100, timeoutMs: CALL_TIMEOUT },
+    );
+    await term.waitFor(/^\/ # /m, "the shell's prompt");
+    // The output is 42 where the typed line shows $((6*7)): the echo and the answer apart.
+    term.type("echo hel''lo-$((6*7))\r");
+    await term.waitFor(/^hello-42\r*$/m, "the command's output");
+    assert.equal(
+      term.output().split("echo hel''lo-$((6*7))").length - 1,
+      1,
+      "the typed line is echoed once, by the container's terminal: berthctl's own is raw",
+    );
+    term.type("stty size\r");
+    await term.waitFor(/^30 100\r*$/m, "the terminal's size in the container");
+    await term.resize(40, 120);
+    // The size reaches the container a moment after SIGWINCH: ask until it shows.
+    await waitFor(
+      async () => {
+        term.type("stty size\r");
+        await new Promise((r) => setTimeout(r, 300));
+        return /^40 120\r*$/m.test(term.output());
+      },
+      { what: "the new size in the container", timeoutMs: 20_000, intervalMs: 100 },
+    );
+    term.type("exit 7\r");
+    assert.equal(await term.exited(), 7, term.output());
+  });
+
+  /** Creates and starts another container of the test image in the pod; its ID. */
+  const startContainer = async (name: string, script: string, more: string[] = []): Promise<string> => {
+    const config = join(dir, `${name}.yaml`);
+    const lines = ["metadata:", `  name: ${name}`, "image:", `  image: ${image.ref}`];
+    lines.push(`command: [sh, -c, '${script}']`, `log_path: ${name}/0.log`, ...more, "");
+    await writeFile(config, lines.join("\n"));
+    const id = (await ok(["create", podId, config, podConfig])).stdout.trim();
+    await ok(["start", id]);
+    return id;
+  };
+
+  test("attach: the container's output from now on; Ctrl-C leaves it running", async () => {
+    const attached = background(["attach", containerId]);
+    const first = await attached.seen(/^tick (\d+)$/m, "a tick through attach");
+    await attached.seen(new RegExp(`^tick ${Number(first[1]) + 1}$`, "m"), "the next tick");
+    attached.child.kill("SIGINT");
+    assert.equal(await attached.exitCode(), 0, attached.out.stderr);
+    assert.equal(attached.out.stderr, "");
+    const status = JSON.parse((await ok(["inspect", containerId])).stdout);
+    assert.equal(status.status.state, "CONTAINER_RUNNING");
+  });
+
+  test("attach -i: what is typed reaches the container's stdin, its answers come back; the end of input detaches", async () => {
+    const readerId = await startContainer("reader", "while read l; do echo got $l; done", ["stdin: true"]);
+    const attached = background(["attach", "-i", readerId]);
+    // Input written before the session is up is kept until it is.
+    attached.child.stdin?.write("one\n");
+    await attached.seen(/^got one$/m, "the answer to the first line");
+    attached.child.stdin?.write("two\n");
+    await attached.seen(/^got two$/m, "the answer to the second line");
+    attached.child.stdin?.end();
+    assert.equal(await attached.exitCode(), 0, attached.out.stderr);
+    assert.equal(attached.out.stdout, "got one\ngot two\n");
+    assert.equal(attached.out.stderr, "");
+    // Detaching left the container and its stdin be: a second attach still talks to it.
+    const again = await ok(["attach", "-i", readerId], "three\n");
+    assert.equal(again.stdout, "got three\n");
+    const status = JSON.parse((await ok(["inspect", readerId])).stdout);
+    assert.equal(status.status.state, "CONTAINER_RUNNING");
+    const missing = await berthctl(["attach", "-i", "0123456789"], "");
+    assert.equal(missing.stderr, "berthctl: container 0123456789 not found: see 'berthctl cri ps'\n");
+    await ok(["rm", "-f", readerId]);
+  });
+
+  test("port-forward: httpd in the pod through 127.0.0.1, connections at once; a refused port reported; Ctrl-C ends it", async () => {
+    const wwwId = await startContainer(
+      "www",
+      "mkdir -p /tmp/www && echo page-from-pod > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www",
+    );
+    const forwarding = background(["port-forward", podId, "0:8080", ":9"]);
+    const web = await forwarding.seen(/^Forwarding from 127\.0\.0\.1:(\d+) -> 8080$/m, "the forwarded port");
+    const closed = await forwarding.seen(/^Forwarding from 127\.0\.0\.1:(\d+) -> 9$/m, "the second port");
+    const get = (port: string) =>
+      new Promise<string>((resolve, reject) => {
+        const req = httpGet(
+          { host: "127.0.0.1", port: Number(port), path: "/index.html", agent: false },
+          (res) => {
+            let body = "";
+            res.setEncoding("utf8");
+            res.on("data", (c: string) => {
+              body += c;
+            });
+            res.once("end", () => resolve(`${res.statusCode} ${body}`));
+            res.once("error", reject);
+          },
+        );
+        req.once("error", reject);
+      });
+    // httpd may not listen yet.
+    await waitFor(async () => (await get(web[1]!)) === "200 page-from-pod\n", {
+      what: "the page through the forwarded port",
+      timeoutMs: 20_000,
+      intervalMs: 200,
+    });
+    const pages = await Promise.all(Array.from({ length: 8 }, () => get(web[1]!)));
+    assert.deepEqual(pages, Array(8).fill("200 page-from-pod\n"));
+    await assert.rejects(get(closed[1]!), "nothing listens on port 9 in the pod: the connection is dropped");
+    await waitFor(() => forwarding.out.stderr.includes("-> 9:"), {
+      what: "the refused port reported",
+      timeoutMs: 10_000,
+    });
+    assert.match(
+      forwarding.out.stderr,
+      new RegExp(
+        `^berthctl: forwarding 127\\.0\\.0\\.1:${closed[1]} -> 9: error forwarding port 9 to pod ${podId}, uid : .*: check that the pod listens on port 9$`,
+        "m",
+      ),
+    );
+    assert.equal(forwarding.out.stderr.trim().split("\n").length, 1, "one line for the one failure");
+    // Still forwarding after that.
+    assert.equal(await get(web[1]!), "200 page-from-pod\n");
+    forwarding.child.kill("SIGINT");
+    assert.equal(await forwarding.exitCode(), 0, forwarding.out.stderr);
+    await assert.rejects(get(web[1]!), "the port is closed once port-forward has ended");
+    await ok(["rm", "-f", wwwId]);
   });
 
   test("stats and statsp", async () => {

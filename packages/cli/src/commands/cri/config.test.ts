@@ -151,3 +151,13 @@ test("unreadable and malformed files are named with what to do", async () => {
     /invalid YAML \(line 1: unterminated.*\) in x.yaml/,
   );
 });
+
+test("stdin, stdin_once and tty, for containers to attach to", () => {
+  const doc = parseConfigText(
+    "metadata: {name: c}\nimage: {image: busybox}\nstdin: true\nstdin_once: true\ntty: true\n",
+    "c.yaml",
+  );
+  const { config, warnings } = containerConfigFrom(doc, "c.yaml");
+  assert.deepEqual([config.stdin, config.stdinOnce, config.tty], [true, true, true]);
+  assert.deepEqual(warnings, []);
+});

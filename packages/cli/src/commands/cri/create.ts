@@ -19,6 +19,7 @@ export const createCommand = criCommand({
     "                        image: {image: busybox}",
     "                        command: [sh, -c, 'echo hi; sleep 3600']",
     "                        log_path: app/0.log",
+    "                      stdin: true (with stdin_once, tty) for 'berthctl cri attach -i'",
     "POD-CONFIG            the config the pod was run with (see 'berthctl cri runp --help')",
   ],
   async run(ctx, argv) {

@@ -2,6 +2,8 @@
 // one-line errors, and the commands' output against a fake CRI runtime on a unix socket.
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -70,6 +72,8 @@ describe("routing, help and the endpoint", () => {
       "inspecti",
       "logs",
       "exec",
+      "attach",
+      "port-forward",
     ]) {
       assert.match(text, new RegExp(`^  cri ${c} `, "m"));
     }
@@ -136,8 +140,17 @@ describe("routing, help and the endpoint", () => {
         "berthctl: cri exec needs a command to run: berthctl cri exec c1 COMMAND [ARG...]\n",
       ],
       [
-        ["cri", "exec", "-it", "c1", "sh"],
-        "berthctl: interactive exec needs the streaming server, not available yet: drop -i and -t to run the command through ExecSync\n",
+        ["cri", "exec", "-s", "-it", "c1", "sh"],
+        "berthctl: -s runs the command through ExecSync, which has no stdin or terminal: leave out -s, or -i and -t\n",
+      ],
+      [["cri", "attach"], "berthctl: cri attach needs a CONTAINER-ID: berthctl cri attach CONTAINER-ID\n"],
+      [
+        ["cri", "port-forward", "p1"],
+        "berthctl: cri port-forward needs a pod ID and at least one port: berthctl cri port-forward POD-ID [LOCAL:]REMOTE...\n",
+      ],
+      [
+        ["cri", "port-forward", "p1", "http"],
+        'berthctl: invalid port "http": use [LOCAL:]REMOTE, as 8080, 9090:80, or 0:80 for a free local port\n',
       ],
       [["cri", "ps", "-o", "xml"], 'berthctl: unknown output format "xml": use -o table or -o json\n'],
       [
@@ -202,7 +215,15 @@ describe("commands against a fake runtime", () => {
   const containerId = "c".repeat(64);
   const seen: { containerFilter?: ContainerFilter | undefined } = {};
 
+  let spentUrl = "";
+  const streaming = createHttpServer((_req, res) => res.writeHead(404).end("404 page not found\n"));
+  streaming.on("upgrade", (_req, socket: Socket) =>
+    socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 19\r\n\r\n404 page not found\n"),
+  );
+
   before(async () => {
+    await new Promise<void>((r) => streaming.listen(0, "127.0.0.1", r));
+    spentUrl = `http://127.0.0.1:${(streaming.address() as AddressInfo).port}`;
     dir = await mkdtemp(join(tmpdir(), "berthctl-cri-"));
     socket = join(dir, "cri.sock");
     const logPath = join(dir, "web.log");
@@ -274,6 +295,11 @@ describe("commands against a fake runtime", () => {
         startContainer: async (req) => {
           throw new ServerError(Status.NOT_FOUND, `container "${req.containerId}" not found`);
         },
+        // A URL the streaming server no longer knows, as after a minute.
+        exec: async () => ({ url: `${spentUrl}/exec/spent` }),
+        portForward: async (req) => {
+          throw new ServerError(Status.NOT_FOUND, `sandbox "${req.podSandboxId}" not found`);
+        },
         execSync: async (req) => ({
           stdout: Buffer.from(`ran ${req.cmd.join(" ")}\n`),
           stderr: Buffer.from("warned\n"),
@@ -300,6 +326,7 @@ describe("commands against a fake runtime", () => {
   });
 
   after(async () => {
+    streaming.close();
     await server?.shutdown();
     await rm(dir, { recursive: true, force: true });
   });
@@ -388,6 +415,21 @@ describe("commands against a fake runtime", () => {
     assert.equal(r.code, 3);
     assert.equal(r.stdout, "ran sh -c exit 3\n");
     assert.equal(r.stderr, "warned\n");
+  });
+
+  test("exec -t: a spent streaming URL says to run the command again", async () => {
+    const r = await cri("exec", "-t", "ccc", "sh");
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `berthctl: the streaming server at ${spentUrl.slice("http://".length)} answered 404 (404 page not found): its URLs are single-use and expire within a minute: run the command again\n`,
+    );
+  });
+
+  test("port-forward to a pod the runtime does not know", async () => {
+    const r = await cri("port-forward", "nopod", "0:80");
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, "berthctl: pod nopod not found: see 'berthctl cri pods'\n");
   });
 
   test("logs: from the status's log path, stdout and stderr apart, pieces joined", async () => {

@@ -5,6 +5,7 @@
 import type { CommandGroup } from "../../command.js";
 import { UsageError } from "../../command.js";
 import { CRI_ENDPOINT_ENV, DEFAULT_CRI_ENDPOINT, endpointPath } from "../../cri-client.js";
+import { attachCommand } from "./attach.js";
 import { createCommand } from "./create.js";
 import { execCommand } from "./exec.js";
 import { imageFsInfoCommand } from "./imagefsinfo.js";
@@ -15,6 +16,7 @@ import { inspectiCommand } from "./inspecti.js";
 import { inspectpCommand } from "./inspectp.js";
 import { logsCommand } from "./logs.js";
 import { podsCommand } from "./pods.js";
+import { portForwardCommand } from "./port-forward.js";
 import { psCommand } from "./ps.js";
 import { pullCommand } from "./pull.js";
 import { rmCommand } from "./rm.js";
@@ -48,6 +50,8 @@ export const criGroup: CommandGroup = {
     rmCommand,
     logsCommand,
     execCommand,
+    attachCommand,
+    portForwardCommand,
     statsCommand,
     imagesCommand,
     inspectiCommand,
