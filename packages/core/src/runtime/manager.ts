@@ -2,7 +2,7 @@
 // runtime name and shared by address, reconnected on restart, cleaned up when they die.
 import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { TaskDelete, TaskExit } from "@berth/api/containerd/events/task";
 import {
   type DeleteResponse,
@@ -12,12 +12,13 @@ import {
 import type { Mount as WireMount } from "@berth/api/containerd/types/mount";
 import type { Any } from "@berth/api/google/protobuf/any";
 import { alreadyExists, invalidArgument, notFound } from "@berth/client/errdefs";
+import { groupKey, socketAddress, socketPath } from "@berth/shim/address";
 import { TtrpcClient, type TtrpcServiceClient, createTtrpcClient, namespaceMetadata } from "@berth/ttrpc";
 import { execa } from "execa";
 import type { EventPublisher } from "../events/publisher.js";
 import type { Logger } from "../log/logger.js";
 import type { ContainerRecord } from "../metadata/containers.js";
-import { deleteShim, findShimBinary, openShimLog, startShim } from "./shim-binary.js";
+import { deleteShim, findShimBinary, openShimLog, shimBinaryName, startShim } from "./shim-binary.js";
 
 type TaskClient = TtrpcServiceClient<typeof TaskDefinition>;
 
@@ -63,6 +64,9 @@ export interface CreateOptions {
   terminal: boolean;
   options: Any | undefined;
 }
+
+/** Berth's own shim, whose group addressing the daemon knows (see runningGroupShim). */
+const BERTH_SHIM_BINARY = shimBinaryName("io.containerd.berth.v2");
 
 const key = (ns: string, id: string) => `${ns}/${id}`;
 
@@ -114,6 +118,38 @@ export class RuntimeManager {
     return conn;
   }
 
+  /**
+   * Berth's shim serves every container of a group (pod, or explicit group) from one
+   * process, at an address derived from the daemon address, namespace and group key.
+   * When we already hold a connection to that shim and it serves tasks, its `start`
+   * would only print that address: skip the process (a Node start-up per container) and
+   * record the address in the bundle as `start` does. Other shims always run `start`.
+   */
+  private async runningGroupShim(
+    binary: string,
+    ns: string,
+    id: string,
+    spec: Uint8Array,
+    bundle: string,
+  ): Promise<string | undefined> {
+    if (basename(binary) !== BERTH_SHIM_BINARY) return undefined;
+    let address: string;
+    try {
+      address = socketAddress(
+        this.cfg.grpcAddress,
+        ns,
+        groupKey(JSON.parse(Buffer.from(spec).toString("utf8")), id),
+      );
+    } catch {
+      return undefined; // let `start` report what is wrong
+    }
+    const path = socketPath(address);
+    const conn = this.shims.get(path);
+    if (conn === undefined || conn.client.isClosed || conn.closing || conn.tasks.size === 0) return undefined;
+    await writeFile(join(bundle, "address"), address);
+    return path;
+  }
+
   private taskApi(conn: ShimConnection, ns: string): TaskClient {
     return createTtrpcClient(TaskDefinition, conn.client, { defaultMetadata: namespaceMetadata(ns) });
   }
@@ -135,18 +171,23 @@ export class RuntimeManager {
         join(bundle, "runtime.json"),
         JSON.stringify({ runtime: container.runtime.name, binary } satisfies BundleRecord),
       );
-      closeLog = await openShimLog(bundle, this.log.child({ shim: container.id }));
-      const address = await startShim({
-        binary,
-        namespace: ns,
-        id: container.id,
-        bundle,
-        grpcAddress: this.cfg.grpcAddress,
-        ttrpcAddress: this.cfg.ttrpcAddress,
-        publishBinary: this.cfg.publishBinary,
-        options: container.runtime.options,
-      });
-      this.log.debug("shim started", { namespace: ns, id: container.id, address, binary });
+      let address = await this.runningGroupShim(binary, ns, container.id, container.spec.value, bundle);
+      if (address === undefined) {
+        closeLog = await openShimLog(bundle, this.log.child({ shim: container.id }));
+        address = await startShim({
+          binary,
+          namespace: ns,
+          id: container.id,
+          bundle,
+          grpcAddress: this.cfg.grpcAddress,
+          ttrpcAddress: this.cfg.ttrpcAddress,
+          publishBinary: this.cfg.publishBinary,
+          options: container.runtime.options,
+        });
+        this.log.debug("shim started", { namespace: ns, id: container.id, address, binary });
+      } else {
+        this.log.debug("task joins its group's shim", { namespace: ns, id: container.id, address });
+      }
       const conn = await this.connect(address);
       conn.closeLog ??= closeLog;
       const api = this.taskApi(conn, ns);
