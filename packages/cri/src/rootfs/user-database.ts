@@ -34,8 +34,31 @@ async function mountAll(mounts: readonly Mount[], target: string): Promise<void>
   }
 }
 
-/** Reads the passwd and group files of the snapshot `chainId` (committed: an image's top layer). */
-export async function imageUserDatabase(cri: Cri, chainId: string, lease: string): Promise<UserDatabase> {
+/**
+ * A committed snapshot never changes, so an image's users are read once per chain ID and
+ * kept (a few KiB each; the oldest go first beyond CACHE_SIZE). Pods of one image then
+ * cost no mount at all. A failed read is not kept.
+ */
+const CACHE_SIZE = 64;
+const cache = new Map<string, Promise<UserDatabase>>();
+
+/** The passwd and group files of the snapshot `chainId` (committed: an image's top layer). */
+export function imageUserDatabase(cri: Cri, chainId: string, lease: string): Promise<UserDatabase> {
+  const key = `${cri.config.containerd.snapshotter}/${chainId}`;
+  const known = cache.get(key);
+  if (known !== undefined) {
+    cache.delete(key);
+    cache.set(key, known); // most recently used last
+    return known;
+  }
+  const reading = readUserDatabase(cri, chainId, lease);
+  cache.set(key, reading);
+  reading.catch(() => cache.delete(key));
+  while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+  return reading;
+}
+
+async function readUserDatabase(cri: Cri, chainId: string, lease: string): Promise<UserDatabase> {
   const { snapshotter } = cri.config.containerd;
   const conn = cri.containerd.conn.withLease(lease);
   const key = `user-view-${uniquePart()}`;
