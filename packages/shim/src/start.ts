@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, readFileSync, statSync } from "node:fs";
 import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { dirname, join } from "node:path";
@@ -63,17 +63,35 @@ async function joinShimCgroup(pid: number, cgroup: string): Promise<void> {
 }
 
 /** The daemon's score + 1, so the kernel picks the shim before the daemon (upstream's AdjustOOMScore). */
-async function adjustOomScore(pid: number): Promise<void> {
-  const parent = Number((await readFile(`/proc/${process.ppid}/oom_score_adj`, "utf8")).trim());
+async function adjustOomScore(pid: number, daemonPid: number): Promise<void> {
+  const parent = Number((await readFile(`/proc/${daemonPid}/oom_score_adj`, "utf8")).trim());
   const score = Math.min(parent + 1, 1000);
   await writeFile(`/proc/${pid}/oom_score_adj`, String(score));
 }
 
-export async function startShim(
-  flags: ShimFlags,
-  self: { execPath: string; args: string[] },
-): Promise<string> {
-  const bundle = flags.bundle || process.cwd();
+/** How to run the serving shim: a program and its leading arguments (then the shim's flags). */
+export interface ShimProgram {
+  command: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+export interface LaunchRequest {
+  flags: Pick<ShimFlags, "namespace" | "id" | "address" | "publishBinary" | "debug">;
+  bundle: string;
+  program: ShimProgram;
+  /** The runtime options (a protobuf Any), empty for none. */
+  options: Uint8Array;
+  /** The daemon's pid: the shim's OOM score is set just above the daemon's. */
+  daemonPid: number;
+}
+
+/**
+ * Finds or launches the shim serving the bundle's group; returns its address. Used by
+ * the `start` action and, without that extra process, by berthd for Berth's own shim.
+ */
+export async function launchShim(req: LaunchRequest): Promise<string> {
+  const { flags, bundle } = req;
   const group = await readGroupKey(bundle, flags.id);
   const address = socketAddress(flags.address, flags.namespace, group);
   const path = socketPath(address);
@@ -96,13 +114,8 @@ export async function startShim(
 
   try {
     await writeAddress(bundle, address);
-    // A shim's heap stays small: a 1 MiB young generation trims ~1 MiB of resident memory per shim.
-    const v8 = self.args.some((a) => a.startsWith("--max-semi-space-size"))
-      ? []
-      : ["--max-semi-space-size=1"];
     const args = [
-      ...v8,
-      ...self.args,
+      ...req.program.args,
       "-namespace",
       flags.namespace,
       "-id",
@@ -112,11 +125,11 @@ export async function startShim(
     ];
     if (flags.publishBinary !== "") args.push("-publish-binary", flags.publishBinary);
     if (flags.debug) args.push("-debug");
-    const child = spawn(self.execPath, args, {
+    const child = spawn(req.program.command, args, {
       cwd: bundle,
       detached: true,
       stdio: ["ignore", "ignore", "ignore", fd],
-      env: process.env,
+      env: req.program.env,
     });
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", resolve);
@@ -125,12 +138,11 @@ export async function startShim(
     child.unref();
     const pid = child.pid ?? 0;
     try {
-      const raw = readOptionsFromStdin();
-      if (raw.length > 0) {
-        const options = decodeOptions(Any.decode(raw));
+      if (req.options.length > 0) {
+        const options = decodeOptions(Any.decode(req.options));
         if (options.shimCgroup !== "") await joinShimCgroup(pid, options.shimCgroup);
       }
-      await adjustOomScore(pid);
+      await adjustOomScore(pid, req.daemonPid);
     } catch (err) {
       process.kill(pid, "SIGKILL");
       throw err;
@@ -138,7 +150,27 @@ export async function startShim(
   } catch (err) {
     await rm(path, { force: true });
     throw err;
+  } finally {
+    closeSync(fd);
   }
   // The listener is the child's now; this process exits without touching it.
   return address;
+}
+
+/** A shim's heap stays small: a 1 MiB young generation trims ~1 MiB of resident memory per shim. */
+export const SHIM_V8_FLAGS = ["--max-semi-space-size=1"];
+
+/** The `start` action: launches this very program to serve, and prints the address. */
+export async function startShim(
+  flags: ShimFlags,
+  self: { execPath: string; args: string[] },
+): Promise<string> {
+  const v8 = self.args.some((a) => a.startsWith("--max-semi-space-size")) ? [] : SHIM_V8_FLAGS;
+  return launchShim({
+    flags,
+    bundle: flags.bundle || process.cwd(),
+    program: { command: self.execPath, args: [...v8, ...self.args], env: process.env },
+    options: readOptionsFromStdin(),
+    daemonPid: process.ppid,
+  });
 }

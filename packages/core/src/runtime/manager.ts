@@ -18,7 +18,14 @@ import { execa } from "execa";
 import type { EventPublisher } from "../events/publisher.js";
 import type { Logger } from "../log/logger.js";
 import type { ContainerRecord } from "../metadata/containers.js";
-import { deleteShim, findShimBinary, openShimLog, shimBinaryName, startShim } from "./shim-binary.js";
+import {
+  deleteShim,
+  findShimBinary,
+  launchBerthShim,
+  openShimLog,
+  shimBinaryName,
+  startShim,
+} from "./shim-binary.js";
 
 type TaskClient = TtrpcServiceClient<typeof TaskDefinition>;
 
@@ -174,7 +181,7 @@ export class RuntimeManager {
       let address = await this.runningGroupShim(binary, ns, container.id, container.spec.value, bundle);
       if (address === undefined) {
         closeLog = await openShimLog(bundle, this.log.child({ shim: container.id }));
-        address = await startShim({
+        const launch = {
           binary,
           namespace: ns,
           id: container.id,
@@ -183,7 +190,9 @@ export class RuntimeManager {
           ttrpcAddress: this.cfg.ttrpcAddress,
           publishBinary: this.cfg.publishBinary,
           options: container.runtime.options,
-        });
+        };
+        address =
+          basename(binary) === BERTH_SHIM_BINARY ? await launchBerthShim(launch) : await startShim(launch);
         this.log.debug("shim started", { namespace: ns, id: container.id, address, binary });
       } else {
         this.log.debug("task joins its group's shim", { namespace: ns, id: container.id, address });

@@ -111,6 +111,46 @@ export async function startShim(l: ShimLaunch): Promise<string> {
   return out.slice("unix://".length);
 }
 
+/**
+ * Berth's own shim, launched as its `start` action would launch it but from this process:
+ * the group's socket bound here and handed to the serving shim, which saves a Node
+ * start-up per shim. The shim program is still the one found on PATH, run without an
+ * action; its V8 flag for a small young generation goes through NODE_OPTIONS, since the
+ * program may be a wrapper script.
+ */
+export async function launchBerthShim(l: ShimLaunch): Promise<string> {
+  const { SHIM_V8_FLAGS, launchShim } = await import("@berth/shim/start");
+  const nodeOptions = [process.env.NODE_OPTIONS ?? "", ...SHIM_V8_FLAGS].join(" ").trim();
+  const address = await launchShim({
+    flags: {
+      namespace: l.namespace,
+      id: l.id,
+      address: l.grpcAddress,
+      publishBinary: l.publishBinary,
+      debug: l.debug ?? false,
+    },
+    bundle: l.bundle,
+    program: {
+      command: l.binary,
+      args: [],
+      env: {
+        ...process.env,
+        TTRPC_ADDRESS: l.ttrpcAddress,
+        GRPC_ADDRESS: l.grpcAddress,
+        NAMESPACE: l.namespace,
+        NODE_OPTIONS: nodeOptions,
+      },
+    },
+    options: l.options ? Any.encode(l.options).finish() : new Uint8Array(),
+    daemonPid: process.pid,
+  }).catch((err: unknown) => {
+    throw failedPrecondition(
+      `cannot launch ${l.binary}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  });
+  return address.slice("unix://".length);
+}
+
 /** Runs `delete` for a dead shim; returns its exit report (137 when it cannot say). */
 export async function deleteShim(l: Omit<ShimLaunch, "options">): Promise<DeleteResponse> {
   const r = await execa(l.binary, [...baseArgs(l), "-bundle", l.bundle, "delete"], {
