@@ -43,17 +43,20 @@ log "building"
 pnpm run -s build
 
 log "installing binaries into /usr/local/bin"
-install_bin() { # name script
+install_bin() { # name script [node flags]
   cat > "/usr/local/bin/$1" <<SCRIPT
 #!/bin/sh
-exec node "$here/$2" "\$@"
+exec node ${3:+$3 }"$here/$2" "\$@"
 SCRIPT
   chmod 0755 "/usr/local/bin/$1"
 }
-install_bin berthd packages/core/dist/main.js
+# The daemons run with a 4 MiB young generation (V8's default is 16): bursts of calls
+# leave tens of MiB less resident, for a few more cheap scavenges. The shim sets its own.
+daemon_flags="--max-semi-space-size=4"
+install_bin berthd packages/core/dist/main.js "$daemon_flags"
 install_bin berthctl packages/cli/dist/main.js
 [ -f packages/shim/dist/main.js ] && install_bin containerd-shim-berth-v2 packages/shim/dist/main.js
-[ -f packages/cri/dist/main.js ] && install_bin berth-cri packages/cri/dist/main.js
+[ -f packages/cri/dist/main.js ] && install_bin berth-cri packages/cri/dist/main.js "$daemon_flags"
 
 mkdir -p /etc/berth
 for f in deploy/*.yaml; do

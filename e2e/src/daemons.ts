@@ -11,6 +11,9 @@ import { type ManagedProcess, spawnManaged } from "./fixtures/process.js";
 import { tempDir, waitFor } from "./fixtures/tmp.js";
 import { removeDir } from "./fixtures/tmp.js";
 
+/** Node flags the daemons run with, as deploy/install.sh's wrappers give them. */
+export const DAEMON_NODE_FLAGS = ["--max-semi-space-size=4"];
+
 export interface DaemonUnderTest {
   kind: "berthd" | "containerd";
   /** gRPC socket path. */
@@ -66,7 +69,10 @@ export async function startBerthdDaemon(options: { metricsAddress?: string } = {
   const env = { ...process.env, PATH: `${await shimBinDir()}:${process.env.PATH ?? "/usr/bin:/bin"}` };
   let proc: ManagedProcess;
   const launch = async () => {
-    proc = await spawnManaged(process.execPath, [berthdMain, "--config", configFile], { logFile, env });
+    proc = await spawnManaged(process.execPath, [...DAEMON_NODE_FLAGS, berthdMain, "--config", configFile], {
+      logFile,
+      env,
+    });
     await waitForCtr(address, `berthd serving on ${address} (log ${logFile})`);
   };
   await launch();

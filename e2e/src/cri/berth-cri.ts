@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { repoRoot } from "../daemons.js";
+import { DAEMON_NODE_FLAGS, repoRoot } from "../daemons.js";
 import { type ManagedProcess, spawnManaged } from "../fixtures/process.js";
 import { freePort, removeDir, tempDir, waitFor } from "../fixtures/tmp.js";
 import { criClient } from "./client.js";
@@ -66,7 +66,13 @@ export async function startBerthCri(options: BerthCriOptions): Promise<BerthCriU
   await writeFile(configFile, JSON.stringify(config, null, 2));
   let proc: ManagedProcess | undefined;
   const start = async () => {
-    proc = await spawnManaged(process.execPath, [berthCriMain, "--config", configFile], { logFile });
+    proc = await spawnManaged(
+      process.execPath,
+      [...DAEMON_NODE_FLAGS, berthCriMain, "--config", configFile],
+      {
+        logFile,
+      },
+    );
     const client = criClient(address);
     try {
       await waitFor(
