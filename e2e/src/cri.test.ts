@@ -444,6 +444,21 @@ for (const { kind, start } of daemonKinds) {
       assert.match(text, /nameserver 10\.0\.0\.10/);
       assert.match(text, /search e2e\.svc\.cluster\.local/);
       assert.match(text, /options ndots:5/);
+      // The pod's own /dev/shm: a 64 MiB tmpfs, nosuid, nodev, noexec.
+      const mounts = await client.runtime.execSync({
+        containerId,
+        cmd: ["cat", "/proc/mounts"],
+        timeout: 10n,
+      });
+      const shm = Buffer.from(mounts.stdout)
+        .toString()
+        .split("\n")
+        .find((l) => l.split(" ")[1] === "/dev/shm");
+      assert.ok(shm !== undefined, "/dev/shm is mounted");
+      const [, , fstype, options = ""] = shm.split(" ");
+      assert.equal(fstype, "tmpfs");
+      for (const o of ["nosuid", "nodev", "noexec", "size=65536k"])
+        assert.ok(options.split(",").includes(o), `${o} in ${options}`);
     });
 
     test("ExecSync: output, stderr apart, exit code, timeout", async () => {

@@ -2,11 +2,14 @@
 // outlives the processes in it (CNI DEL must still find it after the pod stopped) and
 // berth-cri restarts. util-linux's `unshare --net=FILE` creates and pins it in one step.
 
-import { access, mkdir, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, rm, statfs, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BerthError } from "@berth/client";
 import { execa } from "execa";
 import { unmount } from "../sys/libc.js";
+
+/** statfs(2)'s f_type of a namespace file (linux/magic.h). */
+const NSFS_MAGIC = 0x6e736673;
 
 export class NetnsManager {
   readonly dir: string;
@@ -49,10 +52,10 @@ export class NetnsManager {
 
   /** True when `path` is still a pinned namespace (a bind mount of nsfs). */
   async exists(path: string): Promise<boolean> {
-    const r = await execa("findmnt", ["-n", "-o", "FSTYPE", "--mountpoint", path], {
-      reject: false,
-      timeout: 10_000,
-    });
-    return r.exitCode === 0 && r.stdout.trim() === "nsfs";
+    try {
+      return (await statfs(path)).type === NSFS_MAGIC;
+    } catch {
+      return false;
+    }
   }
 }

@@ -5,9 +5,8 @@ import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { type DNSConfig, NamespaceMode, type PodSandboxConfig } from "@berth/api/cri/runtime/v1/api";
-import { BerthError } from "@berth/client";
-import { execa } from "execa";
-import { unmount } from "../sys/libc.js";
+import { BerthError, errorMessage } from "@berth/client";
+import { MS_NODEV, MS_NOEXEC, MS_NOSUID, mount, unmount } from "../sys/libc.js";
 
 export interface SandboxFiles {
   hostnamePath: string;
@@ -64,13 +63,13 @@ export async function setUpSandboxFiles(
   if (!hostIpc) {
     const shm = join(sandboxStateDir(state, id), "shm");
     await mkdir(shm, { recursive: true, mode: 0o700 });
-    const r = await execa(
-      "mount",
-      ["-t", "tmpfs", "-o", `nodev,noexec,nosuid,mode=1777,size=${SHM_SIZE}`, "shm", shm],
-      { reject: false, timeout: 30_000 },
-    );
-    if (r.exitCode !== 0) {
-      throw new BerthError("Unknown", `cannot mount /dev/shm of sandbox ${id} on ${shm}: ${r.stderr.trim()}`);
+    try {
+      await mount("shm", shm, "tmpfs", MS_NODEV | MS_NOEXEC | MS_NOSUID, `mode=1777,size=${SHM_SIZE}`);
+    } catch (err) {
+      throw new BerthError(
+        "Unknown",
+        `cannot mount /dev/shm of sandbox ${id} on ${shm}: ${errorMessage(err)}`,
+      );
     }
     files.shmPath = shm;
   }

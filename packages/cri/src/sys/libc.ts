@@ -1,4 +1,4 @@
-// The few libc calls Node lacks (mkfifo, umount2), bound lazily with koffi. Each failure
+// The few libc calls Node lacks (mkfifo, umount2, mount), bound lazily with koffi. Each failure
 // is a SyscallError naming the call, its path and the errno.
 import { getSystemErrorName } from "node:util";
 import type koffiModule from "koffi";
@@ -24,6 +24,7 @@ interface Libc {
   koffi: typeof koffiModule;
   mkfifo: KoffiFunction;
   umount2: KoffiFunction;
+  mount: KoffiFunction;
 }
 
 let loaded: Promise<Libc> | undefined;
@@ -36,6 +37,9 @@ function libc(): Promise<Libc> {
       koffi,
       mkfifo: lib.func("int mkfifo(const char *path, uint32_t mode)"),
       umount2: lib.func("int umount2(const char *target, int flags)"),
+      mount: lib.func(
+        "int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)",
+      ),
     };
   })();
   return loaded;
@@ -59,6 +63,24 @@ export async function unmount(path: string): Promise<void> {
     const errno = c.koffi.errno();
     const name = getSystemErrorNameSafe(errno);
     if (name !== "EINVAL" && name !== "ENOENT") throw new SyscallError("umount2", path, errno);
+  }
+}
+
+export const MS_NOSUID = 0x2;
+export const MS_NODEV = 0x4;
+export const MS_NOEXEC = 0x8;
+
+/** mount(2): `fstype` from `source` on `target` with `flags` and its options in `data`. */
+export async function mount(
+  source: string,
+  target: string,
+  fstype: string,
+  flags: number,
+  data: string,
+): Promise<void> {
+  const c = await libc();
+  if (Number(c.mount(source, target, fstype, flags, data)) < 0) {
+    throw new SyscallError(`mount -t ${fstype} -o ${data}`, target, c.koffi.errno());
   }
 }
 
