@@ -14,10 +14,11 @@ import type { Any } from "@berth/api/google/protobuf/any";
 import { alreadyExists, invalidArgument, notFound } from "@berth/client/errdefs";
 import { groupKey, socketAddress, socketPath } from "@berth/shim/address";
 import { TtrpcClient, type TtrpcServiceClient, createTtrpcClient, namespaceMetadata } from "@berth/ttrpc";
-import { execa } from "execa";
 import type { EventPublisher } from "../events/publisher.js";
 import type { Logger } from "../log/logger.js";
 import type { ContainerRecord } from "../metadata/containers.js";
+import { unmountAll } from "../mount/mount-all.js";
+import { MNT_DETACH } from "../sys/mount.js";
 import {
   deleteShim,
   findShimBinary,
@@ -252,7 +253,13 @@ export class RuntimeManager {
 
   private async removeBundle(bundle: string): Promise<void> {
     const rootfs = join(bundle, "rootfs");
-    if (existsSync(rootfs)) await execa("umount", ["-l", rootfs], { reject: false });
+    if (existsSync(rootfs)) {
+      try {
+        unmountAll(rootfs, MNT_DETACH);
+      } catch (err) {
+        this.log.warn("cannot unmount a bundle's rootfs", { rootfs, error: String(err) });
+      }
+    }
     await rm(bundle, { recursive: true, force: true }).catch((err) =>
       this.log.warn("cannot remove bundle", { bundle, error: String(err) }),
     );
