@@ -241,12 +241,18 @@ export async function runExec(
     }
     await Promise.all([endWithin(io.stdout, OUTPUT_DRAIN_MS), endWithin(io.stderr, OUTPUT_DRAIN_MS)]);
     log.debug("exec exited", { containerId, execId, exitCode });
-    if (exitCode === 0) return { kind: "success" };
-    return {
-      kind: "exit",
-      code: exitCode,
-      message: `command '${command.cmd.join(" ")}' exited with ${exitCode}`,
-    };
+    const result: RemoteCommandResult =
+      exitCode === 0
+        ? { kind: "success" }
+        : {
+            kind: "exit",
+            code: exitCode,
+            message: `command '${command.cmd.join(" ")}' exited with ${exitCode}`,
+          };
+    // The client has the whole output and the exit code: it hears now, and the process and
+    // its FIFOs are deleted after (a few ms it need not wait for; finish is once only).
+    await io.finish(result);
+    return result;
   } catch (err) {
     log.warn("exec failed", { containerId, execId, error: errorMessage(err) });
     return { kind: "error", message: errorMessage(err) };

@@ -176,6 +176,7 @@ export class StreamingServer {
     } else {
       result = await runAttach(this.#cri, r.containerId, io);
     }
+    // An exec that ended has reported already (finish counts once); errors and attach report here.
     if (!io.gone.aborted) await io.finish(result);
   }
 }
