@@ -147,6 +147,8 @@ after(async () => {
   await registry?.stop();
 });
 
+const TOKEN_TTL_SECONDS = 10;
+
 for (const { kind, start } of daemonKinds) {
   const runtime = kind === "berthd" ? "io.containerd.berth.v2" : "io.containerd.runc.v2";
   describe(`CRI streaming through berth-cri on ${kind} (${runtime})`, { timeout: 600_000 }, () => {
@@ -182,6 +184,8 @@ for (const { kind, start } of daemonKinds) {
         cniConfDir: network.confDir,
         sandboxImage: pauseRef,
         plainHttp: [registry.host],
+        // URLs good for 10 s rather than kubelet's 60, for the expiry test's sake.
+        config: { streaming: { tokenTtlSeconds: TOKEN_TTL_SECONDS } },
       });
       client = criClient(cri.address);
       await client.images.pullImage({ image: { image: image.ref, annotations: {} } });
@@ -715,7 +719,7 @@ for (const { kind, start } of daemonKinds) {
 
     test("an expired token is 404", async () => {
       assert.notEqual(staleUrl, "");
-      const wait = staleMintedAt + 61_000 - Date.now();
+      const wait = staleMintedAt + (TOKEN_TTL_SECONDS + 1) * 1000 - Date.now();
       if (wait > 0) await sleep(wait);
       const { answer } = await SpdyTestClient.connect(staleUrl, SPDY_EXEC_PROTOCOLS);
       assert.equal(answer.status, 404);

@@ -33,9 +33,10 @@ test("shim grouping: pooled by 16 unless configured", () => {
   assert.equal(parseCriConfig("shim:\n  policy: per-container\n").shim.policy, "per-container");
 });
 
-test("deploy/cri.yaml states the default shim grouping", () => {
+test("deploy/cri.yaml states the default shim grouping and streaming limits", () => {
   const deployed = readFileSync(new URL("../../../deploy/cri.yaml", import.meta.url), "utf8");
   assert.deepEqual(parseCriConfig(deployed).shim, defaultCriConfig.shim);
+  assert.deepEqual(parseCriConfig(deployed).streaming, defaultCriConfig.streaming);
 });
 
 test("bad files fail with one message naming the key", () => {
@@ -43,6 +44,8 @@ test("bad files fail with one message naming the key", () => {
     ["root: relative", /root: must be an absolute path/],
     ["containerd:\n  adress: /x", /containerd\.adress: unknown key/],
     ["streaming:\n  address: nowhere", /streaming\.address: expected host:port/],
+    ["streaming:\n  tokenTtlSeconds: 0", /streaming\.tokenTtlSeconds: expected a positive integer/],
+    ["streaming:\n  idleTimeoutSeconds: 1.5", /streaming\.idleTimeoutSeconds: expected a positive integer/],
     ["registry:\n  mirrors:\n    docker.io: http://x", /mirrors\.docker\.io must be a list/],
     ["logLevel: loud", /logLevel: must be one of/],
     ["root: [", /not valid YAML/],

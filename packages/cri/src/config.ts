@@ -27,7 +27,15 @@ export interface CriConfig {
     runtime: string;
     snapshotter: string;
   };
-  streaming: { address: string };
+  streaming: {
+    address: string;
+    /** Seconds a URL from Exec, Attach or PortForward stays good (kubelet: 60). */
+    tokenTtlSeconds: number;
+    /** At most this many URLs wait for their client at once (kubelet: 1000). */
+    maxWaitingTokens: number;
+    /** Seconds without traffic after which a session is closed (kubelet: 4 hours). */
+    idleTimeoutSeconds: number;
+  };
   cni: {
     binDir: string;
     confDir: string;
@@ -57,7 +65,12 @@ export const defaultCriConfig: CriConfig = {
     runtime: "io.containerd.berth.v2",
     snapshotter: "overlayfs",
   },
-  streaming: { address: "127.0.0.1:0" },
+  streaming: {
+    address: "127.0.0.1:0",
+    tokenTtlSeconds: 60,
+    maxWaitingTokens: 1000,
+    idleTimeoutSeconds: 4 * 60 * 60,
+  },
   cni: { binDir: "/usr/lib/cni", confDir: "/etc/cni/net.d", confTemplate: "" },
   sandboxImage: "registry.k8s.io/pause:3.6",
   registry: {},
@@ -80,7 +93,12 @@ const shape: Shape = {
   state: "string",
   address: "string",
   containerd: { address: "string", namespace: "string", runtime: "string", snapshotter: "string" },
-  streaming: { address: "string" },
+  streaming: {
+    address: "string",
+    tokenTtlSeconds: "number",
+    maxWaitingTokens: "number",
+    idleTimeoutSeconds: "number",
+  },
   cni: { binDir: "string", confDir: "string", confTemplate: "string" },
   sandboxImage: "string",
   registry: "any",
@@ -163,6 +181,15 @@ export function parseCriConfig(text: string, source = "config"): CriConfig {
     throw new ConfigError(
       `${source}: streaming.address: expected host:port, got ${JSON.stringify(cfg.streaming.address)}`,
     );
+  }
+  for (const [k, v] of [
+    ["streaming.tokenTtlSeconds", cfg.streaming.tokenTtlSeconds],
+    ["streaming.maxWaitingTokens", cfg.streaming.maxWaitingTokens],
+    ["streaming.idleTimeoutSeconds", cfg.streaming.idleTimeoutSeconds],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1) {
+      throw new ConfigError(`${source}: ${k}: expected a positive integer, got ${JSON.stringify(v)}`);
+    }
   }
   if (cfg.metrics.address !== "" && !hostPort.test(cfg.metrics.address)) {
     throw new ConfigError(

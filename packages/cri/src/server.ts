@@ -53,7 +53,12 @@ export async function startBerthCri(config: CriConfig, log: Logger): Promise<Ber
   const monitor = new EventMonitor(cri);
   let server: Server | undefined;
   let metricsServer: HttpServer | undefined;
-  const streaming = new StreamingServer(cri, { address: config.streaming.address });
+  const streaming = new StreamingServer(cri, {
+    address: config.streaming.address,
+    ttlMs: config.streaming.tokenTtlSeconds * 1000,
+    maxInFlight: config.streaming.maxWaitingTokens,
+    idleTimeoutMs: config.streaming.idleTimeoutSeconds * 1000,
+  });
   try {
     await waitForDaemon(cri, log);
     // Subscribe before recovering, so no exit falls between the two.
