@@ -678,6 +678,33 @@ for (const { kind, start } of daemonKinds) {
       assert.equal(Buffer.from(limit.stdout).toString(), `${64 << 20}\n512\n`);
       const st = (await client.runtime.containerStatus({ containerId, verbose: false })).status;
       assert.equal(st?.resources?.linux?.memoryLimitInBytes, 64n << 20n);
+      // Raised later, as a VPA would: swap (limited to the memory limit by default) follows.
+      await client.runtime.updateContainerResources({
+        containerId,
+        linux: { memoryLimitInBytes: 128n << 20n },
+      });
+      const raised = await client.runtime.execSync({
+        containerId,
+        cmd: ["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/cpu/cpu.shares"],
+        timeout: 10n,
+      });
+      assert.equal(
+        Buffer.from(raised.stdout).toString(),
+        `${128 << 20}\n512\n`,
+        "cpu shares stay as updated",
+      );
+      if (existsSync("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")) {
+        const memsw = await client.runtime.execSync({
+          containerId,
+          cmd: ["cat", "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"],
+          timeout: 10n,
+        });
+        assert.equal(
+          Buffer.from(memsw.stdout).toString(),
+          `${128 << 20}\n`,
+          "no swap beyond the memory limit",
+        );
+      }
     });
 
     test("ReopenContainerLog after the log was rotated", async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   ContainerConfig,
+  LinuxContainerResources,
   MountPropagation,
   NamespaceMode,
   PodSandboxConfig,
@@ -16,6 +17,8 @@ import {
   cgroupsPath,
   cleanPath,
   containerSpec,
+  criResources,
+  mergeResources,
   processArgs,
   sandboxSpec,
 } from "./cri-spec.js";
@@ -905,6 +908,20 @@ describe("resources", () => {
       linux: { resources: { memoryLimitInBytes: 1048576n, memorySwapLimitInBytes: 2097152n } },
     });
     assert.deepEqual(spec.linux.resources?.memory, { limit: 1048576, swap: 2097152 });
+  });
+  test("an update merges over the spec: a raised memory limit raises the swap limit with it", () => {
+    const created = build({ linux: { resources } }).linux.resources ?? {};
+    const update = LinuxContainerResources.fromPartial({ memoryLimitInBytes: 536870912n });
+    const merged = mergeResources(created, criResources(update, fakeHost(), true));
+    assert.deepEqual(merged.memory, { limit: 536870912, swap: 536870912 });
+    assert.deepEqual(merged.cpu, created.cpu, "what the update does not set stays");
+    assert.deepEqual(merged.hugepageLimits, created.hugepageLimits);
+    const noSwap = criResources(update, fakeHost({ swapControllerAvailable: () => false }), true);
+    assert.deepEqual(noSwap, { memory: { limit: 536870912 } });
+    assert.throws(
+      () => criResources(LinuxContainerResources.fromPartial({ cpuShares: -2n }), fakeHost(), true),
+      invalid(/cpu_shares -2 is negative/),
+    );
   });
   test("unified on cgroup v2", () => {
     const spec = build({ linux: { resources } }, { host: fakeHost({ cgroupV2: () => true }) });

@@ -23,6 +23,7 @@ import { defaultSeccompProfile, loadLocalhostProfile } from "./seccomp.js";
 import {
   DEFAULT_PATH_ENV,
   type LinuxDeviceCgroup,
+  type LinuxResources,
   type Mount,
   type Spec,
   defaultMaskedPaths,
@@ -456,12 +457,27 @@ function applyResources(
   tolerateMissingHugetlb: boolean,
 ): void {
   if (r === undefined) return;
-  const res = spec.linux.resources ?? {};
-  const cpu = res.cpu ?? {};
-  const memory = res.memory ?? {};
-  spec.linux.resources = res;
-  res.cpu = cpu;
-  res.memory = memory;
+  spec.linux.resources = mergeResources(
+    spec.linux.resources ?? {},
+    criResources(r, host, tolerateMissingHugetlb),
+  );
+}
+
+/**
+ * The OCI resources a CRI request asks for, only the fields it sets: what CreateContainer
+ * puts in the spec and UpdateContainerResources merges into it (as containerd uses one
+ * conversion for both). A memory limit without a swap limit also limits swap to it where
+ * swap is accounted, so that a container does not swap by default and a raised limit is
+ * not left above an older swap limit.
+ */
+export function criResources(
+  r: LinuxContainerResources,
+  host: SpecHost,
+  tolerateMissingHugetlb: boolean,
+): LinuxResources {
+  const out: LinuxResources = {};
+  const cpu: NonNullable<LinuxResources["cpu"]> = {};
+  const memory: NonNullable<LinuxResources["memory"]> = {};
   const period = int64(r.cpuPeriod, "cpu_period", 0);
   const quota = int64(r.cpuQuota, "cpu_quota");
   const shares = int64(r.cpuShares, "cpu_shares", 0);
@@ -474,13 +490,14 @@ function applyResources(
   if (r.cpusetMems !== "") cpu.mems = r.cpusetMems;
   if (limit !== 0) {
     memory.limit = limit;
-    // With swap accounting, limit swap to the memory limit: no swapping by default.
     if (swap === 0 && host.swapControllerAvailable()) memory.swap = limit;
   }
   if (swap !== 0) memory.swap = swap;
+  if (Object.keys(cpu).length > 0) out.cpu = cpu;
+  if (Object.keys(memory).length > 0) out.memory = memory;
   if (r.hugepageLimits.length > 0) {
     if (host.hugetlbControllerAvailable()) {
-      res.hugepageLimits = r.hugepageLimits.map((h) => ({
+      out.hugepageLimits = r.hugepageLimits.map((h) => ({
         pageSize: h.pageSize,
         limit: int64(h.limit, `hugepage_limits[${h.pageSize}].limit`, 0),
       }));
@@ -492,7 +509,18 @@ function applyResources(
   }
   // Unified (cgroup v2) files would make runc fail on a v1 host.
   const unified = Object.entries(r.unified);
-  if (unified.length > 0 && host.cgroupV2()) res.unified = Object.fromEntries(unified);
+  if (unified.length > 0 && host.cgroupV2()) out.unified = Object.fromEntries(unified);
+  return out;
+}
+
+/** `given` over `current`: CPU and memory field by field, the other groups whole. */
+export function mergeResources(current: LinuxResources, given: LinuxResources): LinuxResources {
+  return {
+    ...current,
+    ...given,
+    cpu: { ...current.cpu, ...given.cpu },
+    memory: { ...current.memory, ...given.memory },
+  };
 }
 
 /**

@@ -6,11 +6,10 @@ import type {
   UpdateContainerResourcesResponse,
 } from "@berth/api/cri/runtime/v1/api";
 import { failedPrecondition, invalidArgument } from "@berth/client";
-import type { Spec } from "@berth/client/oci/index";
+import { type Spec, criResources, mergeResources, nodeHost } from "@berth/client/oci/index";
 import type { Cri } from "../cri.js";
 import { containerState } from "../store/stores.js";
 import { SPEC_TYPE_URL, specAny } from "./containerd-records.js";
-import { ociResources } from "./resources.js";
 
 const RESOURCES_TYPE_URL = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
 
@@ -37,14 +36,8 @@ export async function updateContainerResources(
       throw failedPrecondition(`container ${c.meta.id} has no OCI spec in the daemon`);
     }
     const spec = JSON.parse(Buffer.from(record.spec.value).toString("utf8")) as Spec;
-    const update = ociResources(linux);
-    const current = spec.linux.resources ?? {};
-    spec.linux.resources = {
-      ...current,
-      cpu: { ...current.cpu, ...update.cpu },
-      memory: { ...current.memory, ...update.memory },
-      ...(update.hugepageLimits !== undefined ? { hugepageLimits: update.hugepageLimits } : {}),
-    };
+    // The conversion CreateContainer used, merged over what the spec has.
+    spec.linux.resources = mergeResources(spec.linux.resources ?? {}, criResources(linux, nodeHost, true));
     await cri.containerd.containers.update({
       container: { id: c.meta.id, spec: specAny(spec) },
       updateMask: ["spec"],
