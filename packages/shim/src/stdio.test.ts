@@ -65,11 +65,12 @@ describe("stdio", () => {
     const err = collect(stderr);
     const io = ProcessIO.create({ stdin, stdout, stderr, terminal: false });
     const child = spawn("sh", ["-c", "read line; echo got:$line; echo oops >&2"], { stdio: io.childStdio() });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
     io.closeChildEnds();
     await io.start();
     const writer = openSync(stdin, constants.O_WRONLY | constants.O_NONBLOCK);
     writeSync(writer, "hello\n");
-    await new Promise((resolve) => child.once("exit", resolve));
+    await exited;
     await io.done(5_000);
     assert.equal(await out, "got:hello\n");
     assert.equal(await err, "oops\n");
@@ -85,9 +86,11 @@ describe("stdio", () => {
       terminal: false,
     });
     const child = spawn("sh", ["-c", "echo a; echo b >&2"], { stdio: io.childStdio() });
+    // Listened for at once: the process may be done before start() has returned.
+    const exited = new Promise((resolve) => child.once("exit", resolve));
     io.closeChildEnds();
     await io.start();
-    await new Promise((resolve) => child.once("exit", resolve));
+    await exited;
     await io.done(5_000);
     assert.deepEqual(readFileSync(log, "utf8").split("\n").sort(), ["", "a", "b"]);
     io.close();
@@ -100,9 +103,10 @@ describe("stdio", () => {
     const child = spawn("sh", ["-c", "echo out; sleep 0.1; echo err >&2; sleep 0.1; printf 0123456789abc"], {
       stdio: io.childStdio(),
     });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
     io.closeChildEnds();
     await io.start();
-    await new Promise((resolve) => child.once("exit", resolve));
+    await exited;
     await io.done(5_000);
     const lines = readFileSync(log, "utf8")
       .split("\n")
