@@ -6,7 +6,7 @@
 // httpd in the pod (20 connections at once), single-use tokens, and a client that leaves
 // mid-exec.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { createServer } from "node:http";
 import net, { type Socket } from "node:net";
 import { join } from "node:path";
@@ -408,6 +408,8 @@ for (const { kind, start } of daemonKinds) {
       assert.equal(closed.body, "");
       assert.match(closed.error, /error forwarding port 1 to pod .*ECONNREFUSED/);
       pf.drop();
+      // berth-cri made those connections in the pod's namespace and is back in its own.
+      assert.equal(readlinkSync(`/proc/${cri.pid}/ns/net`), readlinkSync("/proc/self/ns/net"));
     });
 
     test("port forwarding over WebSocket: the port on both channels, then the data", async () => {
