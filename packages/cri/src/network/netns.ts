@@ -1,12 +1,12 @@
 // Pinned network namespaces: a new namespace bind-mounted on `<state>/netns/<id>`, so it
 // outlives the processes in it (CNI DEL must still find it after the pod stopped) and
-// berth-cri restarts. util-linux's `unshare --net=FILE` creates and pins it in one step.
+// berth-cri restarts. It is made and pinned in-process (sys/libc.ts createPinnedNetns), as
+// util-linux's `unshare --net=FILE` would.
 
 import { access, mkdir, rm, statfs, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { BerthError } from "@berth/client";
-import { execa } from "execa";
-import { unmount } from "../sys/libc.js";
+import { BerthError, errorMessage } from "@berth/client";
+import { createPinnedNetns, unmount } from "../sys/libc.js";
 
 /** statfs(2)'s f_type of a namespace file (linux/magic.h). */
 const NSFS_MAGIC = 0x6e736673;
@@ -26,13 +26,11 @@ export class NetnsManager {
     await mkdir(this.dir, { recursive: true, mode: 0o711 });
     const path = this.pathOf(id);
     await writeFile(path, "", { mode: 0o444 });
-    const r = await execa("unshare", [`--net=${path}`, "true"], { reject: false, timeout: 30_000 });
-    if (r.exitCode !== 0) {
+    try {
+      await createPinnedNetns(path);
+    } catch (err) {
       await rm(path, { force: true });
-      throw new BerthError(
-        "Unknown",
-        `cannot create network namespace ${path}: unshare --net exited ${r.exitCode ?? r.signal}: ${r.stderr.trim()}`,
-      );
+      throw new BerthError("Unknown", `cannot create network namespace ${path}: ${errorMessage(err)}`);
     }
     // Loopback comes up through CNI's loopback plugin; nothing else is configured here.
     return path;

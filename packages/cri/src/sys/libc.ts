@@ -28,6 +28,7 @@ interface Libc {
   mount: KoffiFunction;
   setns: KoffiFunction;
   socket: KoffiFunction;
+  unshare: KoffiFunction;
 }
 
 let loaded: Promise<Libc> | undefined;
@@ -45,6 +46,7 @@ function libc(): Promise<Libc> {
       ),
       setns: lib.func("int setns(int fd, int nstype)"),
       socket: lib.func("int socket(int domain, int type, int protocol)"),
+      unshare: lib.func("int unshare(int flags)"),
     };
   })();
   return loaded;
@@ -114,18 +116,42 @@ export async function tcpSocketInNetns(netnsPath: string, family: 4 | 6): Promis
       c.socket(family === 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
     );
     const errno = c.koffi.errno();
-    if (Number(c.setns(home, CLONE_NEWNET)) < 0) {
-      // Staying here would put every later socket and child process in the pod's network.
-      process.stderr.write(
-        `berth-cri: cannot return to its own network namespace from ${netnsPath}: exiting\n`,
-      );
-      process.exit(70);
-    }
+    returnHome(c, home, netnsPath);
     if (fd < 0) throw new SyscallError("socket", netnsPath, errno);
     return fd;
   } finally {
     closeSync(target);
     if (home !== undefined) closeSync(home);
+  }
+}
+
+const MS_BIND = 0x1000;
+
+/**
+ * A new network namespace, pinned by a bind mount on `path` (an existing empty file): the
+ * calling thread unshares its namespace, binds it, and goes back to its own, all in
+ * synchronous calls, as `unshare --net=<path>` does in a process of its own.
+ */
+export async function createPinnedNetns(path: string): Promise<void> {
+  const c = await libc();
+  const home = openSync("/proc/thread-self/ns/net", "r");
+  try {
+    if (Number(c.unshare(CLONE_NEWNET)) < 0)
+      throw new SyscallError("unshare(CLONE_NEWNET)", path, c.koffi.errno());
+    const bound = Number(c.mount("/proc/thread-self/ns/net", path, "none", MS_BIND, null));
+    const errno = c.koffi.errno();
+    returnHome(c, home, path);
+    if (bound < 0) throw new SyscallError("mount --bind /proc/thread-self/ns/net", path, errno);
+  } finally {
+    closeSync(home);
+  }
+}
+
+/** Back to berth-cri's own network namespace: staying out would put every later socket and child process elsewhere. */
+function returnHome(c: Libc, home: number, from: string): void {
+  if (Number(c.setns(home, CLONE_NEWNET)) < 0) {
+    process.stderr.write(`berth-cri: cannot return to its own network namespace from ${from}: exiting\n`);
+    process.exit(70);
   }
 }
 
