@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // berthd: parses flags and config, then runs the daemon library until SIGINT/SIGTERM.
 import { parseArgs } from "node:util";
+import { type LogLevel, createLogger, logLevels } from "@berth/client/log";
 import { ConfigError, loadBerthdConfig } from "./config/config.js";
-import { type LogLevel, createLogger, logLevels } from "./log/logger.js";
 import { startBerthd } from "./server/berthd.js";
 
 const usage = "usage: berthd [--config FILE] [--log-level error|warn|info|debug|trace]";

@@ -2,8 +2,8 @@
 // file is one clear error naming the key. Defaults are ARCHITECTURE.md's.
 import { readFile } from "node:fs/promises";
 import { type HostsConfig, validateHostsConfig } from "@berth/client";
+import { type LogLevel, logLevels } from "@berth/client/log";
 import { parse } from "yaml";
-import { type LogLevel, logLevels } from "./log.js";
 
 /**
  * Which containers share a shim: `per-pod` (containerd's default: a pod's containers),

@@ -4,13 +4,13 @@
 
 import { ContainerEventType } from "@berth/api/cri/runtime/v1/api";
 import { Resolver } from "@berth/client";
+import type { Logger } from "@berth/client/log";
 import type { CriConfig } from "./config.js";
 import type { Containerd } from "./containerd.js";
 import { ContainerEvents } from "./events/container-events.js";
 import { ImageFsUsage } from "./image/image-fs-info.js";
 import { ImageStore } from "./image/image-store.js";
 import { criCredentialsHint } from "./image/pull-image.js";
-import type { Logger } from "./log.js";
 import { CniNetwork } from "./network/cni.js";
 import { NetnsManager } from "./network/netns.js";
 import { toCriContainerStatus, toCriSandboxStatus } from "./runtime/convert.js";

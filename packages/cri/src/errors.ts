@@ -1,8 +1,8 @@
 // The one place error kinds become gRPC status codes for every CRI call. Handlers throw
 // BerthErrors (or let the daemon's through); anything without a kind is Unknown and logged.
 import { BerthError, GrpcCode, notImplemented, toGrpcCode } from "@berth/client";
+import type { Logger } from "@berth/client/log";
 import { type CallContext, ServerError, type ServerMiddlewareCall, Status } from "nice-grpc-common";
-import type { Logger } from "./log.js";
 
 function toServerError(err: unknown, path: string, log: Logger): ServerError {
   if (err instanceof ServerError) return err;

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // berth-cri: parses flags and config, then runs the CRI daemon library until SIGINT/SIGTERM.
 import { parseArgs } from "node:util";
+import { type LogLevel, createLogger, logLevels } from "@berth/client/log";
 import { ConfigError, loadCriConfig } from "./config.js";
-import { type LogLevel, createLogger, logLevels } from "./log.js";
 import { startBerthCri } from "./server.js";
 
 const usage = "usage: berth-cri [--config FILE] [--log-level error|warn|info|debug|trace]";

@@ -1,10 +1,10 @@
 // Prometheus metrics on the configured loopback address: CRI request counts and
 // latencies by method and status code, and the number of sandboxes and containers.
 import { type Server, createServer } from "node:http";
+import type { Logger } from "@berth/client/log";
 import type { CallContext, ServerMiddlewareCall } from "nice-grpc-common";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Cri } from "./cri.js";
-import type { Logger } from "./log.js";
 import { containerState } from "./store/stores.js";
 
 export class CriMetrics {

@@ -1,8 +1,8 @@
 // berthd's YAML configuration: every key optional, validated once at start; a bad file
 // is one clear error naming the key.
 import { readFile } from "node:fs/promises";
+import { type LogLevel, logLevels } from "@berth/client/log";
 import { parse } from "yaml";
-import { type LogLevel, logLevels } from "../log/logger.js";
 
 export interface BerthdConfig {
   root: string;

@@ -4,9 +4,9 @@
 import { type Server, createServer } from "node:http";
 import { Metrics as CgroupV1Metrics } from "@berth/api/cgroups/stats/v1/metrics";
 import { Status as TaskStatus } from "@berth/api/containerd/types/task/task";
+import type { Logger } from "@berth/client/log";
 import type { CallContext, ServerMiddlewareCall } from "nice-grpc-common";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { Logger } from "../log/logger.js";
 import type { RuntimeManager } from "../runtime/manager.js";
 
 export class DaemonMetrics {

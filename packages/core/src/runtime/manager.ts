@@ -12,10 +12,10 @@ import {
 import type { Mount as WireMount } from "@berth/api/containerd/types/mount";
 import type { Any } from "@berth/api/google/protobuf/any";
 import { alreadyExists, invalidArgument, notFound } from "@berth/client/errdefs";
+import type { Logger } from "@berth/client/log";
 import { groupKey, socketAddress, socketPath } from "@berth/shim/address";
 import { TtrpcClient, type TtrpcServiceClient, createTtrpcClient, namespaceMetadata } from "@berth/ttrpc";
 import type { EventPublisher } from "../events/publisher.js";
-import type { Logger } from "../log/logger.js";
 import type { ContainerRecord } from "../metadata/containers.js";
 import { unmountAll } from "../mount/mount-all.js";
 import { MNT_DETACH } from "../sys/mount.js";

@@ -6,8 +6,8 @@ import { delimiter, join } from "node:path";
 import { DeleteResponse } from "@berth/api/containerd/runtime/v2/task/shim";
 import { Any } from "@berth/api/google/protobuf/any";
 import { failedPrecondition, invalidArgument, notFound, unavailable } from "@berth/client/errdefs";
+import type { Logger } from "@berth/client/log";
 import { execa } from "execa";
-import type { Logger } from "../log/logger.js";
 import { mknod } from "../sys/device.js";
 
 /** `io.containerd.runc.v2` → `containerd-shim-runc-v2`, as containerd names shim binaries. */

@@ -16,6 +16,7 @@ import { SnapshotsDefinition } from "@berth/api/containerd/services/snapshots/v1
 import { TasksDefinition } from "@berth/api/containerd/services/tasks/v1/tasks";
 import { EventsDefinition as TtrpcEventsDefinition } from "@berth/api/containerd/services/ttrpc/events/v1/events";
 import { VersionDefinition } from "@berth/api/containerd/services/version/v1/version";
+import type { Logger } from "@berth/client/log";
 import { TtrpcServer } from "@berth/ttrpc";
 import { type Server, createServer } from "nice-grpc";
 import type { BerthdConfig } from "../config/config.js";
@@ -30,7 +31,6 @@ import { eventsService } from "../events/service.js";
 import { imagesService } from "../images/service.js";
 import { introspectionService } from "../introspection/service.js";
 import { leasesService } from "../leases/service.js";
-import type { Logger } from "../log/logger.js";
 import { validateNamespace } from "../metadata/context.js";
 import { Metadata } from "../metadata/metadata.js";
 import { DaemonMetrics } from "../metrics/metrics.js";

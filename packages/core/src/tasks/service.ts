@@ -2,8 +2,8 @@ import type { TasksServiceImplementation } from "@berth/api/containerd/services/
 // containerd.services.tasks.v1.Tasks: each call goes to the task's shim over ttrpc.
 import type { Process } from "@berth/api/containerd/types/task/task";
 import { invalidArgument, notImplemented } from "@berth/client/errdefs";
+import type { Logger } from "@berth/client/log";
 import { parseFilters, recordGetter } from "../filters/filters.js";
-import type { Logger } from "../log/logger.js";
 import type { ContainerStore } from "../metadata/containers.js";
 import { requireNamespace } from "../metadata/context.js";
 import type { RuntimeManager, TaskEntry } from "../runtime/manager.js";

@@ -1,4 +1,6 @@
-// JSON-lines logging with levels (winston), one logger per daemon with child loggers per subsystem.
+// JSON-lines logging with levels (winston) to stderr, one logger per daemon (berthd, berth-cri)
+// with child loggers per subsystem. Imported as @berth/client/log, not from the index, so
+// that clients which do not log never load winston.
 import winston from "winston";
 
 export type LogLevel = "error" | "warn" | "info" | "debug" | "trace";
