@@ -2,6 +2,7 @@
 // file is one clear error naming the key. Defaults are ARCHITECTURE.md's.
 import { readFile } from "node:fs/promises";
 import { type HostsConfig, validateHostsConfig } from "@berth/client";
+import { ConfigError, type ConfigShape, checkConfigShape, mergeConfig } from "@berth/client/daemon";
 import { type LogLevel, logLevels } from "@berth/client/log";
 import { parse } from "yaml";
 
@@ -82,13 +83,7 @@ export const defaultCriConfig: CriConfig = {
   shim: { policy: "pooled", poolSize: 16 },
 };
 
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
-
-type Leaf = "string" | "number" | "any";
-type Shape = { [k: string]: Leaf | Shape };
-const shape: Shape = {
+const shape: ConfigShape = {
   root: "string",
   state: "string",
   address: "string",
@@ -108,31 +103,6 @@ const shape: Shape = {
   shim: { policy: "string", poolSize: "number" },
 };
 
-function check(value: unknown, s: Shape, path: string): void {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new ConfigError(`${path || "config"}: expected a mapping`);
-  }
-  for (const [k, v] of Object.entries(value)) {
-    const key = path ? `${path}.${k}` : k;
-    const want = s[k];
-    if (want === undefined)
-      throw new ConfigError(`${key}: unknown key (known: ${Object.keys(s).join(", ")})`);
-    if (typeof want === "object") check(v, want, key);
-    else if ((want === "string" && typeof v !== "string") || (want === "number" && typeof v !== "number"))
-      throw new ConfigError(`${key}: expected a ${want}, got ${JSON.stringify(v)}`);
-  }
-}
-
-function merge<T>(base: T, over: unknown): T {
-  if (typeof over !== "object" || over === null) return base;
-  const out = { ...base } as Record<string, unknown>;
-  for (const [k, v] of Object.entries(over)) {
-    const b = out[k];
-    out[k] = typeof b === "object" && b !== null && typeof v === "object" && v !== null ? merge(b, v) : v;
-  }
-  return out as T;
-}
-
 const hostPort = /^(\[[0-9a-fA-F:]+\]|[^:]+):\d+$/;
 
 export function parseCriConfig(text: string, source = "config"): CriConfig {
@@ -143,12 +113,12 @@ export function parseCriConfig(text: string, source = "config"): CriConfig {
     throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message.split("\n")[0]}`);
   }
   try {
-    check(raw, shape, "");
+    checkConfigShape(raw, shape);
   } catch (err) {
     throw new ConfigError(`${source}: ${(err as Error).message}`);
   }
   const { registry, ...rest } = raw as Record<string, unknown>;
-  const cfg = merge(defaultCriConfig, rest);
+  const cfg = mergeConfig(defaultCriConfig, rest);
   try {
     cfg.registry = validateHostsConfig(registry, "registry");
   } catch (err) {
@@ -225,3 +195,5 @@ export async function loadCriConfig(path: string | undefined): Promise<CriConfig
   }
   return parseCriConfig(text, file);
 }
+
+export { ConfigError };

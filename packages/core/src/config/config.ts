@@ -1,6 +1,7 @@
 // berthd's YAML configuration: every key optional, validated once at start; a bad file
 // is one clear error naming the key.
 import { readFile } from "node:fs/promises";
+import { ConfigError, type ConfigShape, checkConfigShape, mergeConfig } from "@berth/client/daemon";
 import { type LogLevel, logLevels } from "@berth/client/log";
 import { parse } from "yaml";
 
@@ -28,12 +29,7 @@ export const defaultBerthdConfig: BerthdConfig = {
   gc: { scheduleDelayMs: 100 },
 };
 
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
-
-type Shape = { [k: string]: "string" | "number" | Shape };
-const shape: Shape = {
+const shape: ConfigShape = {
   root: "string",
   state: "string",
   grpc: { address: "string" },
@@ -44,31 +40,6 @@ const shape: Shape = {
   gc: { scheduleDelayMs: "number" },
 };
 
-function check(value: unknown, s: Shape, path: string): void {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new ConfigError(`${path || "config"}: expected a mapping`);
-  }
-  for (const [k, v] of Object.entries(value)) {
-    const key = path ? `${path}.${k}` : k;
-    const want = s[k];
-    if (want === undefined)
-      throw new ConfigError(`${key}: unknown key (known: ${Object.keys(s).join(", ")})`);
-    if (typeof want === "object") check(v, want, key);
-    else if ((want === "string" && typeof v !== "string") || (want === "number" && typeof v !== "number"))
-      throw new ConfigError(`${key}: expected a ${want}, got ${JSON.stringify(v)}`);
-  }
-}
-
-function merge<T>(base: T, over: unknown): T {
-  if (typeof over !== "object" || over === null) return base;
-  const out = { ...base } as Record<string, unknown>;
-  for (const [k, v] of Object.entries(over)) {
-    const b = out[k];
-    out[k] = typeof b === "object" && b !== null && typeof v === "object" && v !== null ? merge(b, v) : v;
-  }
-  return out as T;
-}
-
 export function parseBerthdConfig(text: string, source = "config"): BerthdConfig {
   let raw: unknown;
   try {
@@ -77,11 +48,11 @@ export function parseBerthdConfig(text: string, source = "config"): BerthdConfig
     throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message.split("\n")[0]}`);
   }
   try {
-    check(raw, shape, "");
+    checkConfigShape(raw, shape);
   } catch (err) {
     throw new ConfigError(`${source}: ${(err as Error).message}`);
   }
-  const cfg = merge(defaultBerthdConfig, raw);
+  const cfg = mergeConfig(defaultBerthdConfig, raw);
   if (!logLevels.includes(cfg.logLevel))
     throw new ConfigError(`${source}: logLevel: must be one of ${logLevels.join(", ")}`);
   for (const [k, v] of [
@@ -113,3 +84,5 @@ export async function loadBerthdConfig(path: string | undefined): Promise<Berthd
   }
   return parseBerthdConfig(text, file);
 }
+
+export { ConfigError };
