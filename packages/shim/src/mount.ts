@@ -26,10 +26,14 @@ const MS_SHARED = 0x100000;
 const MS_UNBINDABLE = 0x20000;
 const MS_RELATIME = 0x200000;
 const MS_STRICTATIME = 0x1000000;
+const MS_MANDLOCK = 0x40;
+const MS_NOSYMFOLLOW = 0x100;
+const MS_SILENT = 0x8000;
+const MS_LAZYTIME = 0x2000000;
 
 const PROPAGATION = MS_PRIVATE | MS_SLAVE | MS_SHARED | MS_UNBINDABLE;
 
-/** [clear?, flag] per option, as containerd's mount_linux.go reads them. */
+/** [clear?, flag] per option word, as mount(8) reads them ("rw" clears MS_RDONLY). */
 const FLAGS: Readonly<Record<string, [boolean, number]>> = {
   async: [true, MS_SYNCHRONOUS],
   atime: [true, MS_NOATIME],
@@ -39,20 +43,28 @@ const FLAGS: Readonly<Record<string, [boolean, number]>> = {
   diratime: [true, MS_NODIRATIME],
   dirsync: [false, MS_DIRSYNC],
   exec: [true, MS_NOEXEC],
+  lazytime: [false, MS_LAZYTIME],
+  nolazytime: [true, MS_LAZYTIME],
+  mand: [false, MS_MANDLOCK],
   noatime: [false, MS_NOATIME],
   nodev: [false, MS_NODEV],
   nodiratime: [false, MS_NODIRATIME],
   noexec: [false, MS_NOEXEC],
+  nomand: [true, MS_MANDLOCK],
   norelatime: [true, MS_RELATIME],
   nostrictatime: [true, MS_STRICTATIME],
   nosuid: [false, MS_NOSUID],
+  nosymfollow: [false, MS_NOSYMFOLLOW],
   rbind: [false, MS_BIND | MS_REC],
   relatime: [false, MS_RELATIME],
   remount: [false, MS_REMOUNT],
   ro: [false, MS_RDONLY],
   rw: [true, MS_RDONLY],
+  silent: [false, MS_SILENT],
+  loud: [true, MS_SILENT],
   strictatime: [false, MS_STRICTATIME],
   suid: [true, MS_NOSUID],
+  symfollow: [true, MS_NOSYMFOLLOW],
   sync: [false, MS_SYNCHRONOUS],
 };
 
@@ -67,9 +79,13 @@ const PROPAGATION_FLAGS: Readonly<Record<string, number>> = {
   runbindable: MS_UNBINDABLE | MS_REC,
 };
 
+/** A mount's option list split as mount(8) does (berthd's mounts use this parser too). */
 export interface ParsedOptions {
+  /** Flags for the mount call itself (no propagation bits). */
   flags: number;
+  /** MS_SHARED / MS_PRIVATE / MS_SLAVE / MS_UNBINDABLE, possibly with MS_REC; 0 for none. */
   propagation: number;
+  /** Filesystem options, in order, e.g. ["lowerdir=/a:/b", "upperdir=/u"]. */
   data: string[];
 }
 
