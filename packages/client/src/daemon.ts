@@ -2,6 +2,7 @@
 // shape (unknown keys and wrong types named by their path) and merged over the defaults,
 // and a main that parses --config/--log-level, logs JSON lines, stops on SIGINT/SIGTERM
 // and reports a failed start as one JSON line. Imported as @berth/client/daemon.
+import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { type LogLevel, type Logger, createLogger, logLevels } from "./log.js";
 
@@ -38,6 +39,26 @@ export function mergeConfig<T>(base: T, over: unknown): T {
       typeof b === "object" && b !== null && typeof v === "object" && v !== null ? mergeConfig(b, v) : v;
   }
   return out as T;
+}
+
+/**
+ * Reads and parses a config file; when no path was given and the default file is
+ * missing, every key takes its default (the empty file is parsed).
+ */
+export async function loadConfigFile<C>(
+  path: string | undefined,
+  defaultPath: string,
+  parse: (text: string, source: string) => C,
+): Promise<C> {
+  const file = path ?? defaultPath;
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" && path === undefined) return parse("", file);
+    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
+  }
+  return parse(text, file);
 }
 
 export interface DaemonProgram<C extends { logLevel: string }> {

@@ -1,8 +1,13 @@
 // berth-cri's YAML configuration: every key optional, validated once at start; a bad
 // file is one clear error naming the key. Defaults are ARCHITECTURE.md's.
-import { readFile } from "node:fs/promises";
 import { type HostsConfig, validateHostsConfig } from "@berth/client";
-import { ConfigError, type ConfigShape, checkConfigShape, mergeConfig } from "@berth/client/daemon";
+import {
+  ConfigError,
+  type ConfigShape,
+  checkConfigShape,
+  loadConfigFile,
+  mergeConfig,
+} from "@berth/client/daemon";
 import { type LogLevel, logLevels } from "@berth/client/log";
 import { parse } from "yaml";
 
@@ -183,17 +188,8 @@ export function parseCriConfig(text: string, source = "config"): CriConfig {
 }
 
 /** Reads the config file; a missing default file means all defaults. */
-export async function loadCriConfig(path: string | undefined): Promise<CriConfig> {
-  const file = path ?? DEFAULT_CONFIG_FILE;
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT" && path === undefined)
-      return parseCriConfig("", file);
-    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
-  }
-  return parseCriConfig(text, file);
+export function loadCriConfig(path: string | undefined): Promise<CriConfig> {
+  return loadConfigFile(path, DEFAULT_CONFIG_FILE, parseCriConfig);
 }
 
 export { ConfigError };

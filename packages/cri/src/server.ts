@@ -7,11 +7,11 @@ import { dirname } from "node:path";
 import { ImageServiceDefinition, RuntimeServiceDefinition } from "@berth/api/cri/runtime/v1/api";
 import { errorMessage } from "@berth/client";
 import type { Logger } from "@berth/client/log";
+import { errorMiddleware } from "@berth/client/server";
 import { type Server, createServer } from "nice-grpc";
 import type { CriConfig } from "./config.js";
 import { connectContainerd } from "./containerd.js";
 import { Cri } from "./cri.js";
-import { errorMiddleware } from "./errors.js";
 import { EventMonitor } from "./events/monitor.js";
 import { imageService } from "./image/service.js";
 import { CriMetrics } from "./metrics.js";
@@ -68,7 +68,7 @@ export async function startBerthCri(config: CriConfig, log: Logger): Promise<Ber
     const metrics = new CriMetrics();
     server = createServer()
       .use(metrics.middleware())
-      .use(errorMiddleware(log.child({ module: "grpc" })));
+      .use(errorMiddleware(log.child({ module: "grpc" }), { debugFailures: true }));
     await streaming.listen();
     server.add(RuntimeServiceDefinition, runtimeService(cri, streaming));
     server.add(ImageServiceDefinition, imageService(cri));

@@ -1,7 +1,12 @@
 // berthd's YAML configuration: every key optional, validated once at start; a bad file
 // is one clear error naming the key.
-import { readFile } from "node:fs/promises";
-import { ConfigError, type ConfigShape, checkConfigShape, mergeConfig } from "@berth/client/daemon";
+import {
+  ConfigError,
+  type ConfigShape,
+  checkConfigShape,
+  loadConfigFile,
+  mergeConfig,
+} from "@berth/client/daemon";
 import { type LogLevel, logLevels } from "@berth/client/log";
 import { parse } from "yaml";
 
@@ -72,17 +77,8 @@ export function parseBerthdConfig(text: string, source = "config"): BerthdConfig
   return cfg;
 }
 
-export async function loadBerthdConfig(path: string | undefined): Promise<BerthdConfig> {
-  const file = path ?? "/etc/berth/berthd.yaml";
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT" && path === undefined)
-      return parseBerthdConfig("", file);
-    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
-  }
-  return parseBerthdConfig(text, file);
+export function loadBerthdConfig(path: string | undefined): Promise<BerthdConfig> {
+  return loadConfigFile(path, "/etc/berth/berthd.yaml", parseBerthdConfig);
 }
 
 export { ConfigError };

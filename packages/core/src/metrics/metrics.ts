@@ -1,48 +1,20 @@
 // Prometheus metrics on the configured loopback address: gRPC request counts and
 // latencies, tasks by state, and per-container cgroup metrics with containerd's names
 // and labels (container_cpu_total_nanoseconds{container_id,namespace}, …).
-import { type Server, createServer } from "node:http";
 import { Metrics as CgroupV1Metrics } from "@berth/api/cgroups/stats/v1/metrics";
 import { Status as TaskStatus } from "@berth/api/containerd/types/task/task";
-import type { Logger } from "@berth/client/log";
-import type { CallContext, ServerMiddlewareCall } from "nice-grpc-common";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { ServerMetrics } from "@berth/client/server";
+import { Gauge } from "prom-client";
 import type { RuntimeManager } from "../runtime/manager.js";
 
-export class DaemonMetrics {
-  readonly registry = new Registry();
-  private readonly requests = new Counter({
-    name: "grpc_server_handled_total",
-    help: "gRPC requests completed, by method and status code",
-    labelNames: ["grpc_service", "grpc_method", "grpc_code"],
-    registers: [this.registry],
-  });
-  private readonly latency = new Histogram({
-    name: "grpc_server_handling_seconds",
-    help: "gRPC request latency in seconds",
-    labelNames: ["grpc_service", "grpc_method"],
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
-    registers: [this.registry],
-  });
-
-  /** nice-grpc middleware counting and timing every call. */
-  middleware() {
-    const requests = this.requests;
-    const latency = this.latency;
-    return async function* <Req, Res>(call: ServerMiddlewareCall<Req, Res>, context: CallContext) {
-      const [, service = "", method = ""] = call.method.path.split("/");
-      const end = latency.startTimer({ grpc_service: service, grpc_method: method });
-      let code = "OK";
-      try {
-        return yield* call.next(call.request, context);
-      } catch (err) {
-        code = typeof err === "object" && err !== null && "code" in err ? String(err.code) : "UNKNOWN";
-        throw err;
-      } finally {
-        end();
-        requests.inc({ grpc_service: service, grpc_method: method, grpc_code: code });
-      }
-    };
+export class DaemonMetrics extends ServerMetrics {
+  constructor() {
+    // containerd serves its metrics at /v1/metrics.
+    super({
+      subject: "gRPC",
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      paths: ["/v1/metrics", "/metrics"],
+    });
   }
 
   /** Task and container metrics, gathered from the shims at scrape time. */
@@ -123,25 +95,5 @@ export class DaemonMetrics {
         }
       }
     }
-  }
-
-  async serve(address: string, log: Logger): Promise<Server> {
-    const [host = "127.0.0.1", port = "0"] = address.split(":");
-    const server = createServer((req, res) => {
-      if (req.url !== "/v1/metrics" && req.url !== "/metrics") {
-        res.writeHead(404).end("not found: metrics are at /v1/metrics\n");
-        return;
-      }
-      this.registry.metrics().then(
-        (text) => res.writeHead(200, { "content-type": this.registry.contentType }).end(text),
-        (err: unknown) => res.writeHead(500).end(String(err)),
-      );
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(Number(port), host, () => resolve());
-    });
-    log.info("metrics serving", { address });
-    return server;
   }
 }

@@ -17,6 +17,7 @@ import { TasksDefinition } from "@berth/api/containerd/services/tasks/v1/tasks";
 import { EventsDefinition as TtrpcEventsDefinition } from "@berth/api/containerd/services/ttrpc/events/v1/events";
 import { VersionDefinition } from "@berth/api/containerd/services/version/v1/version";
 import type { Logger } from "@berth/client/log";
+import { errorMiddleware } from "@berth/client/server";
 import { TtrpcServer } from "@berth/ttrpc";
 import { type Server, createServer } from "nice-grpc";
 import type { BerthdConfig } from "../config/config.js";
@@ -44,7 +45,6 @@ import type { Snapshotter } from "../snapshots/snapshotter.js";
 import { closeOnExecAll } from "../sys/fd.js";
 import { tasksService } from "../tasks/service.js";
 import { versionService } from "../version/service.js";
-import { errorMiddleware } from "./errors.js";
 
 export interface Berthd {
   readonly config: BerthdConfig;
