@@ -60,12 +60,34 @@ async function removeEmptyPortmapChains(before: Set<string>): Promise<void> {
   for (const chain of created) await iptables(["-t", "nat", "-X", chain]).catch(() => undefined);
 }
 
+/**
+ * A third octet for 10.123.N.0/24 that no route on the node uses yet: a bridge left by an
+ * earlier run (or another test) on the same /24 would take the pods' traffic.
+ */
+async function unusedSubnet(): Promise<number> {
+  const routes = await readFile("/proc/net/route", "utf8");
+  const used = new Set<number>();
+  for (const line of routes.split("\n").slice(1)) {
+    const dest = line.split("\t")[1];
+    if (dest === undefined || dest.length !== 8) continue;
+    // Little-endian hex: the first octet is the last byte.
+    const octets = [6, 4, 2, 0].map((i) => Number.parseInt(dest.slice(i, i + 2), 16));
+    if (octets[0] === 10 && octets[1] === 123) used.add(octets[2] ?? 0);
+  }
+  const start = randomBytes(1)[0] ?? 0;
+  for (let i = 0; i < 250; i++) {
+    const n = 1 + ((start + i) % 250);
+    if (!used.has(n)) return n;
+  }
+  throw new Error("every 10.123.N.0/24 test subnet is routed already: remove leftover test bridges (bcri*)");
+}
+
 export async function createTestNetwork(): Promise<TestNetwork> {
   const dir = await tempDir("cni-");
   const confDir = join(dir, "net.d");
   await mkdir(confDir);
   const bridge = `bcri${randomBytes(3).toString("hex")}`;
-  const n = 1 + ((randomBytes(1)[0] ?? 0) % 250);
+  const n = await unusedSubnet();
   const prefix = `10.123.${n}.`;
   const subnet = `${prefix}0/24`;
   const conflist = {
