@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs the real peer programs the tests drive Berth with — crictl and critest from
+# cri-tools (an older and a current release) — built from the Go module proxy at pinned
+# versions. Each build is cached by version under $BERTH_PEER_CACHE
+# (/var/cache/berth/peers): a warm run builds nothing. Prints nothing but progress.
+#
+#   scripts/peer-tools.sh            build what is missing
+#   scripts/peer-tools.sh --list     print "name version path" for every pinned tool
+set -euo pipefail
+cache=${BERTH_PEER_CACHE:-/var/cache/berth/peers}
+
+# name  module-path                 package                         version
+tools=(
+  "crictl  sigs.k8s.io/cri-tools  sigs.k8s.io/cri-tools/cmd/crictl  v1.34.0"
+  "critest sigs.k8s.io/cri-tools  sigs.k8s.io/cri-tools/cmd/critest v1.34.0"
+  "crictl  sigs.k8s.io/cri-tools  sigs.k8s.io/cri-tools/cmd/crictl  v1.37.0"
+  "critest sigs.k8s.io/cri-tools  sigs.k8s.io/cri-tools/cmd/critest v1.37.0"
+)
+
+path_of() { echo "$cache/$1-$2/$1"; }
+
+if [ "${1:-}" = "--list" ]; then
+  for t in "${tools[@]}"; do
+    read -r name _ _ version <<<"$t"
+    echo "$name $version $(path_of "$name" "$version")"
+  done
+  exit 0
+fi
+
+command -v go >/dev/null || { echo "peer-tools: no Go toolchain on PATH (it is needed to build crictl and critest; /usr/local/go/bin?)" >&2; exit 1; }
+mkdir -p "$cache"
+for t in "${tools[@]}"; do
+  read -r name _ package version <<<"$t"
+  bin=$(path_of "$name" "$version")
+  [ -x "$bin" ] && continue
+  printf '==> building %s %s from the Go module proxy (cached in %s)\n' "$name" "$version" "$(dirname "$bin")"
+  tmp=$(mktemp -d "$cache/.build-XXXXXX")
+  # Built into a temp dir and moved, so a build cut short never looks cached.
+  if ! GOBIN="$tmp" GOFLAGS=-buildvcs=false go install "$package@$version"; then
+    rm -rf "$tmp"
+    echo "peer-tools: building $package@$version failed (see above); the module proxy must serve it" >&2
+    exit 1
+  fi
+  mkdir -p "$(dirname "$bin")"
+  mv "$tmp/$name" "$bin"
+  rm -rf "$tmp"
+done
