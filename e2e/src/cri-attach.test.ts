@@ -1,6 +1,6 @@
 // Attach to containers created without a log path (as critest creates them): the live
-// output as the process writes it, with and without a terminal (a terminal's raw bytes:
-// CR LF, a prompt without a newline), input echoed back, an exited container refused, a
+// output as the process writes it, with and without a terminal (a terminal's bytes: CR LF,
+// a prompt without a newline, also for a terminal with a log path), input echoed back, an exited container refused, a
 // chatty container never held up by nobody attaching, and attach again after berth-cri
 // restarted. SPDY, the way kubectl attaches (./cri/streaming-clients.ts). On berth-cri
 // over berthd (Berth's shim) and over containerd 1.6 (runc's shim).
@@ -130,7 +130,7 @@ for (const { kind, start } of daemonKinds) {
         if (logDir !== undefined) await removeDir(logDir);
       });
 
-      test("the container has no log path", async () => {
+      test("the ticker has no log path", async () => {
         const st = await client.runtime.containerStatus({ containerId: ticker, verbose: false });
         assert.equal(st.status?.logPath, "");
         assert.equal(st.status?.state, ContainerState.CONTAINER_RUNNING);
@@ -170,23 +170,27 @@ for (const { kind, start } of daemonKinds) {
         );
       });
 
-      test("attach with a terminal: the terminal's raw bytes, a prompt without a newline included", async () => {
-        const id = await run(
-          "tty-ticker",
-          "i=0; while true; do i=$((i+1)); echo tty-$i; printf 'prompt-%d> ' $i; sleep 1; done",
-          { tty: true },
-        );
-        const s = await attach(id, { stdout: true, tty: true });
-        // The line ends as the terminal sends it (CR LF), and the prompt arrives before the next line.
-        await s.stdout!.until(
-          (x) => /tty-(\d+)\r\nprompt-\1> $/.test(x.text),
-          "a line and the prompt after it, no newline yet",
-          15_000,
-        );
-        await s.stdout!.until((x) => numbered(x.text, "tty-").length >= 2, "a second line", 5_000);
-        assert.doesNotMatch(s.stdout!.text.replace(/\r\n/g, ""), /\n/, "every newline comes as CR LF");
-        s.client.drop();
-      });
+      for (const logPath of ["", "tty-ticker-logged/0.log"]) {
+        const which =
+          logPath === "" ? "no log path" : "a log path (with Berth's shim, the log it writes is followed)";
+        test(`attach with a terminal, ${which}: the terminal's bytes, a prompt without a newline included`, async () => {
+          const id = await run(
+            logPath === "" ? "tty-ticker" : "tty-ticker-logged",
+            "i=0; while true; do i=$((i+1)); echo tty-$i; printf 'prompt-%d> ' $i; sleep 1; done",
+            { tty: true, logPath },
+          );
+          const s = await attach(id, { stdout: true, tty: true });
+          // The line ends as the terminal sends it (CR LF), and the prompt arrives before the next line.
+          await s.stdout!.until(
+            (x) => /tty-(\d+)\r\nprompt-\1> $/.test(x.text),
+            "a line and the prompt after it, no newline yet",
+            15_000,
+          );
+          await s.stdout!.until((x) => numbered(x.text, "tty-").length >= 2, "a second line", 5_000);
+          assert.doesNotMatch(s.stdout!.text.replace(/\r\n/g, ""), /\n/, "every newline comes as CR LF");
+          s.client.drop();
+        });
+      }
 
       test("attach -i: what the client writes reaches the container, its answer comes back", async () => {
         const id = await run("echo", "while read l; do echo got-$l; done", { stdin: true });
