@@ -90,7 +90,7 @@ async function shimLogOutput(cri: Cri, c: Container, cleanup: Cleanup): Promise<
   };
 }
 
-/** FIFOs berth-cri reads into the log (any other runtime, or no log path: output discarded). */
+/** FIFOs berth-cri reads into the log and attach's fan-out (any other runtime, or no log path: nothing logged). */
 async function fifoOutput(cri: Cri, c: Container, cleanup: Cleanup): Promise<TaskOutput> {
   const id = c.meta.id;
   const log = await CriLogFile.open(c.meta.logPath, cri.config.maxContainerLogLineSize);

@@ -4,7 +4,7 @@
 // shim but Berth's, and every container without a log path) hand each chunk over as it
 // is read (io/output-fanout.ts); when Berth's shim writes the CRI log itself, the log is
 // followed (log-follower.ts). It ends when the container exits or the client goes away;
-// the container keeps running when the client leaves. See docs/cri.md, "Attach".
+// the container keeps running when the client leaves. See docs/berth-cri.md, "Attach".
 
 import { constants, open, statSync } from "node:fs";
 import net from "node:net";
