@@ -5,7 +5,9 @@ import { mkdir, rm } from "node:fs/promises";
 import type { Server as HttpServer } from "node:http";
 import { dirname } from "node:path";
 import { ImageServiceDefinition, RuntimeServiceDefinition } from "@berth/api/cri/runtime/v1/api";
+import { HealthDefinition } from "@berth/api/grpc/health/v1/health";
 import { errorMessage } from "@berth/client";
+import { HealthStatus, healthService } from "@berth/client/health";
 import type { Logger } from "@berth/client/log";
 import { GrpcServer, errorMiddleware } from "@berth/client/server";
 import type { CriConfig } from "./config.js";
@@ -51,6 +53,7 @@ export async function startBerthCri(config: CriConfig, log: Logger): Promise<Ber
   const cri = new Cri(config, containerd, log);
   const monitor = new EventMonitor(cri);
   let server: GrpcServer | undefined;
+  const health = new HealthStatus();
   let metricsServer: HttpServer | undefined;
   const streaming = new StreamingServer(cri, {
     address: config.streaming.address,
@@ -74,6 +77,7 @@ export async function startBerthCri(config: CriConfig, log: Logger): Promise<Ber
     await streaming.listen();
     server.add(RuntimeServiceDefinition, runtimeService(cri, streaming));
     server.add(ImageServiceDefinition, imageService(cri));
+    server.add(HealthDefinition, healthService(health));
     await mkdir(dirname(config.address), { recursive: true, mode: 0o711 });
     await rm(config.address, { force: true });
     await server.listen(config.address, 0o660);
@@ -101,6 +105,7 @@ export async function startBerthCri(config: CriConfig, log: Logger): Promise<Ber
     async stop() {
       if (stopped) return;
       stopped = true;
+      health.shutdown();
       server?.forceShutdown();
       metricsServer?.close();
       await streaming.stop();

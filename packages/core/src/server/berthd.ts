@@ -16,6 +16,8 @@ import { SnapshotsDefinition } from "@berth/api/containerd/services/snapshots/v1
 import { TasksDefinition } from "@berth/api/containerd/services/tasks/v1/tasks";
 import { EventsDefinition as TtrpcEventsDefinition } from "@berth/api/containerd/services/ttrpc/events/v1/events";
 import { VersionDefinition } from "@berth/api/containerd/services/version/v1/version";
+import { HealthDefinition } from "@berth/api/grpc/health/v1/health";
+import { HealthStatus, healthService } from "@berth/client/health";
 import type { Logger } from "@berth/client/log";
 import { GrpcServer, errorMiddleware } from "@berth/client/server";
 import { TtrpcServer } from "@berth/ttrpc";
@@ -139,6 +141,7 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
     "namespaces",
     "diff",
     "events",
+    "healthcheck",
     "introspection",
     "version",
   ]) {
@@ -168,6 +171,8 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
     onConnectionError: (message) =>
       log.warn("gRPC connection closed: its request headers cannot be decoded", { error: message }),
   });
+  const health = new HealthStatus();
+  server.add(HealthDefinition, healthService(health));
   server.add(VersionDefinition, versionService());
   server.add(NamespacesDefinition, namespacesService(metadata.namespaces, publisher));
   server.add(ContainersDefinition, containersService(metadata.containers, metadata.gc, publisher));
@@ -242,6 +247,7 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
     async stop() {
       if (stopped) return;
       stopped = true;
+      health.shutdown();
       server.forceShutdown();
       runtime.close();
       metricsServer?.close();
