@@ -15,7 +15,7 @@ tools=(
   "critest sigs.k8s.io/cri-tools  sigs.k8s.io/cri-tools/cmd/critest v1.34.0"
   "crictl  sigs.k8s.io/cri-tools  sigs.k8s.io/cri-tools/cmd/crictl  v1.37.0"
   "critest sigs.k8s.io/cri-tools  sigs.k8s.io/cri-tools/cmd/critest v1.37.0"
-  "grpcurl github.com/fullstorydev/grpcurl  github.com/fullstorydev/grpcurl/cmd/grpcurl  v1.9.3"
+  "grpcurl github.com/fullstorydev/grpcurl  github.com/fullstorydev/grpcurl/cmd/grpcurl  v1.9.4"
   "grpc_health_probe github.com/grpc-ecosystem/grpc-health-probe  github.com/grpc-ecosystem/grpc-health-probe  v0.4.63"
 )
 
