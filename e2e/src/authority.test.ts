@@ -18,10 +18,9 @@ import { execa } from "execa";
 import { type BerthCriUnderTest, startBerthCri } from "./cri/berth-cri.js";
 import { type DaemonUnderTest, repoRoot, startBerthdDaemon } from "./daemons.js";
 import { type Containerd, startContainerd } from "./fixtures/containerd.js";
-import { ctrOk } from "./fixtures/ctr.js";
 import { peerTool } from "./fixtures/peers.js";
 import { removeDir, tempDir } from "./fixtures/tmp.js";
-import { sha256 } from "./grpc.js";
+import { clients, sha256, writeBlob } from "./grpc.js";
 
 const NAMESPACE = "authority";
 const blob = randomBytes(300_000);
@@ -57,11 +56,14 @@ before(async () => {
     { kind: "berthd", api: berthd.address, cri: berthCri.address, runtimeName: "berth" },
     { kind: "containerd", api: containerd.address, cri: containerd.address, runtimeName: "containerd" },
   );
+  // The blob is written under a lease, or containerd's collector may take it.
   for (const s of stacks) {
-    await ctrOk(s.api, ["content", "ingest", "--expected-digest", digest, `authority-${process.pid}`], {
-      namespace: NAMESPACE,
-      input: blob,
-    });
+    const setup = clients(s.api, NAMESPACE);
+    await setup.leases.create({ id: "authority-test" });
+    setup.close();
+    const c = clients(s.api, NAMESPACE, "authority-test");
+    assert.equal(await writeBlob(c, blob), digest);
+    c.close();
   }
 });
 after(async () => {
@@ -385,4 +387,54 @@ describe("crictl v1.34.0 version", { timeout: 60_000 }, () => {
       assert.match(r.stdout, /RuntimeApiVersion:\s+v1/);
     });
   }
+});
+
+/** Sends the preface, SETTINGS and a HEADERS frame whose block names index 62 (there is none). */
+function malformedHeaderBlock(socket: string): Promise<{ closed: boolean; goaway: number | undefined }> {
+  return new Promise((resolve) => {
+    const raw = net.connect(socket);
+    raw.write(
+      Buffer.concat([
+        Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1"),
+        Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
+        Buffer.from([0, 0, 1, 1, 5, 0, 0, 0, 1, 0xbe]),
+      ]),
+    );
+    const got: Buffer[] = [];
+    raw.on("data", (d: Buffer) => got.push(d));
+    raw.on("error", () => undefined);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      raw.destroy();
+    }, 10_000);
+    raw.on("close", () => {
+      clearTimeout(timer);
+      const data = Buffer.concat(got);
+      let goaway: number | undefined;
+      for (let at = 0; at + 9 <= data.length; at += 9 + data.readUIntBE(at, 3)) {
+        if (data[at + 3] === 7 && at + 17 <= data.length) goaway = data.readUInt32BE(at + 13);
+      }
+      resolve({ closed: !timedOut, goaway });
+    });
+  });
+}
+
+describe("a malformed request header block", { timeout: 60_000 }, () => {
+  test("ends that connection (Berth's with GOAWAY COMPRESSION_ERROR); the daemon answers the next one", async () => {
+    for (const [name, socket, path] of [
+      ["berthd", berthd.address, "/containerd.services.version.v1.Version/Version"],
+      ["berth-cri", berthCri.address, "/runtime.v1.RuntimeService/Version"],
+      ["containerd", containerd.address, "/containerd.services.version.v1.Version/Version"],
+    ] as const) {
+      const r = await malformedHeaderBlock(socket);
+      assert.ok(r.closed, `${name}: the connection is closed by the daemon`);
+      // grpc-go closes the connection without a GOAWAY.
+      if (name !== "containerd") {
+        assert.equal(r.goaway, http2.constants.NGHTTP2_COMPRESSION_ERROR, `${name}: GOAWAY code`);
+      }
+      const next = await rawCall(socket, path, socket);
+      assert.equal(next.grpcStatus, "0", `${name} after it: ${describeReply(next)}`);
+    }
+  });
 });
