@@ -252,3 +252,32 @@ test("hostile header blocks fail the connection with a block the server refuses"
     }
   }
 });
+
+test("random header blocks and frames never throw: they pass or fail the connection", () => {
+  let seed = 42;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return (seed >>> 12) % n;
+  };
+  const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => random(256)));
+  let failed = 0;
+  for (let i = 0; i < 2000; i++) {
+    const frames = Array.from({ length: 1 + random(4) }, () =>
+      frame([0, 1, 1, 9, 4][random(5)] as number, random(256), random(4), bytes(random(40))),
+    );
+    const errors: string[] = [];
+    const r = new RequestRewriter(
+      () => undefined,
+      (m) => errors.push(m),
+    );
+    const input = Buffer.concat([PREFACE, ...frames]);
+    for (let at = 0; at < input.length; ) {
+      const n = 1 + random(20);
+      r.write(input.subarray(at, at + n));
+      at += n;
+    }
+    assert.ok(errors.length <= 1);
+    if (r.failed) failed++;
+  }
+  assert.ok(failed > 500 && failed < 2000, `${failed} of 2000 failed`);
+});

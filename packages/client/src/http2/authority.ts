@@ -301,7 +301,17 @@ export class AuthorityRewritingConnection extends Duplex {
       },
       options,
     );
-    socket.on("data", (chunk: Buffer) => this.#rewriter.write(chunk));
+    socket.on("data", (chunk: Buffer) => {
+      try {
+        this.#rewriter.write(chunk);
+      } catch (err) {
+        // Nothing a client sends may throw out of the daemon: the connection goes instead.
+        options.onError?.(
+          `rewriting request frames failed: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        this.destroy();
+      }
+    });
     socket.on("end", () => this.push(null));
     socket.on("error", () => this.destroy());
     socket.on("close", () => this.destroy());
