@@ -2,7 +2,7 @@
 // steps against berthd and against Debian's containerd 1.6.
 import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startContainerd } from "./fixtures/containerd.js";
 import { ctr } from "./fixtures/ctr.js";
@@ -102,7 +102,7 @@ export async function startContainerdDaemon(): Promise<DaemonUnderTest> {
   let c = await startContainerd();
   return {
     kind: "containerd",
-    // A restart gets a new socket: read the current one.
+    // Each restart is a new instance (same root, state and sockets): read the current one.
     get address() {
       return c.address;
     },
@@ -131,7 +131,7 @@ export async function startContainerdDaemon(): Promise<DaemonUnderTest> {
       );
     },
     async restart() {
-      c = await startContainerd({ root: c.root, state: c.state });
+      c = await startContainerd({ root: c.root, state: c.state, socketDir: dirname(c.address) });
     },
     stop: () => c.stop(),
   };

@@ -5,8 +5,6 @@
 // and restarted daemon. Then Docker (namespace moby) and berth-cri (k8s.io) share one
 // daemon without seeing each other's containers or images.
 import assert from "node:assert/strict";
-import { rename, symlink, unlink } from "node:fs/promises";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ContainerConfig, ContainerState, PodSandboxConfig } from "@berth/api/cri/runtime/v1/api";
 import { type BerthCriUnderTest, startBerthCri } from "./cri/berth-cri.js";
@@ -34,19 +32,6 @@ before(async () => {
 after(async () => {
   await registry?.stop();
 });
-
-/**
- * A stable path for the daemon's socket: containerd's fixture gets a new socket on each
- * restart, and dockerd keeps dialling the path it was given.
- */
-async function socketLink(dir: string, target: string): Promise<string> {
-  const link = join(dir, "c.sock");
-  const tmp = `${link}.new`;
-  await unlink(tmp).catch(() => undefined);
-  await symlink(target, tmp);
-  await rename(tmp, link);
-  return link;
-}
 
 async function inspect(d: Dockerd, name: string, format: string): Promise<string> {
   return (
@@ -78,7 +63,6 @@ async function psByName(d: Dockerd, all = false): Promise<Map<string, string>> {
 for (const { kind, start } of daemonKinds) {
   describe(`Docker Engine on ${kind}`, { timeout: 900_000 }, () => {
     let daemon: DaemonUnderTest;
-    let linkDir: string;
     let dockerd: Dockerd;
     const docker = (args: string[], timeoutMs = DOCKER_TIMEOUT_MS) => dockerd.docker(args, { timeoutMs });
     const dockerOk = (args: string[], timeoutMs = DOCKER_TIMEOUT_MS) => dockerd.dockerOk(args, { timeoutMs });
@@ -87,17 +71,12 @@ for (const { kind, start } of daemonKinds) {
 
     before(async () => {
       daemon = await start();
-      linkDir = await tempDir("docker-link-");
-      dockerd = await startDockerd({
-        containerd: await socketLink(linkDir, daemon.address),
-        insecureRegistries: [registry.host],
-      });
+      dockerd = await startDockerd({ containerd: daemon.address, insecureRegistries: [registry.host] });
       await dockerOk(["pull", image.ref], 120_000);
     });
     after(async () => {
       await dockerd?.stop();
       await daemon?.stop();
-      if (linkDir !== undefined) await removeDir(linkDir);
     });
 
     test(
@@ -256,7 +235,7 @@ for (const { kind, start } of daemonKinds) {
         const pid = Number(await inspect(dockerd, "survivor", "{{.State.Pid}}"));
         await daemon.kill();
         await daemon.restart();
-        await socketLink(linkDir, daemon.address);
+        assert.equal(daemon.address, dockerd.containerd, "the daemon serves on the socket dockerd was given");
         assert.match((await psByName(dockerd)).get("survivor") ?? "", /^Up /);
         assert.equal(await inspect(dockerd, "survivor", "{{.State.Pid}}"), String(pid));
         // dockerd reaches the restarted daemon again (its connection retries).
