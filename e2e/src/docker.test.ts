@@ -201,6 +201,86 @@ for (const { kind, start } of daemonKinds) {
     });
 
     test(
+      "pause and unpause, top, stats, update, wait, stdin, a TTY, an OOM kill",
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        await dockerOk([
+          "run",
+          "-d",
+          "--network",
+          "none",
+          "--name",
+          "busy",
+          "--memory",
+          "64m",
+          image.ref,
+          "sleep",
+          "1000",
+        ]);
+        await dockerOk(["pause", "busy"]);
+        assert.match((await psByName(dockerd)).get("busy") ?? "", /\(Paused\)$/);
+        assert.equal(await inspect(dockerd, "busy", "{{.State.Status}}"), "paused");
+        await dockerOk(["unpause", "busy"]);
+        assert.equal(await inspect(dockerd, "busy", "{{.State.Status}}"), "running");
+        const top = await dockerOk(["top", "busy"]);
+        assert.match(top.stdout, /sleep 1000/);
+        const stats = await dockerOk(["stats", "--no-stream", "--format", "{{.MemUsage}}|{{.PIDs}}", "busy"]);
+        assert.match(stats.stdout.trim(), /^[\d.]+[KMG]?i?B \/ 64MiB\|1$/);
+        await dockerOk(["update", "--memory", "128m", "--memory-swap", "256m", "busy"]);
+        assert.equal(await inspect(dockerd, "busy", "{{.HostConfig.Memory}}"), String(128 * 1024 * 1024));
+        const stats2 = await dockerOk(["stats", "--no-stream", "--format", "{{.MemUsage}}", "busy"]);
+        assert.match(stats2.stdout.trim(), / \/ 128MiB$/, "the new limit reached the container's cgroup");
+
+        const stdin = await dockerd.docker(["exec", "-i", "busy", "wc", "-c"], {
+          timeoutMs: DOCKER_TIMEOUT_MS,
+          input: "abcde",
+        });
+        assert.equal(stdin.exitCode, 0, stdin.stderr);
+        assert.equal(stdin.stdout.trim(), "5");
+        const runIn = await dockerd.docker(["run", "--rm", "-i", "--network", "none", image.ref, "cat"], {
+          timeoutMs: DOCKER_TIMEOUT_MS,
+          input: "through stdin\n",
+        });
+        assert.equal(runIn.exitCode, 0, runIn.stderr);
+        assert.equal(runIn.stdout, "through stdin\n");
+        const tty = await docker(["exec", "-t", "busy", "sh", "-c", "tty; exit 2"]);
+        assert.equal(tty.exitCode, 2, tty.stderr);
+        assert.match(tty.stdout, /^\/dev\/pts\/\d+\r\n$/);
+
+        await dockerOk([
+          "run",
+          "-d",
+          "--network",
+          "none",
+          "--name",
+          "short",
+          image.ref,
+          "sh",
+          "-c",
+          "sleep 1; exit 5",
+        ]);
+        const wait = await dockerOk(["wait", "short"]);
+        assert.equal(wait.stdout.trim(), "5");
+
+        const oom = await run([
+          "--name",
+          "hog",
+          "--memory",
+          "8m",
+          "--memory-swap",
+          "8m",
+          image.ref,
+          "sh",
+          "-c",
+          "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo ${#x}",
+        ]);
+        assert.equal(oom.exitCode, 137, `${oom.stdout} ${oom.stderr}`);
+        assert.equal(await inspect(dockerd, "hog", "{{.State.OOMKilled}}"), "true");
+        await dockerOk(["rm", "-f", "busy", "short", "hog"]);
+      },
+    );
+
+    test(
       "--restart=on-failure:2 restarts a failing container twice",
       { timeout: TEST_TIMEOUT_MS },
       async () => {
