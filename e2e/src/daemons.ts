@@ -100,6 +100,9 @@ export async function startBerthdDaemon(options: { metricsAddress?: string } = {
 
 export async function startContainerdDaemon(): Promise<DaemonUnderTest> {
   let c = await startContainerd();
+  // A restarted instance keeps the first one's root, state and sockets: its dir goes on stop().
+  const firstDir = dirname(c.root);
+  let restarted = false;
   return {
     kind: "containerd",
     // Each restart is a new instance (same root, state and sockets): read the current one.
@@ -132,8 +135,15 @@ export async function startContainerdDaemon(): Promise<DaemonUnderTest> {
     },
     async restart() {
       c = await startContainerd({ root: c.root, state: c.state, socketDir: dirname(c.address) });
+      restarted = true;
     },
-    stop: () => c.stop(),
+    async stop() {
+      await c.stop();
+      if (restarted) {
+        await unmountUnder(firstDir);
+        await removeDir(firstDir);
+      }
+    },
   };
 }
 
