@@ -1,9 +1,10 @@
 // Debian's Docker Engine 20.10 (dockerd with `--containerd`) on berthd and on containerd
 // 1.6, the same steps on each: pull from a local registry, run --rm with its output and
-// exit code, detached containers in `docker ps`, exec, logs, stop (SIGTERM, then SIGKILL
-// after the timeout), kill, a restart policy, and a container that outlives a SIGKILLed
-// and restarted daemon. Then Docker (namespace moby) and berth-cri (k8s.io) share one
-// daemon without seeing each other's containers or images.
+// exit code (no hang), detached containers in `docker ps`, exec, logs, stop (SIGTERM, then
+// SIGKILL after the timeout), kill, pause, top, stats, update, wait, stdin, a TTY, an OOM
+// kill, a restart policy, a container that outlives a SIGKILLed and restarted daemon, and
+// one that outlives a restarted dockerd (--live-restore). Then Docker (namespace moby) and
+// berth-cri (k8s.io) share one daemon without seeing each other's containers or images.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { ContainerConfig, ContainerState, PodSandboxConfig } from "@berth/api/cri/runtime/v1/api";
