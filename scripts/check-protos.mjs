@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Checks that protos/ describes the same wire as the upstream definitions Debian ships:
-// containerd 1.6's API, the shim task v2 API, runc options and cgroups metrics. Both sides
+// containerd 1.6's API, the shim task v2 API, runc options, cgroups metrics and gRPC's
+// health service. Both sides
 // are compiled with protoc into descriptor sets and compared: packages, message and enum
 // names, fields (name, number, type, type name, label, oneof, map-ness), enum values and
 // service methods (types and streaming). Comments and gogoproto options are ignored.
@@ -21,6 +22,9 @@ const include = "/usr/include";
 const gogo = join(gocode, "github.com/gogo/protobuf");
 const googleapis = join(gocode, "github.com/gogo/googleapis");
 const containerdApi = "github.com/containerd/containerd/api";
+// grpc-proto's definitions as golang-google-grpc-dev ships them (grpc/health/v1/health.proto).
+const grpcProto = join(gocode, "google.golang.org/grpc/debian/missing-sources/grpc/grpc-proto/master");
+const healthFile = "grpc/health/v1/health.proto";
 
 function fail(msg) {
   console.error(`check-protos: ${msg}`);
@@ -59,6 +63,7 @@ for (const [p, pkg] of [
   [join(gogo, "gogoproto/gogo.proto"), "golang-github-gogo-protobuf-dev"],
   [join(googleapis, "google/rpc/status.proto"), "golang-github-gogo-googleapis-dev"],
   [join(include, "google/protobuf/descriptor.proto"), "libprotobuf-dev"],
+  [join(grpcProto, healthFile), "golang-google-grpc-dev"],
 ]) {
   if (!existsSync(p)) fail(`${p} missing; apt-get install ${pkg}`);
 }
@@ -104,6 +109,8 @@ const upstream = compile(
   gocode,
 );
 const ours = compile("ours", ["-I", ".", "-I", include, ...ourFiles], protos);
+upstream.set(healthFile, compile("health", ["-I", grpcProto, healthFile], grpcProto).get(healthFile));
+upstreamFiles.push(healthFile);
 
 // The CRI file imports gogo.proto by its full Go path, which clashes with the short
 // "gogoproto/gogo.proto" the containerd files use, so it is compiled on its own.

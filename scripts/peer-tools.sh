@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real peer programs the tests drive Berth with — crictl and critest from
-# cri-tools (an older and a current release) — built from the Go module proxy at pinned
-# versions. Each build is cached by version under $BERTH_PEER_CACHE
+# cri-tools (an older and a current release), grpcurl and grpc_health_probe — built from
+# the Go module proxy at pinned versions. Each build is cached by version under $BERTH_PEER_CACHE
 # (/var/cache/berth/peers): a warm run builds nothing. Prints nothing but progress.
 #
 #   scripts/peer-tools.sh            build what is missing
@@ -15,6 +15,8 @@ tools=(
   "critest sigs.k8s.io/cri-tools  sigs.k8s.io/cri-tools/cmd/critest v1.34.0"
   "crictl  sigs.k8s.io/cri-tools  sigs.k8s.io/cri-tools/cmd/crictl  v1.37.0"
   "critest sigs.k8s.io/cri-tools  sigs.k8s.io/cri-tools/cmd/critest v1.37.0"
+  "grpcurl github.com/fullstorydev/grpcurl  github.com/fullstorydev/grpcurl/cmd/grpcurl  v1.9.4"
+  "grpc_health_probe github.com/grpc-ecosystem/grpc-health-probe  github.com/grpc-ecosystem/grpc-health-probe  v0.4.63"
 )
 
 path_of() { echo "$cache/$1-$2/$1"; }
@@ -27,7 +29,7 @@ if [ "${1:-}" = "--list" ]; then
   exit 0
 fi
 
-command -v go >/dev/null || { echo "peer-tools: no Go toolchain on PATH (it is needed to build crictl and critest; /usr/local/go/bin?)" >&2; exit 1; }
+command -v go >/dev/null || { echo "peer-tools: no Go toolchain on PATH (it is needed to build the peer tools; /usr/local/go/bin?)" >&2; exit 1; }
 mkdir -p "$cache"
 for t in "${tools[@]}"; do
   read -r name _ package version <<<"$t"
@@ -42,6 +44,7 @@ for t in "${tools[@]}"; do
     exit 1
   fi
   mkdir -p "$(dirname "$bin")"
-  mv "$tmp/$name" "$bin"
+  # go install names the binary after the package's last element (grpc-health-probe).
+  mv "$tmp/$(basename "$package")" "$bin"
   rm -rf "$tmp"
 done

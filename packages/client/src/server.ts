@@ -123,3 +123,5 @@ export class ServerMetrics {
     return server;
   }
 }
+
+export { GrpcServer, type GrpcServerOptions } from "./grpc-server.js";

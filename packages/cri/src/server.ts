@@ -1,14 +1,15 @@
 // berth-cri as a library: connects to the daemon, rebuilds its state from it, follows its
 // task events and serves CRI v1 (RuntimeService and ImageService) on a unix socket.
 
-import { chmod, mkdir, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import type { Server as HttpServer } from "node:http";
 import { dirname } from "node:path";
 import { ImageServiceDefinition, RuntimeServiceDefinition } from "@berth/api/cri/runtime/v1/api";
+import { HealthDefinition } from "@berth/api/grpc/health/v1/health";
 import { errorMessage } from "@berth/client";
+import { HealthStatus, healthService } from "@berth/client/health";
 import type { Logger } from "@berth/client/log";
-import { errorMiddleware } from "@berth/client/server";
-import { type Server, createServer } from "nice-grpc";
+import { GrpcServer, errorMiddleware } from "@berth/client/server";
 import type { CriConfig } from "./config.js";
 import { connectContainerd } from "./containerd.js";
 import { Cri } from "./cri.js";
@@ -51,7 +52,8 @@ export async function startBerthCri(config: CriConfig, log: Logger): Promise<Ber
   const containerd = connectContainerd(config.containerd.address, config.containerd.namespace);
   const cri = new Cri(config, containerd, log);
   const monitor = new EventMonitor(cri);
-  let server: Server | undefined;
+  let server: GrpcServer | undefined;
+  const health = new HealthStatus();
   let metricsServer: HttpServer | undefined;
   const streaming = new StreamingServer(cri, {
     address: config.streaming.address,
@@ -66,16 +68,19 @@ export async function startBerthCri(config: CriConfig, log: Logger): Promise<Ber
     await recover(cri);
 
     const metrics = new CriMetrics();
-    server = createServer()
-      .use(metrics.middleware())
-      .use(errorMiddleware(log.child({ module: "grpc" }), { debugFailures: true }));
+    const grpcLog = log.child({ module: "grpc" });
+    server = new GrpcServer({
+      middleware: [metrics.middleware(), errorMiddleware(grpcLog, { debugFailures: true })],
+      onConnectionError: (message) =>
+        grpcLog.warn("connection closed: its request headers cannot be decoded", { error: message }),
+    });
     await streaming.listen();
     server.add(RuntimeServiceDefinition, runtimeService(cri, streaming));
     server.add(ImageServiceDefinition, imageService(cri));
+    server.add(HealthDefinition, healthService(health));
     await mkdir(dirname(config.address), { recursive: true, mode: 0o711 });
     await rm(config.address, { force: true });
-    await server.listen(`unix://${config.address}`);
-    await chmod(config.address, 0o660);
+    await server.listen(config.address, 0o660);
     metrics.watch(cri);
     if (config.metrics.address !== "") metricsServer = await metrics.serve(config.metrics.address, log);
   } catch (err) {
@@ -100,6 +105,7 @@ export async function startBerthCri(config: CriConfig, log: Logger): Promise<Ber
     async stop() {
       if (stopped) return;
       stopped = true;
+      health.shutdown();
       server?.forceShutdown();
       metricsServer?.close();
       await streaming.stop();

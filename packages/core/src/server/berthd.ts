@@ -2,7 +2,7 @@
 // API on a unix socket (and its ttrpc events service for shims), and stops cleanly.
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ContainersDefinition } from "@berth/api/containerd/services/containers/v1/containers";
 import { ContentDefinition } from "@berth/api/containerd/services/content/v1/content";
@@ -16,10 +16,11 @@ import { SnapshotsDefinition } from "@berth/api/containerd/services/snapshots/v1
 import { TasksDefinition } from "@berth/api/containerd/services/tasks/v1/tasks";
 import { EventsDefinition as TtrpcEventsDefinition } from "@berth/api/containerd/services/ttrpc/events/v1/events";
 import { VersionDefinition } from "@berth/api/containerd/services/version/v1/version";
+import { HealthDefinition } from "@berth/api/grpc/health/v1/health";
+import { HealthStatus, healthService } from "@berth/client/health";
 import type { Logger } from "@berth/client/log";
-import { errorMiddleware } from "@berth/client/server";
+import { GrpcServer, errorMiddleware } from "@berth/client/server";
 import { TtrpcServer } from "@berth/ttrpc";
-import { type Server, createServer } from "nice-grpc";
 import type { BerthdConfig } from "../config/config.js";
 import { containersService } from "../containers/service.js";
 import { LocalContentStore } from "../content/local.js";
@@ -140,6 +141,7 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
     "namespaces",
     "diff",
     "events",
+    "healthcheck",
     "introspection",
     "version",
   ]) {
@@ -164,7 +166,13 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
     .catch((err) => log.warn("start-up garbage collection failed", { error: String(err) }));
 
   const metrics = new DaemonMetrics();
-  const server: Server = createServer().use(metrics.middleware()).use(errorMiddleware(log));
+  const server = new GrpcServer({
+    middleware: [metrics.middleware(), errorMiddleware(log)],
+    onConnectionError: (message) =>
+      log.warn("gRPC connection closed: its request headers cannot be decoded", { error: message }),
+  });
+  const health = new HealthStatus();
+  server.add(HealthDefinition, healthService(health));
   server.add(VersionDefinition, versionService());
   server.add(NamespacesDefinition, namespacesService(metadata.namespaces, publisher));
   server.add(ContainersDefinition, containersService(metadata.containers, metadata.gc, publisher));
@@ -219,8 +227,7 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
 
   // Tasks are known again before the first client can ask for them.
   await runtime.restore();
-  await server.listen(`unix://${config.grpc.address}`);
-  await chmod(config.grpc.address, 0o660);
+  await server.listen(config.grpc.address, 0o660);
   metrics.watchTasks(runtime);
   const metricsServer =
     config.metrics.address !== "" ? await metrics.serve(config.metrics.address, log) : null;
@@ -240,6 +247,7 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
     async stop() {
       if (stopped) return;
       stopped = true;
+      health.shutdown();
       server.forceShutdown();
       runtime.close();
       metricsServer?.close();
