@@ -82,7 +82,15 @@ async function unusedSubnet(): Promise<number> {
   throw new Error("every 10.123.N.0/24 test subnet is routed already: remove leftover test bridges (bcri*)");
 }
 
-export async function createTestNetwork(): Promise<TestNetwork> {
+export interface TestNetworkOptions {
+  /**
+   * false: no `loopback` plugin in the conflist (bridge, host-local and portmap only), as
+   * real clusters' conflists are, so the runtime must bring `lo` up itself. Default true.
+   */
+  loopback?: boolean;
+}
+
+export async function createTestNetwork(options: TestNetworkOptions = {}): Promise<TestNetwork> {
   const dir = await tempDir("cni-");
   const confDir = join(dir, "net.d");
   await mkdir(confDir);
@@ -102,7 +110,7 @@ export async function createTestNetwork(): Promise<TestNetwork> {
         ipam: { type: "host-local", ranges: [[{ subnet }]], dataDir: join(dir, "ipam") },
       },
       { type: "portmap", capabilities: { portMappings: true } },
-      { type: "loopback" },
+      ...(options.loopback === false ? [] : [{ type: "loopback" }]),
     ],
   };
   await writeFile(join(confDir, "10-test.conflist"), JSON.stringify(conflist, null, 2));

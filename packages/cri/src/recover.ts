@@ -6,6 +6,7 @@ import { Status as TaskStatus } from "@berth/api/containerd/types/task/task";
 import type { Cri } from "./cri.js";
 import { CriLogFile } from "./io/cri-log.js";
 import { existingFifoSet, openReaderNow } from "./io/fifo.js";
+import { OutputFanOut } from "./io/output-fanout.js";
 import { isCriLogUri } from "./io/shim-log.js";
 import { handleContainerExit, handleSandboxExit } from "./runtime/exit.js";
 import { closeStreams, copyOutput, fifoDir } from "./runtime/start-container.js";
@@ -90,10 +91,12 @@ async function reattachIo(cri: Cri, c: Container): Promise<void> {
     const log = await CriLogFile.open(c.meta.logPath, cri.config.maxContainerLogLineSize);
     const stdout = await openReaderNow(fifos.stdout);
     const stderr = fifos.stderr !== "" ? await openReaderNow(fifos.stderr) : undefined;
+    const output = new OutputFanOut();
     c.io = {
       fifos,
       log,
-      done: copyOutput(log, { stdout, stderr }),
+      output,
+      done: copyOutput(log, output, { stdout, stderr }),
       close: () => closeStreams(stdout, stderr),
     };
   } catch (err) {

@@ -111,7 +111,8 @@ export class ConsoleCopy {
       this.#criLog = log;
       const reader = this.#readMaster();
       // The master reads EIO once every slave descriptor is closed: that is the end.
-      this.#done = log.copy(reader, "stdout").then(() => log.close());
+      // A terminal's output is logged as it is read: a prompt has no newline to wait for.
+      this.#done = log.copy(reader, "stdout", { eachRead: true }).then(() => log.close());
     } else if (stdout !== "") {
       const out = new net.Socket({
         fd: openSync(stdout, constants.O_RDWR | constants.O_NONBLOCK),

@@ -57,6 +57,18 @@ describe("CRI log", () => {
     ]);
   });
 
+  it("for a terminal, writes the start of a line at each read as a P entry, keeping a last \\r for its \\n", () => {
+    const e = new CriLineEncoder("stdout", 16, { eachRead: true });
+    assert.deepEqual(encode(e, "line\r\n/ # ", "ls\r", "\nbin\r\n", "a\rb"), [
+      `${T} stdout F line`,
+      `${T} stdout P / # `,
+      `${T} stdout P ls`,
+      `${T} stdout F `,
+      `${T} stdout F bin`,
+      `${T} stdout P a\rb`,
+    ]);
+  });
+
   it("ends unterminated output with a P entry, and writes nothing for nothing", () => {
     assert.deepEqual(encode(new CriLineEncoder("stdout", 16), "done\nno newline"), [
       `${T} stdout F done`,

@@ -41,10 +41,17 @@ export class CriLineEncoder {
   #out = Buffer.alloc(0);
   #at = 0;
 
-  /** `maxLine` 0 (or less) keeps lines whole, as containerd does. */
-  constructor(stream: LogStream, maxLine: number) {
+  readonly #eachRead: boolean;
+
+  /**
+   * `maxLine` 0 (or less) keeps lines whole, as containerd does. `eachRead`: the start of
+   * a line is written as a P entry at the end of the read that brought it, not held until
+   * its newline, so that a terminal's prompt reaches whoever follows the log (attach).
+   */
+  constructor(stream: LogStream, maxLine: number, options: { eachRead?: boolean } = {}) {
     this.#stream = stream;
     this.#maxLine = maxLine > 0 ? maxLine : 0;
+    this.#eachRead = options.eachRead === true;
   }
 
   /** The entries completed by `chunk`, stamped `time`. */
@@ -53,7 +60,7 @@ export class CriLineEncoder {
     let lines = 0;
     for (let i = chunk.indexOf(NL); i >= 0; i = chunk.indexOf(NL, i + 1)) lines++;
     const splits = this.#maxLine > 0 ? Math.floor((this.#pendingLength + chunk.length) / this.#maxLine) : 0;
-    this.#begin(this.#pendingLength + chunk.length + (lines + splits + 1) * (header.length + 3));
+    this.#begin(this.#pendingLength + chunk.length + (lines + splits + 2) * (header.length + 3));
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(NL, start);
@@ -71,6 +78,7 @@ export class CriLineEncoder {
       start = nl + 1;
     }
     if (start < chunk.length) this.#append(header, chunk, start, chunk.length);
+    if (this.#eachRead) this.#flushPending(header);
     return this.#finish();
   }
 
@@ -94,6 +102,21 @@ export class CriLineEncoder {
     if (from < end) {
       this.#pending.push(chunk.subarray(from, end));
       this.#pendingLength += end - from;
+    }
+  }
+
+  /** The pending line as a P entry; a last "\r" stays pending, in case a "\n" follows. */
+  #flushPending(header: Buffer): void {
+    if (this.#pendingLength === 0) return;
+    const line = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending);
+    const keep = line[line.length - 1] === CR ? 1 : 0;
+    if (line.length - keep === 0) return;
+    this.#pending = [];
+    this.#pendingLength = 0;
+    this.#entry(header, PARTIAL, line, 0, line.length - keep);
+    if (keep === 1) {
+      this.#pending = [line.subarray(line.length - 1)];
+      this.#pendingLength = 1;
     }
   }
 
@@ -170,9 +193,9 @@ export class CriLogWriter {
     return new CriLogWriter(path, maxLine, await openAppend(path));
   }
 
-  /** Copies `source` into the log until it ends; resolves then (never rejects). */
-  copy(source: Readable, stream: LogStream): Promise<void> {
-    const encoder = new CriLineEncoder(stream, this.#maxLine);
+  /** Copies `source` into the log until it ends; resolves then (never rejects). `eachRead`: see CriLineEncoder. */
+  copy(source: Readable, stream: LogStream, options: { eachRead?: boolean } = {}): Promise<void> {
+    const encoder = new CriLineEncoder(stream, this.#maxLine, options);
     return new Promise<void>((resolve) => {
       let ended = false;
       const finish = () => {

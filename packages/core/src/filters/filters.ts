@@ -1,7 +1,13 @@
-// containerd's filter syntax: a list of filters is OR'ed; each filter is a comma-separated
-// list of selectors that are AND'ed; a selector is `fieldpath`, `fieldpath==value`,
-// `fieldpath!=value` or `fieldpath~=regexp`. A fieldpath is dot-separated identifiers or
-// quoted strings (`labels."io.example/key"`); values may be quoted too.
+// containerd's filter syntax. A request's filters are OR'ed; each filter is a
+// comma-separated list of selectors that are AND'ed:
+//
+//   selector  := fieldpath [operator value]
+//   fieldpath := field ("." field)*        field := [A-Za-z0-9_]+ | "quoted"
+//   operator  := "==" | "!=" | "~="        value := "quoted" | [^\s,]+
+//
+// Quoted strings take Go's escapes. A regexp value (`~=`) may also be quoted with `|…|`
+// or `/…/`, which Docker uses (`topic~=|^/tasks/|`); `==` and `!=` take only `"…"`.
+// A selector without an operator tests that the field is present.
 import { invalidArgument } from "@berth/client/errdefs";
 
 export type FieldGetter = (path: string[]) => string | undefined;
@@ -19,124 +25,253 @@ export interface Filter {
   match(get: FieldGetter): boolean;
 }
 
-class Scanner {
-  pos = 0;
-  constructor(readonly input: string) {}
-  get done(): boolean {
-    return this.pos >= this.input.length;
-  }
-  peek(): string {
-    return this.input[this.pos] ?? "";
-  }
-  skipSpace(): void {
-    while (!this.done && /\s/.test(this.peek())) this.pos++;
-  }
-  fail(what: string): never {
-    throw invalidArgument(`filter "${this.input}": ${what} at position ${this.pos}`);
-  }
-  quoted(): string {
-    const quote = this.peek();
-    this.pos++;
-    let out = "";
-    while (!this.done && this.peek() !== quote) {
-      let ch = this.peek();
-      if (ch === "\\") {
-        this.pos++;
-        ch = this.peek();
-        const escapes: Record<string, string> = {
-          n: "\n",
-          t: "\t",
-          r: "\r",
-          "\\": "\\",
-          '"': '"',
-          "'": "'",
-          "/": "/",
-        };
-        ch = escapes[ch] ?? ch;
-      }
-      out += ch;
-      this.pos++;
-    }
-    if (this.done) this.fail("unterminated quoted string");
-    this.pos++;
-    return out;
-  }
-  fieldComponent(): string {
-    this.skipSpace();
-    const ch = this.peek();
-    if (ch === '"' || ch === "`") return this.quoted();
-    const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(this.input.slice(this.pos));
-    if (!m) this.fail("expected a field name");
-    this.pos += m[0].length;
-    return m[0];
-  }
-  value(): string {
-    this.skipSpace();
-    const ch = this.peek();
-    if (ch === '"' || ch === "`" || ch === "'") return this.quoted();
-    const m = /^[^,|\s]+/.exec(this.input.slice(this.pos));
-    if (!m) this.fail("expected a value");
-    this.pos += m[0].length;
-    return m[0];
+type TokenKind = "field" | "value" | "quoted" | "separator" | "operator" | "eof";
+
+interface Token {
+  kind: TokenKind;
+  /** Position of the token's first character in the input. */
+  pos: number;
+  text: string;
+}
+
+const isFieldChar = (c: string) => /^[A-Za-z0-9_]$/.test(c);
+const isSpace = (c: string) => /^\s$/u.test(c);
+const QUOTES = new Set(['"', "|", "/"]);
+const SIMPLE_ESCAPES: Record<string, string> = {
+  a: "\x07",
+  b: "\b",
+  f: "\f",
+  n: "\n",
+  r: "\r",
+  t: "\t",
+  v: "\v",
+  "\\": "\\",
+};
+
+class FilterSyntaxError extends Error {
+  constructor(
+    readonly pos: number,
+    what: string,
+  ) {
+    super(what);
   }
 }
 
-function parseSelector(s: Scanner): Selector {
-  const path = [s.fieldComponent()];
-  while (s.peek() === ".") {
-    s.pos++;
-    path.push(s.fieldComponent());
+/** Splits a filter into tokens; after an operator, the next unquoted word is a value. */
+class Scanner {
+  #pos = 0;
+  #afterOperator = false;
+  #peeked: Token | undefined;
+
+  constructor(readonly input: string) {}
+
+  peek(): Token {
+    this.#peeked ??= this.#scan();
+    return this.#peeked;
   }
-  s.skipSpace();
-  const rest = s.input.slice(s.pos);
-  for (const op of ["==", "!=", "~="] as const) {
-    if (rest.startsWith(op)) {
-      s.pos += 2;
-      const value = s.value();
-      if (op === "~=") {
-        try {
-          return { path, op, value, regexp: new RegExp(value) };
-        } catch (err) {
-          s.fail(`bad regular expression ${JSON.stringify(value)}: ${(err as Error).message}`);
-        }
-      }
-      return { path, op, value };
+
+  next(): Token {
+    const t = this.peek();
+    this.#peeked = undefined;
+    return t;
+  }
+
+  #scan(): Token {
+    const s = this.input;
+    while (this.#pos < s.length && isSpace(s[this.#pos] ?? "")) this.#pos++;
+    const pos = this.#pos;
+    const c = s[pos];
+    if (c === undefined) return { kind: "eof", pos, text: "" };
+    if (c === "\0") throw new FilterSyntaxError(pos, "unexpected null character");
+    if (QUOTES.has(c)) {
+      this.#pos = this.#endOfQuoted(pos, c);
+      this.#afterOperator = false;
+      return { kind: "quoted", pos, text: s.slice(pos, this.#pos) };
+    }
+    if (c === "," || c === ".") {
+      this.#pos++;
+      this.#afterOperator = false;
+      return { kind: "separator", pos, text: c };
+    }
+    if (c === "=" || c === "!" || c === "~") {
+      while ("=!~".includes(s[this.#pos] ?? " ")) this.#pos++;
+      this.#afterOperator = true;
+      return { kind: "operator", pos, text: s.slice(pos, this.#pos) };
+    }
+    if (this.#afterOperator) {
+      while (this.#pos < s.length && s[this.#pos] !== "," && !isSpace(s[this.#pos] ?? "")) this.#pos++;
+      this.#afterOperator = false;
+      return { kind: "value", pos, text: s.slice(pos, this.#pos) };
+    }
+    if (isFieldChar(c)) {
+      while (isFieldChar(s[this.#pos] ?? "")) this.#pos++;
+      return { kind: "field", pos, text: s.slice(pos, this.#pos) };
+    }
+    throw new FilterSyntaxError(pos, `unexpected ${JSON.stringify(c)}`);
+  }
+
+  /** The index just past the closing quote of a quoted string starting at `start`. */
+  #endOfQuoted(start: number, quote: string): number {
+    const s = this.input;
+    let i = start + 1;
+    for (;;) {
+      const c = s[i];
+      if (c === undefined || c === "\n") throw new FilterSyntaxError(start, "quoted string not terminated");
+      if (c === quote) return i + 1;
+      i += c === "\\" ? 2 : 1;
     }
   }
-  if (rest.startsWith("=")) s.fail('unknown operator "=" (use ==)');
-  return { path, op: "present", value: "" };
+}
+
+function hexRun(s: string, at: number, n: number, base: number, pos: number): number {
+  const digits = s.slice(at, at + n);
+  const re = base === 8 ? /^[0-7]+$/ : /^[0-9A-Fa-f]+$/;
+  if (digits.length !== n || !re.test(digits))
+    throw new FilterSyntaxError(pos, "bad numeric escape sequence");
+  return Number.parseInt(digits, base);
+}
+
+/** The text of a quoted token, its escapes resolved as Go's strconv.Unquote does. */
+function unquote(token: Token): string {
+  const quote = token.text[0] ?? "";
+  const body = token.text.slice(1, -1);
+  let out = "";
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i] ?? "";
+    if (c !== "\\") {
+      out += c;
+      continue;
+    }
+    const e = body[++i] ?? "";
+    const pos = token.pos + i;
+    if (e in SIMPLE_ESCAPES) out += SIMPLE_ESCAPES[e];
+    else if (e === quote) out += quote;
+    else if (e === "x" || e === "u" || e === "U") {
+      const n = e === "x" ? 2 : e === "u" ? 4 : 8;
+      const code = hexRun(body, i + 1, n, 16, pos);
+      if (code > 0x10ffff) throw new FilterSyntaxError(pos, "escaped character beyond Unicode");
+      out += String.fromCodePoint(code);
+      i += n;
+    } else if (/[0-7]/.test(e)) {
+      const code = hexRun(body, i, 3, 8, pos);
+      if (code > 255) throw new FilterSyntaxError(pos, "octal escape above \\377");
+      out += String.fromCharCode(code);
+      i += 2;
+    } else throw new FilterSyntaxError(pos, `unknown escape sequence \\${e}`);
+  }
+  return out;
+}
+
+/** Go's leading inline flags ((?i), (?s), (?m), (?is)…) as JavaScript RegExp flags. */
+function compileRegexp(value: string, pos: number): RegExp {
+  const m = /^\(\?([ims]+)\)/.exec(value);
+  const flags = m ? [...new Set(m[1])].join("") : "";
+  try {
+    return new RegExp(m ? value.slice(m[0].length) : value, flags);
+  } catch (err) {
+    throw new FilterSyntaxError(
+      pos,
+      `bad regular expression ${JSON.stringify(value)}: ${(err as Error).message}`,
+    );
+  }
+}
+
+class Parser {
+  readonly #s: Scanner;
+
+  constructor(readonly input: string) {
+    this.#s = new Scanner(input);
+  }
+
+  selectors(): Selector[] {
+    const out = [this.#selector()];
+    for (;;) {
+      const t = this.#s.next();
+      if (t.kind === "eof") return out;
+      if (t.kind !== "separator" || t.text !== ",") {
+        throw new FilterSyntaxError(t.pos, `unexpected ${JSON.stringify(t.text)}, expected "," or the end`);
+      }
+      out.push(this.#selector());
+    }
+  }
+
+  #selector(): Selector {
+    const path = [this.#field()];
+    while (this.#s.peek().kind === "separator" && this.#s.peek().text === ".") {
+      this.#s.next();
+      path.push(this.#field());
+    }
+    const t = this.#s.peek();
+    if (t.kind === "eof" || t.kind === "separator") return { path, op: "present", value: "" };
+    this.#s.next();
+    if (t.kind !== "operator") {
+      throw new FilterSyntaxError(
+        t.pos,
+        `expected an operator ("==", "!=" or "~="), got ${JSON.stringify(t.text)}`,
+      );
+    }
+    if (t.text !== "==" && t.text !== "!=" && t.text !== "~=") {
+      throw new FilterSyntaxError(
+        t.pos,
+        `unsupported operator ${JSON.stringify(t.text)} (use "==", "!=" or "~=")`,
+      );
+    }
+    const op = t.text;
+    const v = this.#s.next();
+    let value: string;
+    if (v.kind === "value" || v.kind === "field") value = v.text;
+    else if (v.kind === "quoted") {
+      if (op !== "~=" && v.text[0] !== '"') {
+        throw new FilterSyntaxError(
+          v.pos,
+          `${v.text[0]}…${v.text[0]} quotes only a regular expression (~=); use "…"`,
+        );
+      }
+      value = unquote(v);
+    } else throw new FilterSyntaxError(v.pos, `expected a value after ${op}`);
+    if (op === "~=") return { path, op, value, regexp: compileRegexp(value, v.pos) };
+    return { path, op, value };
+  }
+
+  #field(): string {
+    const t = this.#s.next();
+    if (t.kind === "field") return t.text;
+    if (t.kind === "quoted" && t.text[0] === '"') return unquote(t);
+    throw new FilterSyntaxError(t.pos, `expected a field name or a "quoted" one, got ${describe(t)}`);
+  }
+}
+
+function describe(t: Token): string {
+  return t.kind === "eof" ? "the end" : JSON.stringify(t.text);
+}
+
+function matches(sel: Selector, get: FieldGetter): boolean {
+  const v = get(sel.path);
+  // As containerd: an absent field compares as "" for != and ~=.
+  switch (sel.op) {
+    case "present":
+      return v !== undefined;
+    case "==":
+      return v !== undefined && v === sel.value;
+    case "!=":
+      return (v ?? "") !== sel.value;
+    case "~=":
+      return sel.regexp?.test(v ?? "") ?? false;
+  }
 }
 
 /** Parses one filter string. An empty string matches everything. */
 export function parseFilter(input: string): Filter {
-  const s = new Scanner(input);
-  const selectors: Selector[] = [];
-  s.skipSpace();
-  while (!s.done) {
-    selectors.push(parseSelector(s));
-    s.skipSpace();
-    if (s.done) break;
-    if (s.peek() !== ",") s.fail(`unexpected ${JSON.stringify(s.peek())}`);
-    s.pos++;
-    s.skipSpace();
+  if (input.trim() === "") return { match: () => true };
+  let selectors: Selector[];
+  try {
+    selectors = new Parser(input).selectors();
+  } catch (err) {
+    if (!(err instanceof FilterSyntaxError)) throw err;
+    const mark = `${input.slice(0, err.pos)} >|${input.slice(err.pos, err.pos + 1)}|< ${input.slice(err.pos + 1)}`;
+    throw invalidArgument(`filter ${JSON.stringify(input)}: ${err.message} at position ${err.pos} [${mark}]`);
   }
-  return {
-    match(get) {
-      return selectors.every((sel) => {
-        const v = get(sel.path);
-        switch (sel.op) {
-          case "present":
-            return v !== undefined;
-          case "==":
-            return v === sel.value;
-          case "!=":
-            return v !== sel.value;
-          case "~=":
-            return v !== undefined && sel.regexp!.test(v);
-        }
-      });
-    },
-  };
+  return { match: (get) => selectors.every((sel) => matches(sel, get)) };
 }
 
 /** Parses a list of filters (OR'ed). An empty list matches everything. */
@@ -156,7 +291,8 @@ export function recordGetter(
       if (rest.length === 0) return Object.keys(labels).length > 0 ? "" : undefined;
       return labels[rest.join(".")];
     }
-    if (head === undefined || rest.length > 0) return undefined;
-    return fields[head];
+    if (head === undefined) return undefined;
+    // Nested fields are looked up by their dotted path ("target.digest").
+    return fields[path.join(".")];
   };
 }

@@ -1,5 +1,5 @@
 // Namespaces: created explicitly or implicitly by the first record written in them.
-import { alreadyExists, failedPrecondition, notFound } from "@berth/client/errdefs";
+import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "@berth/client/errdefs";
 import { parseFilters, recordGetter } from "../filters/filters.js";
 import { validateNamespace } from "./context.js";
 import type { MetadataDB } from "./db.js";
@@ -53,11 +53,22 @@ export class NamespaceStore {
       .filter((n) => f.match(recordGetter({ name: n.name }, n.labels)));
   }
 
+  /**
+   * Sets labels, as containerd does: a namespace that does not exist yet is created by
+   * the first label set on it (`ctr namespaces label NEW k=v`).
+   */
   update(name: string, labels: Record<string, string>, fieldpaths: readonly string[]): NamespaceRecord {
+    validateNamespace(name);
+    validateLabels(labels);
     return this.meta.write(() => {
-      const current = this.get(name);
-      const { labels: next, rest } = applyLabelUpdate(current.labels, labels, fieldpaths);
-      if (rest.length > 0) throw failedPrecondition(`cannot update ${rest.join(", ")} on namespace ${name}`);
+      const stored = this.meta.get<{ labels: Record<string, string> }>(["ns", name]);
+      const { labels: next, rest } = applyLabelUpdate(stored?.labels ?? {}, labels, fieldpaths);
+      if (rest.length > 0)
+        throw invalidArgument(
+          `cannot update ${rest.map((p) => JSON.stringify(p)).join(", ")} field of namespace ${name}: only labels can be`,
+        );
+      const setsLabels = fieldpaths.length > 0 || Object.keys(labels).length > 0;
+      if (stored === undefined && !setsLabels) throw notFound(`namespace ${name}: not found`);
       this.meta.put(["ns", name], { labels: next });
       return { name, labels: next };
     });

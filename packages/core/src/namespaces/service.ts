@@ -1,8 +1,15 @@
 import { NamespaceCreate, NamespaceDelete, NamespaceUpdate } from "@berth/api/containerd/events/namespace";
 import type { NamespacesServiceImplementation } from "@berth/api/containerd/services/namespaces/v1/namespace";
 import { invalidArgument } from "@berth/client/errdefs";
+import type { CallContext } from "nice-grpc-common";
 import type { EventPublisher } from "../events/publisher.js";
 import type { NamespaceStore } from "../metadata/namespaces.js";
+import { requestContext } from "../server/context.js";
+
+/** The namespace the request was made in, or `fallback` when it names none. */
+function callerNamespace(call: CallContext, fallback: string): string {
+  return requestContext(call).namespace || fallback;
+}
 
 export function namespacesService(
   store: NamespaceStore,
@@ -17,22 +24,35 @@ export function namespacesService(
     async list(req) {
       return { namespaces: store.list(req.filter ? [req.filter] : []) };
     },
-    async create(req) {
+    async create(req, call) {
       if (!req.namespace) throw invalidArgument("namespace must not be empty");
       const ns = store.create(req.namespace.name, req.namespace.labels);
-      events.publish(ns.name, "/namespaces/create", "containerd.events.NamespaceCreate", NamespaceCreate, {
-        name: ns.name,
-        labels: ns.labels,
-      });
+      // As containerd: create and update events go to the caller's namespace, delete to the deleted one.
+      events.publish(
+        callerNamespace(call, ns.name),
+        "/namespaces/create",
+        "containerd.events.NamespaceCreate",
+        NamespaceCreate,
+        {
+          name: ns.name,
+          labels: ns.labels,
+        },
+      );
       return { namespace: ns };
     },
-    async update(req) {
+    async update(req, call) {
       if (!req.namespace) throw invalidArgument("namespace must not be empty");
       const ns = store.update(req.namespace.name, req.namespace.labels, req.updateMask ?? []);
-      events.publish(ns.name, "/namespaces/update", "containerd.events.NamespaceUpdate", NamespaceUpdate, {
-        name: ns.name,
-        labels: ns.labels,
-      });
+      events.publish(
+        callerNamespace(call, ns.name),
+        "/namespaces/update",
+        "containerd.events.NamespaceUpdate",
+        NamespaceUpdate,
+        {
+          name: ns.name,
+          labels: ns.labels,
+        },
+      );
       return { namespace: ns };
     },
     async delete(req) {

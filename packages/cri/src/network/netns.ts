@@ -1,7 +1,8 @@
 // Pinned network namespaces: a new namespace bind-mounted on `<state>/netns/<id>`, so it
 // outlives the processes in it (CNI DEL must still find it after the pod stopped) and
 // berth-cri restarts. It is made and pinned in-process (sys/libc.ts createPinnedNetns), as
-// util-linux's `unshare --net=FILE` would.
+// util-linux's `unshare --net=FILE` would, and its `lo` is brought up there and then, before
+// CNI ADD, whatever the CNI conflist holds (containerd and CRI-O do the same).
 
 import { access, mkdir, rm, statfs, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -29,10 +30,15 @@ export class NetnsManager {
     try {
       await createPinnedNetns(path);
     } catch (err) {
+      // The bind mount may be there when bringing lo up failed.
+      await unmount(path).catch(() => undefined);
       await rm(path, { force: true });
-      throw new BerthError("Unknown", `cannot create network namespace ${path}: ${errorMessage(err)}`);
+      throw new BerthError(
+        "Unknown",
+        `cannot create network namespace ${path} with its loopback up: ${errorMessage(err)}`,
+      );
     }
-    // Loopback comes up through CNI's loopback plugin; nothing else is configured here.
+    // lo is up (createPinnedNetns); the rest is CNI's.
     return path;
   }
 

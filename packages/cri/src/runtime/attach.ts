@@ -5,6 +5,7 @@ import type { AttachRequest, AttachResponse } from "@berth/api/cri/runtime/v1/ap
 import { failedPrecondition, invalidArgument } from "@berth/client";
 import type { Cri } from "../cri.js";
 import { containerState } from "../store/stores.js";
+import { notRunningMessage } from "../streaming/attach-session.js";
 import type { StreamingServer } from "../streaming/server.js";
 
 export async function attach(
@@ -18,8 +19,7 @@ export async function attach(
     throw invalidArgument("one of stdin, stdout, and stderr must be set");
   }
   const c = cri.containers.get(req.containerId);
-  if (containerState(c) !== "running") {
-    throw failedPrecondition(`container ${c.meta.id} is not running: cannot attach to it`);
-  }
+  const state = containerState(c);
+  if (state !== "running") throw failedPrecondition(notRunningMessage(c.meta.id, state));
   return { url: streaming.url({ kind: "attach", request: { ...req, containerId: c.meta.id } }) };
 }

@@ -24,6 +24,7 @@ import {
   openReaderWaiting,
   removeFifoSet,
 } from "../io/fifo.js";
+import { OutputFanOut } from "../io/output-fanout.js";
 import { criLogUri, shimWritesLog } from "../io/shim-log.js";
 import { nowNs } from "../store/records.js";
 import { type Container, type ContainerIO, containerState } from "../store/stores.js";
@@ -38,11 +39,14 @@ export function fifoDir(state: string, id: string): string {
   return join(state, "containers", id, "io");
 }
 
-/** Copies the FIFOs' output into the log; resolves when both streams have ended. */
+/** Copies the FIFOs' output into the log and to `output`'s subscribers; resolves when both streams have ended. */
 export function copyOutput(
   log: CriLogFile,
+  output: OutputFanOut,
   streams: { stdout?: Readable; stderr?: Readable },
 ): Promise<void> {
+  output.tap(streams.stdout, "stdout");
+  output.tap(streams.stderr, "stderr");
   const copies: Promise<void>[] = [];
   if (streams.stdout !== undefined) copies.push(log.copy(streams.stdout, "stdout"));
   if (streams.stderr !== undefined) copies.push(log.copy(streams.stderr, "stderr"));
@@ -86,7 +90,7 @@ async function shimLogOutput(cri: Cri, c: Container, cleanup: Cleanup): Promise<
   };
 }
 
-/** FIFOs berth-cri reads into the log (any other runtime, or no log path: output discarded). */
+/** FIFOs berth-cri reads into the log and attach's fan-out (any other runtime, or no log path: nothing logged). */
 async function fifoOutput(cri: Cri, c: Container, cleanup: Cleanup): Promise<TaskOutput> {
   const id = c.meta.id;
   const log = await CriLogFile.open(c.meta.logPath, cri.config.maxContainerLogLineSize);
@@ -120,11 +124,13 @@ async function fifoOutput(cri: Cri, c: Container, cleanup: Cleanup): Promise<Tas
     // The shim may open its ends at create or at start: wait for them after start.
     attach: async () => {
       const [out, err] = await Promise.all([stdout.stream, stderr?.stream]);
-      const done = copyOutput(log, { stdout: out, stderr: err });
+      const output = new OutputFanOut();
+      const done = copyOutput(log, output, { stdout: out, stderr: err });
       done.then(() => cri.log.debug("container output ended", { id }));
       return {
         fifos,
         log,
+        output,
         done,
         close: () => {
           closeStreams(out, err);

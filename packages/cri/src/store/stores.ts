@@ -4,6 +4,7 @@
 import { notFound } from "@berth/client";
 import type { CriLogFile } from "../io/cri-log.js";
 import type { FifoSet } from "../io/fifo.js";
+import type { OutputFanOut } from "../io/output-fanout.js";
 import type { ContainerMetadata, ContainerStatusRecord, SandboxMetadata } from "./records.js";
 
 export type SandboxState = "ready" | "notready";
@@ -26,6 +27,8 @@ export type ContainerState = "created" | "running" | "exited" | "unknown";
 export interface ContainerIO {
   fifos: FifoSet;
   log: CriLogFile;
+  /** The output as it is read, for attach (io/output-fanout.ts). */
+  output: OutputFanOut;
   /** Resolves when both streams have ended. */
   done: Promise<void>;
   /** Stops reading (the streams are destroyed). */

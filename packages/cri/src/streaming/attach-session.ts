@@ -1,8 +1,10 @@
-// Attach to a running container: its output as it is logged from now on (see
-// log-follower.ts: the CRI log file stays the only reader of the container's output),
-// the client's input into the container's stdin FIFO when it has one, and terminal
-// resizes to the container's init process. It ends when the container exits or the
-// client goes away; the container keeps running when the client leaves.
+// Attach to a running container: its output from now on, the client's input into the
+// container's stdin FIFO when it has one, and terminal resizes to the container's init
+// process. The output comes from where it is read: berth-cri's own FIFO readers (any
+// shim but Berth's, and every container without a log path) hand each chunk over as it
+// is read (io/output-fanout.ts); when Berth's shim writes the CRI log itself, the log is
+// followed (log-follower.ts). It ends when the container exits or the client goes away;
+// the container keeps running when the client leaves. See docs/berth-cri.md, "Attach".
 
 import { constants, open, statSync } from "node:fs";
 import net from "node:net";
@@ -11,13 +13,20 @@ import { errorMessage } from "@berth/client";
 import type { Cri } from "../cri.js";
 import { stdinFifoPath } from "../io/fifo.js";
 import { fifoDir } from "../runtime/start-container.js";
-import { containerState } from "../store/stores.js";
+import { type ContainerState, containerState } from "../store/stores.js";
 import { ResizeQueue, endWithin, within } from "./exec-session.js";
 import { CriLogFollower, entryBytes } from "./log-follower.js";
 import type { RemoteCommandStreams } from "./remote-command.js";
 import type { RemoteCommandResult } from "./status.js";
 
 const OUTPUT_FLUSH_MS = 2_000;
+/** Bytes queued for a client beyond which its output is dropped until it catches up. */
+const CLIENT_BACKLOG = 4 << 20;
+
+/** containerd's wording for attach to a container that does not run. */
+export function notRunningMessage(id: string, state: ContainerState): string {
+  return `container ${id} is in CONTAINER_${state.toUpperCase()} state: only a running container can be attached to`;
+}
 
 /** Opens a FIFO's write end while its reader (the shim) is there; fails at once if not. */
 function openStdinFifo(path: string): Promise<net.Socket> {
@@ -47,13 +56,15 @@ export async function runAttach(
   const log = cri.log.child({ module: "streaming", call: "attach" });
   const c = cri.containers.find(containerId);
   if (c === undefined) return { kind: "error", message: `container ${containerId} not found` };
-  if (containerState(c) !== "running") {
-    return { kind: "error", message: `container ${c.meta.id} is not running: cannot attach to it` };
-  }
+  const state = containerState(c);
+  if (state !== "running") return { kind: "error", message: notRunningMessage(c.meta.id, state) };
   const id = c.meta.id;
   const config = c.meta.config;
-  if (c.meta.logPath === "") {
-    return { kind: "error", message: `container ${id} has no log file, which attach reads its output from` };
+  if (c.io === undefined && c.meta.logPath === "") {
+    return {
+      kind: "error",
+      message: `container ${id}'s output is read by nobody in berth-cri (berth-cri could not reopen its FIFOs after a restart): cannot attach to it`,
+    };
   }
 
   let stdin: net.Socket | undefined;
@@ -103,11 +114,18 @@ export async function runAttach(
     // A terminal has one stream; without one, stderr goes where the client asked.
     stderr: config.tty ? io.stdout : io.stderr,
   };
-  const follower = new CriLogFollower(c.meta.logPath, (entry) => {
-    const to = targets[entry.stream];
-    if (to !== undefined && !to.destroyed) to.write(entryBytes(entry, config.tty));
-  });
-  await follower.start();
+  const deliver = (stream: "stdout" | "stderr", bytes: Buffer) => {
+    const to = targets[stream];
+    // A client that does not read is not waited for: the container must not be.
+    if (to !== undefined && !to.destroyed && to.writableLength < CLIENT_BACKLOG) to.write(bytes);
+  };
+  const live = c.io?.output;
+  const unsubscribe = live?.subscribe(deliver);
+  const follower =
+    live === undefined
+      ? new CriLogFollower(c.meta.logPath, (entry) => deliver(entry.stream, entryBytes(entry, config.tty)))
+      : undefined;
+  await follower?.start();
   // Input only once output is followed, so that the answer to it is not missed.
   if (stdin !== undefined) io.stdin?.pipe(stdin);
   log.debug("attached", { id });
@@ -123,11 +141,12 @@ export async function runAttach(
       (c.io?.done ?? Promise.resolve()).then(() => c.io?.log.flushed()),
       OUTPUT_FLUSH_MS,
     );
-    await follower.stop(true);
+    await follower?.stop(true);
     await Promise.all([endWithin(io.stdout, OUTPUT_FLUSH_MS), endWithin(io.stderr, OUTPUT_FLUSH_MS)]);
     return { kind: "success" };
   } finally {
-    await follower.stop(false);
+    unsubscribe?.();
+    await follower?.stop(false);
     if (stdin !== undefined) {
       io.stdin?.unpipe(stdin);
       stdin.destroy();

@@ -1,8 +1,8 @@
 // Follows a CRI container log from its current end, turning the entries written from now
-// on back into the stream bytes they came from. Attach reads a container's output this
-// way: the log stays the one reader of the container's output (berth-cri's copy, or the
-// shim's own log writer), so attaching changes nothing in it. The file is read, never
-// written; a rotation (the path now names a new file) is followed.
+// on back into the stream bytes they came from. Attach reads the output of a container
+// whose log Berth's shim writes itself this way (berth-cri holds no pipe of it), so
+// attaching changes nothing in it. The file is read, never written; a rotation (the path
+// now names a new file) is followed.
 
 import { type FileHandle, open, stat } from "node:fs/promises";
 

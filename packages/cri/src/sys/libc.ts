@@ -1,4 +1,4 @@
-// The few libc calls Node lacks (mkfifo, umount2, mount, setns, socket), bound lazily
+// The few libc calls Node lacks (mkfifo, umount2, mount, setns, socket, ioctl), bound lazily
 // with koffi. Each failure is a SyscallError naming the call, its path and the errno.
 import { closeSync, openSync } from "node:fs";
 import { getSystemErrorName } from "node:util";
@@ -29,6 +29,7 @@ interface Libc {
   setns: KoffiFunction;
   socket: KoffiFunction;
   unshare: KoffiFunction;
+  ioctl: KoffiFunction;
 }
 
 let loaded: Promise<Libc> | undefined;
@@ -47,6 +48,7 @@ function libc(): Promise<Libc> {
       setns: lib.func("int setns(int fd, int nstype)"),
       socket: lib.func("int socket(int domain, int type, int protocol)"),
       unshare: lib.func("int unshare(int flags)"),
+      ioctl: lib.func("int ioctl(int fd, unsigned long request, ...)"),
     };
   })();
   return loaded;
@@ -95,6 +97,7 @@ const CLONE_NEWNET = 0x40000000;
 const AF_INET = 2;
 const AF_INET6 = 10;
 const SOCK_STREAM = 1;
+const SOCK_DGRAM = 2;
 const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 
@@ -127,10 +130,55 @@ export async function tcpSocketInNetns(netnsPath: string, family: 4 | 6): Promis
 
 const MS_BIND = 0x1000;
 
+/** struct ifreq (linux/if.h) on 64-bit Linux: the name, then a 24-byte union. */
+export const IFREQ_SIZE = 40;
+const IFNAMSIZ = 16;
+const SIOCGIFFLAGS = 0x8913;
+const SIOCSIFFLAGS = 0x8914;
+export const IFF_UP = 0x1;
+
+/** An ifreq naming interface `name`, its flags (ifr_flags, a short at the union's start) zero. */
+export function ifreq(name: string): Buffer {
+  const buf = Buffer.alloc(IFREQ_SIZE);
+  if (Buffer.byteLength(name) >= IFNAMSIZ) throw new RangeError(`interface name ${name} is too long`);
+  buf.write(name, 0, "latin1");
+  return buf;
+}
+
+export function ifreqFlags(req: Buffer): number {
+  return req.readUInt16LE(IFNAMSIZ);
+}
+
+export function setIfreqFlags(req: Buffer, flags: number): void {
+  req.writeUInt16LE(flags & 0xffff, IFNAMSIZ);
+}
+
 /**
- * A new network namespace, pinned by a bind mount on `path` (an existing empty file): the
- * calling thread unshares its namespace, binds it, and goes back to its own, all in
- * synchronous calls, as `unshare --net=<path>` does in a process of its own.
+ * Sets IFF_UP on `lo` in the calling thread's network namespace, as `ip link set lo up`
+ * does; the kernel then gives it 127.0.0.1/8 and ::1. Returns the failed call and its errno.
+ */
+function loopbackUp(c: Libc): { call: string; errno: number } | undefined {
+  const fd = Number(c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (fd < 0) return { call: "socket(AF_INET, SOCK_DGRAM)", errno: c.koffi.errno() };
+  try {
+    const req = ifreq("lo");
+    if (Number(c.ioctl(fd, SIOCGIFFLAGS, "void *", req)) < 0)
+      return { call: "ioctl(SIOCGIFFLAGS) lo", errno: c.koffi.errno() };
+    setIfreqFlags(req, ifreqFlags(req) | IFF_UP);
+    if (Number(c.ioctl(fd, SIOCSIFFLAGS, "void *", req)) < 0)
+      return { call: "ioctl(SIOCSIFFLAGS, IFF_UP) lo", errno: c.koffi.errno() };
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A new network namespace with its loopback up, pinned by a bind mount on `path` (an
+ * existing empty file): the calling thread unshares its namespace, binds it, brings `lo`
+ * up, and goes back to its own, all in synchronous calls, as `unshare --net=<path>` and
+ * `ip link set lo up` would in processes of their own. CRI runtimes bring `lo` up
+ * themselves: CNI conflists seldom have a loopback plugin.
  */
 export async function createPinnedNetns(path: string): Promise<void> {
   const c = await libc();
@@ -139,9 +187,11 @@ export async function createPinnedNetns(path: string): Promise<void> {
     if (Number(c.unshare(CLONE_NEWNET)) < 0)
       throw new SyscallError("unshare(CLONE_NEWNET)", path, c.koffi.errno());
     const bound = Number(c.mount("/proc/thread-self/ns/net", path, "none", MS_BIND, null));
-    const errno = c.koffi.errno();
+    let failed: { call: string; errno: number } | undefined =
+      bound < 0 ? { call: "mount --bind /proc/thread-self/ns/net", errno: c.koffi.errno() } : undefined;
+    failed ??= loopbackUp(c);
     returnHome(c, home, path);
-    if (bound < 0) throw new SyscallError("mount --bind /proc/thread-self/ns/net", path, errno);
+    if (failed !== undefined) throw new SyscallError(failed.call, path, failed.errno);
   } finally {
     closeSync(home);
   }
