@@ -2,7 +2,7 @@
 // steps against berthd and against Debian's containerd 1.6.
 import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startContainerd } from "./fixtures/containerd.js";
 import { ctr } from "./fixtures/ctr.js";
@@ -100,9 +100,12 @@ export async function startBerthdDaemon(options: { metricsAddress?: string } = {
 
 export async function startContainerdDaemon(): Promise<DaemonUnderTest> {
   let c = await startContainerd();
+  // A restarted instance keeps the first one's root, state and sockets: its dir goes on stop().
+  const firstDir = dirname(c.root);
+  let restarted = false;
   return {
     kind: "containerd",
-    // A restart gets a new socket: read the current one.
+    // Each restart is a new instance (same root, state and sockets): read the current one.
     get address() {
       return c.address;
     },
@@ -131,9 +134,16 @@ export async function startContainerdDaemon(): Promise<DaemonUnderTest> {
       );
     },
     async restart() {
-      c = await startContainerd({ root: c.root, state: c.state });
+      c = await startContainerd({ root: c.root, state: c.state, socketDir: dirname(c.address) });
+      restarted = true;
     },
-    stop: () => c.stop(),
+    async stop() {
+      await c.stop();
+      if (restarted) {
+        await unmountUnder(firstDir);
+        await removeDir(firstDir);
+      }
+    },
   };
 }
 
