@@ -197,14 +197,15 @@ for (const runtime of runtimes) {
 
     test("run -t through a pseudo-terminal: raw mode, the terminal's size and its changes, the exit code", async () => {
       const id = `${short}-tty`;
-      // The size changes 3 s in (stty on the terminal makes the kernel send SIGWINCH to berthctl).
+      // The size changes 8 s in (stty on the terminal makes the kernel send SIGWINCH to berthctl):
+      // late enough that a start slowed by a busy machine still reads the first size.
       const inContainer = [
         "sleep 0.5; stty size; tty; i=0",
-        'while [ "$(stty size)" != "40 120" ]; do i=$((i+1)); [ $i -gt 100 ] && exit 9; sleep 0.1; done',
+        'while [ "$(stty size)" != "40 120" ]; do i=$((i+1)); [ $i -gt 300 ] && exit 9; sleep 0.1; done',
         "echo resized; exit 4",
       ].join("; ");
       const command = [
-        "stty rows 30 cols 100; (sleep 3; stty rows 40 cols 120 < /dev/tty) &",
+        "stty rows 30 cols 100; (sleep 8; stty rows 40 cols 120 < /dev/tty) &",
         `${process.execPath} ${BERTHCTL} --address ${daemon.address} --namespace ${ns}`,
         `run --runtime ${runtime} -t --rm ${image.ref} ${id} sh -c '${inContainer}'`,
       ].join(" ");
