@@ -1,8 +1,10 @@
 // Attach to a running container: its output as it is logged from now on (see
 // log-follower.ts: the CRI log file stays the only reader of the container's output),
 // the client's input into the container's stdin FIFO when it has one, and terminal
-// resizes to the container's init process. It ends when the container exits or the
-// client goes away; the container keeps running when the client leaves.
+// resizes to the container's init process. It ends when the container exits, the client
+// goes away or, as containerd's does, when the client ends its input (unless that closes the
+// container's stdin: stdin_once without a terminal); the container keeps running when the
+// client leaves.
 
 import { constants, open, statSync } from "node:fs";
 import net from "node:net";
@@ -57,6 +59,10 @@ export async function runAttach(
   }
 
   let stdin: net.Socket | undefined;
+  let inputEnded: () => void = () => {};
+  const detached = new Promise<"detached">((resolve) => {
+    inputEnded = () => resolve("detached");
+  });
   if (io.stdin !== undefined) {
     if (!config.stdin) {
       // The container takes no input (stdin: false in its config): what the client types is dropped.
@@ -79,7 +85,11 @@ export async function runAttach(
       stdin.once("finish", () => {
         // stdin_once (without a terminal, as kubelet has it): the first client to close
         // stdin closes it for the container: our writer on the FIFO, then the shim's.
-        if (!config.stdinOnce || config.tty) return;
+        // Otherwise the client's end of input detaches it.
+        if (!config.stdinOnce || config.tty) {
+          inputEnded();
+          return;
+        }
         c.io?.closeStdin?.();
         cri.containerd.tasks.closeIO({ containerId: id, execId: "", stdin: true }).catch((err) => {
           log.debug("closing container stdin failed", { id, error: errorMessage(err) });
@@ -116,13 +126,15 @@ export async function runAttach(
       if (io.gone.aborted) resolve("gone");
       else io.gone.addEventListener("abort", () => resolve("gone"), { once: true });
     });
-    const how = await Promise.race([c.exited.then(() => "exited" as const), gone]);
+    const how = await Promise.race([c.exited.then(() => "exited" as const), gone, detached]);
     if (how === "gone") return { kind: "error", message: "the client went away" };
-    // The last lines may reach the log just after the exit.
-    await within(
-      (c.io?.done ?? Promise.resolve()).then(() => c.io?.log.flushed()),
-      OUTPUT_FLUSH_MS,
-    );
+    if (how === "exited") {
+      // The last lines may reach the log just after the exit.
+      await within(
+        (c.io?.done ?? Promise.resolve()).then(() => c.io?.log.flushed()),
+        OUTPUT_FLUSH_MS,
+      );
+    }
     await follower.stop(true);
     await Promise.all([endWithin(io.stdout, OUTPUT_FLUSH_MS), endWithin(io.stderr, OUTPUT_FLUSH_MS)]);
     return { kind: "success" };
