@@ -20,6 +20,13 @@ import type { RemoteCommandStreams } from "./remote-command.js";
 import type { RemoteCommandResult } from "./status.js";
 
 const OUTPUT_FLUSH_MS = 2_000;
+/**
+ * When the client's input ends, its answer still comes through the log a moment later (in
+ * containerd it is copied straight from the pipe): the session ends once the container's
+ * output has been quiet this long, or after DETACH_MAX_MS at most.
+ */
+const DETACH_QUIET_MS = 1_000;
+const DETACH_MAX_MS = 5_000;
 
 /** Opens a FIFO's write end while its reader (the shim) is there; fails at once if not. */
 function openStdinFifo(path: string): Promise<net.Socket> {
@@ -113,7 +120,9 @@ export async function runAttach(
     // A terminal has one stream; without one, stderr goes where the client asked.
     stderr: config.tty ? io.stdout : io.stderr,
   };
+  let lastOutput = 0;
   const follower = new CriLogFollower(c.meta.logPath, (entry) => {
+    lastOutput = Date.now();
     const to = targets[entry.stream];
     if (to !== undefined && !to.destroyed) to.write(entryBytes(entry, config.tty));
   });
@@ -126,7 +135,9 @@ export async function runAttach(
       if (io.gone.aborted) resolve("gone");
       else io.gone.addEventListener("abort", () => resolve("gone"), { once: true });
     });
-    const how = await Promise.race([c.exited.then(() => "exited" as const), gone, detached]);
+    const exited = c.exited.then(() => "exited" as const);
+    let how = await Promise.race([exited, gone, detached]);
+    if (how === "detached") how = await Promise.race([exited, gone, outputQuiet(() => lastOutput)]);
     if (how === "gone") return { kind: "error", message: "the client went away" };
     if (how === "exited") {
       // The last lines may reach the log just after the exit.
@@ -145,4 +156,13 @@ export async function runAttach(
       stdin.destroy();
     }
   }
+}
+
+/** Resolves once no output has come for DETACH_QUIET_MS since now (DETACH_MAX_MS at most). */
+async function outputQuiet(lastOutput: () => number): Promise<"detached"> {
+  const ended = Date.now();
+  while (Date.now() - Math.max(lastOutput(), ended) < DETACH_QUIET_MS && Date.now() - ended < DETACH_MAX_MS) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return "detached";
 }
