@@ -25,6 +25,8 @@ export const resultsDir = join(repoRoot, "bench-results");
 
 export interface CriRuntime {
   name: string;
+  /** The CRI socket's path. */
+  address: string;
   client: CriClient;
   /** The daemons, by name: berthd and berth-cri, or containerd. */
   daemons(): Array<{ name: string; pid: number }>;
@@ -163,6 +165,7 @@ export async function startBerthRuntime(options: BerthRuntimeOptions): Promise<C
   const criDaemon = cri;
   return {
     name: options.name,
+    address: criDaemon.address,
     client,
     daemons: () => [
       { name: "berthd", pid: berthd.pid },
@@ -248,6 +251,7 @@ export async function startContainerdRuntime(
   const client = criClient(fixture.address);
   return {
     name: "containerd 1.6",
+    address: fixture.address,
     client,
     daemons: () => [{ name: "containerd", pid: daemon.pid }],
     shimPids: () => shimPids(fixture.address),

@@ -1,10 +1,11 @@
 // ContainerStatus: state, exit code and reason, timestamps, image, mounts and log path.
-// Verbose adds the pid, sandbox, runtime and config in `info`, as containerd does.
+// Verbose adds the pid, sandbox, runtime, config and the OCI spec in `info`, as containerd does.
 import type { ContainerStatusRequest, ContainerStatusResponse } from "@berth/api/cri/runtime/v1/api";
 import { ContainerConfig } from "@berth/api/cri/runtime/v1/api";
 import type { Cri } from "../cri.js";
 import { splitReferences } from "../image/image-store.js";
 import { containerState } from "../store/stores.js";
+import { recordInfo } from "./containerd-records.js";
 import { toCriContainerStatus } from "./convert.js";
 
 export async function containerStatus(
@@ -25,6 +26,7 @@ export async function containerStatus(
   }
   const info: Record<string, string> = {};
   if (req.verbose) {
+    const record = await recordInfo(cri, c.meta.id);
     info.info = JSON.stringify({
       sandboxID: c.meta.sandboxId,
       pid: c.status.pid,
@@ -32,7 +34,9 @@ export async function containerStatus(
       snapshotKey: c.meta.snapshotKey,
       snapshotter: cri.config.containerd.snapshotter,
       runtimeType: cri.config.containerd.runtime,
+      runtimeOptions: null,
       config: ContainerConfig.toJSON(c.meta.config),
+      runtimeSpec: record?.runtimeSpec ?? null,
       state: containerState(c),
       oomKilled: c.status.oomKilled,
     });

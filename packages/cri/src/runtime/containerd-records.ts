@@ -88,3 +88,38 @@ export class Cleanup {
     this.#steps.length = 0;
   }
 }
+
+/** What verbose status reports from the daemon's record, as containerd's CRI does. */
+export interface RecordInfo {
+  image: string;
+  snapshotKey: string;
+  snapshotter: string;
+  /** The OCI spec the task runs with; null when the record has none. */
+  runtimeSpec: unknown;
+}
+
+/** The daemon's record of `id` for verbose status; undefined once it is gone. */
+export async function recordInfo(cri: Cri, id: string): Promise<RecordInfo | undefined> {
+  let container: Awaited<ReturnType<Cri["containerd"]["containers"]["get"]>>["container"];
+  try {
+    container = (await cri.containerd.containers.get({ id })).container;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+  if (container === undefined) return undefined;
+  let runtimeSpec: unknown = null;
+  if (container.spec?.typeUrl === SPEC_TYPE_URL) {
+    try {
+      runtimeSpec = JSON.parse(Buffer.from(container.spec.value).toString("utf8"));
+    } catch {
+      // A spec berth-cri did not write: report none rather than fail the status call.
+    }
+  }
+  return {
+    image: container.image,
+    snapshotKey: container.snapshotKey,
+    snapshotter: container.snapshotter,
+    runtimeSpec,
+  };
+}

@@ -4,6 +4,7 @@ import {
   ContainerState,
   type Container as CriContainer,
   type ContainerStatus as CriContainerStatus,
+  LinuxContainerResources,
   NamespaceMode,
   type PodSandbox,
   PodSandboxState,
@@ -116,6 +117,7 @@ export function toCriContainerStatus(
     annotations: cfg.annotations,
     mounts: cfg.mounts,
     logPath: c.meta.logPath,
-    resources: st.resources !== undefined ? { linux: st.resources, windows: undefined } : undefined,
+    // containerd reports the limits of every Linux container, zero when none were asked for.
+    resources: { linux: st.resources ?? LinuxContainerResources.fromPartial({}), windows: undefined },
   };
 }

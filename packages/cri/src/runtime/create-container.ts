@@ -13,7 +13,7 @@ import {
   type NamespaceOption,
   type PodSandboxConfig,
 } from "@berth/api/cri/runtime/v1/api";
-import { failedPrecondition, invalidArgument, isNotFound } from "@berth/client";
+import { failedPrecondition, invalidArgument, isNotFound, notFound } from "@berth/client";
 import { containerSpec } from "@berth/client/oci/index";
 import type { Cri } from "../cri.js";
 import { imageConfigOf } from "../image/ensure-image.js";
@@ -88,7 +88,7 @@ export async function createContainer(
     try {
       image = await cri.images.resolve(imageRef, signal);
     } catch (err) {
-      if (isNotFound(err)) throw failedPrecondition(`image "${imageRef}" is not present: pull it first`);
+      if (isNotFound(err)) throw notFound(`image "${imageRef}" is not present: pull it first`);
       throw err;
     }
     const logPath =

@@ -1,5 +1,6 @@
 // Status: RuntimeReady when the daemon answers, NetworkReady when a CNI config is there.
-// Verbose adds berth-cri's config and the CNI config in use.
+// Verbose adds berth-cri's config, the CNI config in use and, under containerd's keys, whether
+// loading it worked ("OK" or why not), which is where users look when NetworkReady is false.
 import type { StatusRequest, StatusResponse } from "@berth/api/cri/runtime/v1/api";
 import { errorMessage } from "@berth/client";
 import type { Cri } from "../cri.js";
@@ -29,6 +30,9 @@ export async function status(cri: Cri, req: StatusRequest): Promise<StatusRespon
       (await loadCniConfig(cri.config.cni.confDir).catch(() => undefined)) ?? null,
     );
     info.podCIDR = cri.podCidr;
+    const cniLoadStatus = net.ready ? "OK" : net.message;
+    info.lastCNILoadStatus = cniLoadStatus;
+    info["lastCNILoadStatus.default"] = cniLoadStatus;
   }
   return {
     status: {

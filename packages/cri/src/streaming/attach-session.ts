@@ -3,8 +3,10 @@
 // process. The output comes from where it is read: berth-cri's own FIFO readers (any
 // shim but Berth's, and every container without a log path) hand each chunk over as it
 // is read (io/output-fanout.ts); when Berth's shim writes the CRI log itself, the log is
-// followed (log-follower.ts). It ends when the container exits or the client goes away;
-// the container keeps running when the client leaves. See docs/berth-cri.md, "Attach".
+// followed (log-follower.ts). It ends when the container exits, the client goes away or,
+// as containerd's does, when the client ends its input (unless that closes the
+// container's stdin: stdin_once without a terminal); the container keeps running when the
+// client leaves. See docs/berth-cri.md, "Attach".
 
 import { constants, open, statSync } from "node:fs";
 import net from "node:net";
@@ -22,6 +24,13 @@ import type { RemoteCommandResult } from "./status.js";
 const OUTPUT_FLUSH_MS = 2_000;
 /** Bytes queued for a client beyond which its output is dropped until it catches up. */
 const CLIENT_BACKLOG = 4 << 20;
+/**
+ * When the client's input ends, its answer may still be on its way (through the log a
+ * moment later, when Berth's shim writes it): the session ends once the container's
+ * output has been quiet this long, or after DETACH_MAX_MS at most.
+ */
+const DETACH_QUIET_MS = 1_000;
+const DETACH_MAX_MS = 5_000;
 
 /** containerd's wording for attach to a container that does not run. */
 export function notRunningMessage(id: string, state: ContainerState): string {
@@ -68,6 +77,10 @@ export async function runAttach(
   }
 
   let stdin: net.Socket | undefined;
+  let inputEnded: () => void = () => {};
+  const detached = new Promise<"detached">((resolve) => {
+    inputEnded = () => resolve("detached");
+  });
   if (io.stdin !== undefined) {
     if (!config.stdin) {
       // The container takes no input (stdin: false in its config): what the client types is dropped.
@@ -90,7 +103,11 @@ export async function runAttach(
       stdin.once("finish", () => {
         // stdin_once (without a terminal, as kubelet has it): the first client to close
         // stdin closes it for the container: our writer on the FIFO, then the shim's.
-        if (!config.stdinOnce || config.tty) return;
+        // Otherwise the client's end of input detaches it.
+        if (!config.stdinOnce || config.tty) {
+          inputEnded();
+          return;
+        }
         c.io?.closeStdin?.();
         cri.containerd.tasks.closeIO({ containerId: id, execId: "", stdin: true }).catch((err) => {
           log.debug("closing container stdin failed", { id, error: errorMessage(err) });
@@ -114,7 +131,9 @@ export async function runAttach(
     // A terminal has one stream; without one, stderr goes where the client asked.
     stderr: config.tty ? io.stdout : io.stderr,
   };
+  let lastOutput = 0;
   const deliver = (stream: "stdout" | "stderr", bytes: Buffer) => {
+    lastOutput = Date.now();
     const to = targets[stream];
     // A client that does not read is not waited for: the container must not be.
     if (to !== undefined && !to.destroyed && to.writableLength < CLIENT_BACKLOG) to.write(bytes);
@@ -134,13 +153,17 @@ export async function runAttach(
       if (io.gone.aborted) resolve("gone");
       else io.gone.addEventListener("abort", () => resolve("gone"), { once: true });
     });
-    const how = await Promise.race([c.exited.then(() => "exited" as const), gone]);
+    const exited = c.exited.then(() => "exited" as const);
+    let how = await Promise.race([exited, gone, detached]);
+    if (how === "detached") how = await Promise.race([exited, gone, outputQuiet(() => lastOutput)]);
     if (how === "gone") return { kind: "error", message: "the client went away" };
-    // The last lines may reach the log just after the exit.
-    await within(
-      (c.io?.done ?? Promise.resolve()).then(() => c.io?.log.flushed()),
-      OUTPUT_FLUSH_MS,
-    );
+    if (how === "exited") {
+      // The last lines may reach the log just after the exit.
+      await within(
+        (c.io?.done ?? Promise.resolve()).then(() => c.io?.log.flushed()),
+        OUTPUT_FLUSH_MS,
+      );
+    }
     await follower?.stop(true);
     await Promise.all([endWithin(io.stdout, OUTPUT_FLUSH_MS), endWithin(io.stderr, OUTPUT_FLUSH_MS)]);
     return { kind: "success" };
@@ -152,4 +175,13 @@ export async function runAttach(
       stdin.destroy();
     }
   }
+}
+
+/** Resolves once no output has come for DETACH_QUIET_MS since now (DETACH_MAX_MS at most). */
+async function outputQuiet(lastOutput: () => number): Promise<"detached"> {
+  const ended = Date.now();
+  while (Date.now() - Math.max(lastOutput(), ended) < DETACH_QUIET_MS && Date.now() - ended < DETACH_MAX_MS) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return "detached";
 }
