@@ -85,6 +85,21 @@ describe("ctr image round trips", () => {
         assert.equal(row?.DIGEST, image.manifestDigest);
       });
 
+      test("images ls filters on a quoted dotted label key", async () => {
+        const tagged = `${registry.host}/berth/roundtrip:tagged-${kind}`;
+        await ctrOk(d().address, ["images", "label", tagged, "x.y=z"]);
+        const ls = async (filter: string) =>
+          (await ctrOk(d().address, ["images", "ls", "-q", filter])).stdout
+            .trim()
+            .split("\n")
+            .filter(Boolean);
+        assert.deepEqual(await ls('labels."x.y"==z'), [tagged]);
+        assert.deepEqual(await ls('labels."x.y"~=|^z$|'), [tagged]);
+        assert.equal((await ls('labels."x.y"!=z')).includes(tagged), false);
+        // containerd joins the rest of an unquoted path with dots to name a label.
+        assert.deepEqual(await ls("labels.x.y==z"), [tagged]);
+      });
+
       test("push --plain-http to the registry, then pull back by digest in a fresh namespace", async () => {
         const tagged = `${registry.host}/berth/roundtrip:tagged-${kind}`;
         await ctrOk(d().address, ["images", "push", "--plain-http", tagged]);
