@@ -24,13 +24,14 @@ import {
 } from "@berth/client/errdefs";
 import { hasErrno } from "../sys/libc.js";
 import { digestHex, isDigest } from "./digest.js";
-import type {
-  ContentInfo,
-  ContentReader,
-  ContentStore,
-  ContentWriter,
-  IngestStatus,
-  WriterOptions,
+import {
+  BlobExistsError,
+  type ContentInfo,
+  type ContentReader,
+  type ContentStore,
+  type ContentWriter,
+  type IngestStatus,
+  type WriterOptions,
 } from "./store.js";
 
 // A content store in a directory, laid out as containerd's content/local does:
@@ -340,7 +341,7 @@ class LocalContentWriter implements ContentWriter {
         const target = this.store.blobPath(digest);
         if (await exists(target)) {
           await rm(this.path, { recursive: true, force: true });
-          throw alreadyExists(`content ${digest}: already exists`);
+          throw new BlobExistsError(digest);
         }
         // Blobs are immutable: read-only from the moment they appear under their digest.
         await chmod(join(this.path, "data"), 0o444);

@@ -1,6 +1,18 @@
 // The content store: immutable blobs addressed by digest, written through resumable
 // ingests named by a client-chosen ref. This is the local, un-namespaced store; the
 // metadata layer adds namespaces, labels and garbage collection on top.
+import { BerthError } from "@berth/client/errdefs";
+
+/**
+ * AlreadyExists from a commit whose bytes are a blob the store already has. It names the
+ * digest, so that a namespace committing content another namespace wrote (with no
+ * expected digest, as `ctr images import` does) can still record the blob it now has.
+ */
+export class BlobExistsError extends BerthError {
+  constructor(readonly digest: string) {
+    super("AlreadyExists", `content ${digest}: already exists`);
+  }
+}
 
 export interface ContentInfo {
   digest: string;
@@ -37,7 +49,7 @@ export interface ContentWriter {
   /**
    * Verifies size (when > 0) and digest (when non-empty) and moves the blob into place.
    * A mismatch throws FailedPrecondition and leaves nothing committed; a blob that
-   * already exists throws AlreadyExists (the ingest is removed either way on success).
+   * already exists throws BlobExistsError, an AlreadyExists (the ingest is removed either way on success).
    * Returns the committed blob's digest.
    */
   commit(size: number, expected: string): Promise<string>;

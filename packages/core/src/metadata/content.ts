@@ -3,12 +3,13 @@
 // opened it. Content that exists in another namespace is shared without copying, as
 // containerd's default "shared" policy does.
 import { alreadyExists, invalidArgument, isAlreadyExists, isNotFound, notFound } from "@berth/client/errdefs";
-import type {
-  ContentInfo,
-  ContentReader,
-  ContentStore,
-  ContentWriter,
-  IngestStatus,
+import {
+  BlobExistsError,
+  type ContentInfo,
+  type ContentReader,
+  type ContentStore,
+  type ContentWriter,
+  type IngestStatus,
 } from "../content/store.js";
 import { parseFilters } from "../filters/filters.js";
 import { type RequestContext, nowMs, requireNamespace } from "./context.js";
@@ -220,8 +221,11 @@ export class NamespacedContentStore {
           try {
             digest = await w.commit(size, expected);
           } catch (err) {
-            if (!isAlreadyExists(err) || expected === "") throw err;
-            digest = expected;
+            // The bytes are a blob the backend already has (from another namespace):
+            // record it in this one, as containerd's metadata store does.
+            if (err instanceof BlobExistsError) digest = err.digest;
+            else if (isAlreadyExists(err) && expected !== "") digest = expected;
+            else throw err;
           }
           this.meta.write(() => {
             this.namespaces.ensure(ns);

@@ -1,0 +1,64 @@
+// Content shared across namespaces: a blob is stored once, but a namespace sees it only
+// after it wrote or committed it itself, as containerd's metadata content store does.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { isAlreadyExists, isNotFound } from "@berth/client/errdefs";
+import { silentLogger } from "@berth/client/log";
+import { LocalContentStore } from "../content/local.js";
+import { NativeSnapshotter } from "../snapshots/native.js";
+import type { RequestContext } from "./context.js";
+import { Metadata } from "./metadata.js";
+
+let dir: string;
+let md: Metadata;
+const a: RequestContext = { namespace: "ns-a", lease: "" };
+const b: RequestContext = { namespace: "ns-b", lease: "" };
+const c: RequestContext = { namespace: "ns-c", lease: "" };
+const data = "a blob two namespaces want\n";
+const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;
+
+before(async () => {
+  dir = await mkdtemp("/var/tmp/berth-content-");
+  const content = await LocalContentStore.open(join(dir, "content"));
+  const native = await NativeSnapshotter.open(join(dir, "native"));
+  md = Metadata.open(dir, content, { native }, silentLogger);
+  const w = await md.content.writer(a, "first", data.length, "");
+  await w.write(Buffer.from(data));
+  assert.equal(await w.commit(data.length, "", {}), digest);
+});
+
+after(async () => {
+  await md.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test("a blob only another namespace has is not found", async () => {
+  await assert.rejects(md.content.info(b, digest), isNotFound);
+  await assert.rejects(md.content.reader(b, digest), isNotFound);
+  assert.deepEqual(await md.content.list(b), []);
+});
+
+test("writing the same bytes with no expected digest commits them into this namespace with its labels", async () => {
+  const w = await md.content.writer(b, "import", 0, "");
+  await w.write(Buffer.from(data));
+  assert.equal(await w.commit(data.length, "", { team: "b" }), digest);
+  const info = await md.content.info(b, digest);
+  assert.equal(info.size, data.length);
+  assert.deepEqual(info.labels, { team: "b" });
+  assert.deepEqual((await md.content.info(a, digest)).labels, {}, "namespace a keeps its own labels");
+  assert.deepEqual(await md.content.listStatuses(b), [], "the ingest is gone");
+});
+
+test("a second commit of the same bytes in one namespace is AlreadyExists", async () => {
+  const w = await md.content.writer(b, "again", 0, "");
+  await w.write(Buffer.from(data));
+  await assert.rejects(w.commit(data.length, "", {}), isAlreadyExists);
+});
+
+test("opening a writer for a digest another namespace has shares it without reading the data", async () => {
+  await assert.rejects(md.content.writer(c, "fetch", data.length, digest), isAlreadyExists);
+  assert.equal((await md.content.info(c, digest)).size, data.length);
+});
