@@ -46,8 +46,14 @@ import type {
 // Everything needed to resume an ingest is on disk, so a restarted daemon picks up where
 // the old one stopped. Only the per-ref writer lock lives in memory.
 
+/** Who holds a ref: since when, and, once its writer is closing, that close. */
+interface RefLock {
+  since: Date;
+  closing?: Promise<void>;
+}
+
 export class LocalContentStore implements ContentStore {
-  private readonly locks = new Map<string, Date>();
+  private readonly locks = new Map<string, RefLock>();
 
   private constructor(readonly root: string) {}
 
@@ -120,11 +126,11 @@ export class LocalContentStore implements ContentStore {
     if (expected !== "" && (await exists(this.blobPath(expected)))) {
       throw alreadyExists(`content ${expected}: already exists`);
     }
-    this.lock(ref);
+    const lock = await this.lock(ref);
     try {
-      return await this.openIngest(ref, total, expected);
+      return await this.openIngest(ref, total, expected, lock);
     } catch (err) {
-      this.locks.delete(ref);
+      this.unlock(ref, lock);
       throw err;
     }
   }
@@ -165,16 +171,37 @@ export class LocalContentStore implements ContentStore {
     return join(this.root, "ingest", createHash("sha256").update(ref).digest("hex"));
   }
 
-  private lock(ref: string): void {
-    const since = this.locks.get(ref);
-    if (since) {
-      const held = Date.now() - since.getTime();
-      throw unavailable(`ref ${ref} locked for ${held}ms (since ${since.toISOString()})`);
+  /**
+   * Takes the ref's lock. A writer that is closing (its stream ended) still syncs its
+   * file for a moment; that close is waited for, so a client resuming the ref right after
+   * its stream closed gets the ingest rather than Unavailable, as with containerd, whose
+   * close is done before its stream ends. A writer still open means Unavailable.
+   */
+  private async lock(ref: string): Promise<RefLock> {
+    for (;;) {
+      const held = this.locks.get(ref);
+      if (!held) break;
+      if (!held.closing) {
+        const ms = Date.now() - held.since.getTime();
+        throw unavailable(`ref ${ref} locked for ${ms}ms (since ${held.since.toISOString()})`);
+      }
+      await held.closing;
     }
-    this.locks.set(ref, new Date());
+    const lock: RefLock = { since: new Date() };
+    this.locks.set(ref, lock);
+    return lock;
   }
 
-  private async openIngest(ref: string, total: number, expected: string): Promise<LocalContentWriter> {
+  private unlock(ref: string, lock: RefLock): void {
+    if (this.locks.get(ref) === lock) this.locks.delete(ref);
+  }
+
+  private async openIngest(
+    ref: string,
+    total: number,
+    expected: string,
+    lock: RefLock,
+  ): Promise<LocalContentWriter> {
     const path = this.ingestPath(ref);
     let status = await readIngest(path);
     if (status) {
@@ -220,8 +247,19 @@ export class LocalContentStore implements ContentStore {
       offset += (chunk as Buffer).length;
     }
     const file = await open(dataPath, "r+");
-    const release = () => this.locks.delete(ref);
-    return new LocalContentWriter(this, path, file, hash, { ...status, offset }, release);
+    return new LocalContentWriter(
+      this,
+      path,
+      file,
+      hash,
+      { ...status, offset },
+      {
+        release: () => this.unlock(ref, lock),
+        closing: (done) => {
+          lock.closing ??= done;
+        },
+      },
+    );
   }
 }
 
@@ -254,6 +292,7 @@ class LocalContentWriter implements ContentWriter {
   readonly ref: string;
   private file: FileHandle | undefined;
   private current: IngestStatus;
+  private committed = "";
   // Calls are serialised: a write must land at the offset the previous one left.
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -263,7 +302,7 @@ class LocalContentWriter implements ContentWriter {
     file: FileHandle,
     private hash: Hash,
     status: IngestStatus,
-    private readonly release: () => void,
+    private readonly lock: { release(): void; closing(done: Promise<void>): void },
   ) {
     this.ref = status.ref;
     this.file = file;
@@ -272,6 +311,10 @@ class LocalContentWriter implements ContentWriter {
 
   async status(): Promise<IngestStatus> {
     return { ...this.current };
+  }
+
+  digest(): string {
+    return this.committed || `sha256:${this.hash.copy().digest("hex")}`;
   }
 
   write(data: Uint8Array): Promise<void> {
@@ -334,6 +377,7 @@ class LocalContentWriter implements ContentWriter {
           throw failedPrecondition(`unexpected commit size ${actual}, expected ${size}`);
         }
         const digest = `sha256:${this.hash.digest("hex")}`;
+        this.committed = digest;
         if (expected !== "" && expected !== digest) {
           throw failedPrecondition(`unexpected commit digest ${digest}, expected ${expected}`);
         }
@@ -349,13 +393,13 @@ class LocalContentWriter implements ContentWriter {
         await rm(this.path, { recursive: true, force: true });
         return digest;
       } finally {
-        this.release();
+        this.lock.release();
       }
     });
   }
 
   close(): Promise<void> {
-    return this.serial(async () => {
+    const done = this.serial(async () => {
       const file = this.file;
       if (!file) return;
       this.file = undefined;
@@ -364,9 +408,12 @@ class LocalContentWriter implements ContentWriter {
         await writeFile(join(this.path, "updatedat"), this.current.updatedAt.toISOString());
       } finally {
         await file.close();
-        this.release();
+        this.lock.release();
       }
     });
+    // From now on the ref is as good as free: a new writer waits for this close.
+    this.lock.closing(done.catch(() => undefined));
+    return done;
   }
 
   private open(): FileHandle {

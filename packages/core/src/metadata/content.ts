@@ -34,6 +34,8 @@ interface StoredIngest {
 export interface NamespacedWriter {
   readonly ref: string;
   status(): Promise<IngestStatus>;
+  /** Digest of the bytes written so far, as containerd's Writer.Digest(). */
+  digest(): string;
   write(data: Uint8Array): Promise<void>;
   truncate(size: number): Promise<void>;
   commit(size: number, expected: string, labels: Record<string, string>): Promise<string>;
@@ -210,6 +212,7 @@ export class NamespacedContentStore {
     return {
       ref,
       status: async () => ({ ...(await w.status()), ref }),
+      digest: () => w.digest(),
       write: (data) => w.write(data),
       truncate: (size) => w.truncate(size),
       close: () => w.close(),
