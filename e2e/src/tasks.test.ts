@@ -173,6 +173,34 @@ for (const { kind, start } of daemonKinds) {
         assert.match(r.stdout, /^30 100\s*$/m, "the terminal's size reaches the container");
       });
 
+      test("ctr task kill after runc deleted the container says not found", async () => {
+        // Each shim keeps runc's state under its default root, one directory per namespace.
+        const runcRoot = `${runtime === "io.containerd.berth.v2" ? "/run/berth/runc" : "/run/containerd/runc"}/${ns}`;
+        for (const [id, removeState] of [
+          [`${short}-gone`, "runc delete -f"],
+          [`${short}-stateless`, "rm -rf <root>/<id>"],
+        ] as const) {
+          await run(["-d", image.ref, id, "sleep", "1000"]);
+          const pid = Number(tasksByName((await ok(["tasks", "ls"])).stdout).get(id)?.PID);
+          assert.ok(pid > 0);
+          if (removeState === "runc delete -f") await execa("runc", ["--root", runcRoot, "delete", "-f", id]);
+          else await execa("rm", ["-rf", join(runcRoot, id)]);
+          const kill = await c(["tasks", "kill", "-s", "SIGKILL", id]);
+          assert.notEqual(kill.exitCode, 0, `${removeState}: ${kill.stdout}`);
+          assert.match(kill.stderr, /not found/, `${removeState}: ${kill.stderr}`);
+          // The container's process went with its state, or runs on without it.
+          try {
+            process.kill(pid, "SIGKILL");
+          } catch {}
+          await waitFor(
+            async () => tasksByName((await ok(["tasks", "ls"])).stdout).get(id)?.STATUS === "STOPPED",
+            { timeoutMs: 15_000, what: `${id} stopped` },
+          );
+          await c(["tasks", "rm", "-f", id]);
+          await ok(["containers", "rm", id]);
+        }
+      });
+
       test("bad input: unknown runtime, unknown task, exec on a missing task", async () => {
         const badRuntime = await c([
           "run",
