@@ -1,18 +1,52 @@
 // What containerd's Go client (ctr, nerdctl, Docker) reads from a daemon beyond the plain
 // calls, checked on berthd and on Debian's containerd 1.6 with the same steps: the digest
 // a content writer reports as it goes, an ingest ref free for a resume the moment its
-// write stream ends, and a resumed `ctr content ingest`.
+// write stream ends, a resumed `ctr content ingest`, and the runc options (BinaryName,
+// ShimCgroup) a client gives a task, through Berth's shim and Debian's runc shim.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { readFileSync, readdirSync } from "node:fs";
+import { mkdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { Options } from "@berth/api/containerd/runtime/v2/runc/options/oci";
 import { WriteAction } from "@berth/api/containerd/services/content/v1/content";
-import { type DaemonUnderTest, daemonKinds } from "./daemons.js";
+import { Status } from "@berth/api/containerd/types/task/task";
+import { type DaemonUnderTest, daemonKinds, shimBinDir } from "./daemons.js";
 import { ctr, ctrOk, parseTable } from "./fixtures/ctr.js";
-import { tempDir, waitFor } from "./fixtures/tmp.js";
+import { buildSimpleImage } from "./fixtures/images.js";
+import { type Registry, startRegistry } from "./fixtures/registry.js";
+import { sleep, tempDir, waitFor } from "./fixtures/tmp.js";
 import { type Clients, clients, sha256 } from "./grpc.js";
+
+/** The pid of the shim serving container `id` of the daemon at `address` (both shims take these flags). */
+function shimPid(address: string, id: string): number | undefined {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue;
+    }
+    const flag = (name: string) => argv[argv.indexOf(name) + 1];
+    if (argv.includes("-id") && flag("-id") === id && flag("-address") === address) return Number(entry);
+  }
+  return undefined;
+}
+
+let registry: Registry;
+let image = "";
+before(async () => {
+  // containerd finds Berth's shim on its PATH, as berthd does.
+  process.env.PATH = `${await shimBinDir()}:${process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`;
+  registry = await startRegistry();
+  image = (await buildSimpleImage(registry.host, "berth/goclient", "v1")).ref;
+});
+after(async () => {
+  await registry?.stop();
+});
 
 for (const { kind, start } of daemonKinds) {
   describe(`containerd Go client expectations against ${kind}`, () => {
@@ -23,6 +57,7 @@ for (const { kind, start } of daemonKinds) {
     before(async () => {
       daemon = await start();
       c = clients(daemon.address, ns);
+      await ctrOk(daemon.address, ["images", "pull", "--plain-http", image], { namespace: ns });
     });
     after(async () => {
       c?.close();
@@ -138,5 +173,82 @@ for (const { kind, start } of daemonKinds) {
         false,
       );
     });
+
+    for (const runtime of ["io.containerd.runc.v2", "io.containerd.berth.v2"]) {
+      test(`${runtime}: a task's runc options BinaryName and ShimCgroup are applied`, async () => {
+        const short = runtime.split(".")[2] ?? runtime;
+        const id = `opts-${short}-${randomBytes(3).toString("hex")}`;
+        const dir = await tempDir("runc-wrapper-");
+        const log = join(dir, "calls.log");
+        const wrapper = join(dir, "logging-runc");
+        await writeFile(wrapper, `#!/bin/sh\necho "$*" >>${log}\nexec runc "$@"\n`, { mode: 0o755 });
+        // A cgroup of its own for the shim, in the unified hierarchy or in v1's.
+        const cgroup = `/berth-e2e-shim-${randomBytes(3).toString("hex")}`;
+        const hierarchies = readFileSync("/proc/self/cgroup", "utf8")
+          .split("\n")
+          .filter((l) => l !== "")
+          .map((l) => (l.split(":")[1] ?? "").replace(/^name=/, ""));
+        const cgroupDirs = hierarchies.every((h) => h === "")
+          ? [join("/sys/fs/cgroup", cgroup)]
+          : // cpuset is left out: a new cpuset cgroup takes no process before it is given cpus and mems.
+            hierarchies
+              .filter((h) => h !== "" && h !== "cpuset")
+              .map((h) => join("/sys/fs/cgroup", h, cgroup));
+        for (const d of cgroupDirs) await mkdir(d, { recursive: true });
+        try {
+          await ctrOk(
+            daemon.address,
+            ["containers", "create", "--runtime", runtime, image, id, "sleep", "60"],
+            {
+              namespace: ns,
+            },
+          );
+          // As the Go client's NewTask does: the snapshot's mounts, then Create with the options.
+          const snapshotter = (await c.containers.get({ id })).container?.snapshotter ?? "overlayfs";
+          const { mounts } = await c.snapshots.mounts({ snapshotter, key: id });
+          const options = Options.encode(
+            Options.fromPartial({ binaryName: wrapper, shimCgroup: cgroup }),
+          ).finish();
+          await c.tasks.create({
+            containerId: id,
+            rootfs: mounts,
+            options: { typeUrl: "containerd.runc.v1.Options", value: Buffer.from(options) },
+          });
+          await c.tasks.start({ containerId: id });
+          const calls = await readFile(log, "utf8");
+          assert.match(calls, /(^| )create /m, `the wrapper ran runc create:\n${calls}`);
+          assert.match(calls, /(^| )start /m, `the wrapper ran runc start:\n${calls}`);
+          const pid = shimPid(daemon.address, id);
+          assert.ok(pid, `a shim serving ${id}`);
+          const shimCgroups = readFileSync(`/proc/${pid}/cgroup`, "utf8");
+          assert.ok(
+            shimCgroups.split("\n").some((l) => l.endsWith(`:${cgroup}`)),
+            `shim ${pid} in ${cgroup}:\n${shimCgroups}`,
+          );
+          await c.tasks.kill({ containerId: id, signal: 9 });
+          await waitFor(
+            async () => (await c.tasks.get({ containerId: id })).process?.status === Status.STOPPED,
+            {
+              timeoutMs: 15_000,
+              what: `${id} stopped`,
+            },
+          );
+          assert.match(await readFile(log, "utf8"), /(^| )kill /m);
+        } finally {
+          await c.tasks.delete({ containerId: id }).catch(() => undefined);
+          await ctr(daemon.address, ["containers", "rm", id], { namespace: ns });
+          // The shim leaves its cgroup empty once it exits.
+          for (const d of cgroupDirs) {
+            await waitFor(
+              async () => {
+                await rmdir(d).catch(() => undefined);
+                return !readdirSync(join(d, "..")).includes(cgroup.slice(1));
+              },
+              { timeoutMs: 15_000, what: `${d} removed` },
+            ).catch(() => sleep(0));
+          }
+        }
+      });
+    }
   });
 }

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { execa } from "execa";
@@ -13,7 +14,7 @@ import { type DaemonUnderTest, daemonKinds } from "./daemons.js";
 import { ctr, ctrOk, parseTable } from "./fixtures/ctr.js";
 import { type PushedImage, buildSimpleImage } from "./fixtures/images.js";
 import { type Registry, startRegistry } from "./fixtures/registry.js";
-import { waitFor } from "./fixtures/tmp.js";
+import { tempDir, waitFor } from "./fixtures/tmp.js";
 
 const runtimes = ["io.containerd.runc.v2", "io.containerd.berth.v2"] as const;
 
@@ -200,6 +201,34 @@ for (const { kind, start } of daemonKinds) {
           await ok(["containers", "rm", id]);
         }
       });
+
+      if (runtime === "io.containerd.runc.v2") {
+        // ctr offers --runc-binary for runc's own runtime name only; the Berth shim's
+        // options are checked through the API in go-client-compat.test.ts.
+        test("ctr run --runc-binary runs the container with that runc", async () => {
+          const dir = await tempDir("runc-wrapper-");
+          const log = join(dir, "calls.log");
+          const wrapper = join(dir, "logging-runc");
+          await writeFile(wrapper, `#!/bin/sh\necho "$*" >>${log}\nexec runc "$@"\n`, { mode: 0o755 });
+          const r = await run([
+            "--rm",
+            "--runc-binary",
+            wrapper,
+            image.ref,
+            `${short}-binary`,
+            "echo",
+            "wrapped",
+          ]);
+          assert.equal(r.stdout.trim(), "wrapped");
+          const calls = await readFile(log, "utf8");
+          for (const sub of ["create", "start", "delete"])
+            assert.match(
+              calls,
+              new RegExp(`(^| )${sub} `, "m"),
+              `runc ${sub} through the wrapper:\n${calls}`,
+            );
+        });
+      }
 
       test("bad input: unknown runtime, unknown task, exec on a missing task", async () => {
         const badRuntime = await c([
