@@ -230,6 +230,45 @@ for (const { kind, start } of daemonKinds) {
         });
       }
 
+      test("200000 lines of output arrive whole: exec and run, with and without a TTY", async () => {
+        const id = `${short}-seq`;
+        await run(["-d", image.ref, id, "sleep", "1000"]);
+        const ctrCmd = `/usr/bin/ctr --address ${daemon.address} --namespace ${ns}`;
+        for (const [label, cmd] of [
+          ["exec -t", `${ctrCmd} tasks exec -t --exec-id seq-t ${id} sh -c 'seq 1 200000'`],
+          ["exec", `${ctrCmd} tasks exec --exec-id seq ${id} sh -c 'seq 1 200000'`],
+          [
+            "run -t",
+            `${ctrCmd} run -t --rm --runtime ${runtime} ${image.ref} ${short}-seq-t sh -c 'seq 1 200000'`,
+          ],
+          [
+            "run",
+            `${ctrCmd} run --rm --runtime ${runtime} ${image.ref} ${short}-seq-run sh -c 'seq 1 200000'`,
+          ],
+        ] as const) {
+          // script(1) gives ctr a terminal; its stdin stays open (a pipe), as a user's would.
+          const r = await execa("script", ["-qec", cmd, "/dev/null"], {
+            reject: false,
+            timeout: 120_000,
+            stdin: "pipe",
+            maxBuffer: 64 << 20,
+          });
+          assert.equal(r.exitCode, 0, `${label}: ${r.stdout.slice(0, 500)} ${r.stderr}`);
+          const lines = r.stdout.split("\n").map((l) => l.replace(/\r/g, ""));
+          if (lines.at(-1) === "") lines.pop();
+          const wrong = lines.findIndex((l, i) => l !== String(i + 1));
+          assert.equal(lines.length, 200_000, `${label}: ${lines.length} lines, the last ${lines.at(-1)}`);
+          assert.equal(wrong, -1, `${label}: line ${wrong + 1} is ${JSON.stringify(lines[wrong])}`);
+        }
+        await ok(["tasks", "kill", "-s", "SIGKILL", id]);
+        await waitFor(
+          async () => tasksByName((await ok(["tasks", "ls"])).stdout).get(id)?.STATUS === "STOPPED",
+          { timeoutMs: 15_000, what: `${id} stopped` },
+        );
+        await ok(["tasks", "rm", id]);
+        await ok(["containers", "rm", id]);
+      });
+
       test("bad input: unknown runtime, unknown task, exec on a missing task", async () => {
         const badRuntime = await c([
           "run",
