@@ -174,6 +174,52 @@ for (const { kind, start } of daemonKinds) {
       );
     });
 
+    test("times of snapshots, containers and content keep nanoseconds, and read back the same", async () => {
+      const fraction = (t: string) => /\.(\d+)Z$/.exec(t)?.[1] ?? "";
+      const snapshots = parseTable(
+        (await ctrOk(daemon.address, ["snapshots", "ls"], { namespace: ns })).stdout,
+      );
+      const key = snapshots[0]?.KEY;
+      assert.ok(key, JSON.stringify(snapshots));
+      const info = async () =>
+        JSON.parse((await ctrOk(daemon.address, ["snapshots", "info", key], { namespace: ns })).stdout) as {
+          Created: string;
+          Updated: string;
+        };
+      const first = await info();
+      assert.ok(fraction(first.Created).length > 3, `snapshot created ${first.Created}`);
+      assert.deepEqual(await info(), first);
+      await ctrOk(daemon.address, ["snapshots", "label", key, "berth.test/touched=yes"], { namespace: ns });
+      const labelled = await info();
+      assert.equal(labelled.Created, first.Created, "a label leaves the creation time as it was");
+      assert.ok(fraction(labelled.Updated).length > 3, `snapshot updated ${labelled.Updated}`);
+      assert.notEqual(labelled.Updated, first.Updated);
+
+      const id = `times-${randomBytes(3).toString("hex")}`;
+      await ctrOk(daemon.address, ["containers", "create", image, id, "true"], { namespace: ns });
+      const container = async () =>
+        JSON.parse((await ctrOk(daemon.address, ["containers", "info", id], { namespace: ns })).stdout) as {
+          CreatedAt: string;
+          UpdatedAt: string;
+        };
+      const c1 = await container();
+      assert.ok(fraction(c1.CreatedAt).length > 3, `container created ${c1.CreatedAt}`);
+      assert.deepEqual(await container(), c1);
+      await ctrOk(daemon.address, ["containers", "rm", id], { namespace: ns });
+
+      // Content times through the API: several blobs, at least one off a whole millisecond.
+      const blobs = [];
+      for await (const page of c.content.list({})) blobs.push(...page.info);
+      assert.ok(blobs.length > 0);
+      const subMs = blobs.map(
+        (b) => (b.createdAt as Date & { subMillisecondNanos?: number }).subMillisecondNanos,
+      );
+      assert.ok(
+        subMs.some((n) => (n ?? 0) > 0),
+        `content created with nanoseconds: ${JSON.stringify(subMs)}`,
+      );
+    });
+
     for (const runtime of ["io.containerd.runc.v2", "io.containerd.berth.v2"]) {
       test(`${runtime}: a task's runc options BinaryName and ShimCgroup are applied`, async () => {
         const short = runtime.split(".")[2] ?? runtime;

@@ -22,6 +22,7 @@ import {
   notFound,
   unavailable,
 } from "@berth/client/errdefs";
+import { formatNanos, fromStored, nowStored, toStored } from "../metadata/time.js";
 import { hasErrno } from "../sys/libc.js";
 import { digestHex, isDigest } from "./digest.js";
 import type {
@@ -219,7 +220,7 @@ export class LocalContentStore implements ContentStore {
     } else {
       // Whatever is there has no ref or no data and cannot be resumed.
       await rm(path, { recursive: true, force: true });
-      const now = new Date();
+      const now = fromStored(nowStored());
       // Built aside and renamed into place, so an ingest directory is either whole or absent.
       const staging = join(this.root, "ingest", `.new-${randomBytes(8).toString("hex")}`);
       await mkdir(staging);
@@ -227,8 +228,8 @@ export class LocalContentStore implements ContentStore {
         await writeFile(join(staging, "ref"), ref);
         if (total > 0) await writeFile(join(staging, "total"), String(total));
         if (expected !== "") await writeFile(join(staging, "expected"), expected);
-        await writeFile(join(staging, "startedat"), now.toISOString());
-        await writeFile(join(staging, "updatedat"), now.toISOString());
+        await writeFile(join(staging, "startedat"), toStored(now));
+        await writeFile(join(staging, "updatedat"), toStored(now));
         await writeFile(join(staging, "data"), "");
         await rename(staging, path);
       } catch (err) {
@@ -332,7 +333,7 @@ class LocalContentWriter implements ContentWriter {
       }
       this.hash.update(data);
       this.current.offset += data.byteLength;
-      this.current.updatedAt = new Date();
+      this.current.updatedAt = fromStored(nowStored());
     });
   }
 
@@ -353,7 +354,7 @@ class LocalContentWriter implements ContentWriter {
       }
       this.hash = hash;
       this.current.offset = size;
-      this.current.updatedAt = new Date();
+      this.current.updatedAt = fromStored(nowStored());
     });
   }
 
@@ -405,7 +406,7 @@ class LocalContentWriter implements ContentWriter {
       this.file = undefined;
       try {
         await file.sync();
-        await writeFile(join(this.path, "updatedat"), this.current.updatedAt.toISOString());
+        await writeFile(join(this.path, "updatedat"), toStored(this.current.updatedAt));
       } finally {
         await file.close();
         this.lock.release();
@@ -438,7 +439,8 @@ async function readIngest(path: string): Promise<IngestStatus | undefined> {
   let data: { size: number; mtime: Date };
   try {
     ref = await readFile(join(path, "ref"), "utf8");
-    data = await stat(join(path, "data"));
+    const st = await stat(join(path, "data"), { bigint: true });
+    data = { size: Number(st.size), mtime: fromStored(formatNanos(st.mtimeNs)) };
   } catch (err) {
     if (hasErrno(err, "ENOENT", "ENOTDIR")) return undefined;
     throw err;
@@ -446,7 +448,7 @@ async function readIngest(path: string): Promise<IngestStatus | undefined> {
   const startedAt = await readTimestamp(join(path, "startedat"));
   let updatedAt = await readTimestamp(join(path, "updatedat"));
   // updatedat is written on close, not on every write; the data's mtime may be newer.
-  if (data.mtime > updatedAt) updatedAt = data.mtime;
+  if (toStored(data.mtime) > toStored(updatedAt)) updatedAt = data.mtime;
   const total = Number.parseInt((await readOptional(join(path, "total"))) || "0", 10);
   return {
     ref,
@@ -468,7 +470,7 @@ async function readOptional(path: string): Promise<string> {
 }
 
 async function readTimestamp(path: string): Promise<Date> {
-  const date = new Date(await readOptional(path));
+  const date = fromStored(await readOptional(path));
   return Number.isNaN(date.getTime()) ? new Date(0) : date;
 }
 

@@ -11,18 +11,19 @@ import type {
   IngestStatus,
 } from "../content/store.js";
 import { parseFilters } from "../filters/filters.js";
-import { type RequestContext, nowMs, requireNamespace } from "./context.js";
+import { type RequestContext, requireNamespace } from "./context.js";
 import type { MetadataDB } from "./db.js";
 import type { GcLock } from "./gc-lock.js";
 import { validateDigest } from "./images.js";
 import { applyLabelUpdate, validateLabels } from "./labels.js";
 import type { LeaseStore } from "./leases.js";
 import type { NamespaceStore } from "./namespaces.js";
+import { type StoredTime, fromStored, nowStored } from "./time.js";
 
 interface StoredContent {
   labels: Record<string, string>;
-  createdAt: number;
-  updatedAt: number;
+  createdAt: StoredTime;
+  updatedAt: StoredTime;
 }
 
 interface StoredIngest {
@@ -65,8 +66,8 @@ export class NamespacedContentStore {
       digest,
       size: blob.size,
       labels: rec.labels,
-      createdAt: new Date(rec.createdAt),
-      updatedAt: new Date(rec.updatedAt),
+      createdAt: fromStored(rec.createdAt),
+      updatedAt: fromStored(rec.updatedAt),
     };
   }
 
@@ -83,7 +84,7 @@ export class NamespacedContentStore {
       if (!rec) throw notFound(`content digest ${digest}: not found`);
       const { labels: next, rest } = applyLabelUpdate(rec.labels, labels, fieldpaths);
       if (rest.length > 0) throw notFound(`cannot update ${rest.join(", ")} on content ${digest}`);
-      this.meta.put(["content", ns, digest], { ...rec, labels: next, updatedAt: nowMs() });
+      this.meta.put(["content", ns, digest], { ...rec, labels: next, updatedAt: nowStored() });
     });
     return this.info(ctx, digest);
   }
@@ -107,8 +108,8 @@ export class NamespacedContentStore {
           digest,
           size: blob.size,
           labels: value.labels,
-          createdAt: new Date(value.createdAt),
-          updatedAt: new Date(value.updatedAt),
+          createdAt: fromStored(value.createdAt),
+          updatedAt: fromStored(value.updatedAt),
         });
       } catch (err) {
         if (!isNotFound(err)) throw err;
@@ -190,7 +191,7 @@ export class NamespacedContentStore {
       if (shared && (total === 0 || total === shared.size)) {
         this.meta.write(() => {
           this.namespaces.ensure(ns);
-          const now = nowMs();
+          const now = nowStored();
           this.meta.put(["content", ns, expected], { labels: {}, createdAt: now, updatedAt: now });
           this.leases.holdInContext(ctx, { type: "content", id: expected });
         });
@@ -228,7 +229,7 @@ export class NamespacedContentStore {
           }
           this.meta.write(() => {
             this.namespaces.ensure(ns);
-            const now = nowMs();
+            const now = nowStored();
             const rec = this.record(ns, digest);
             if (rec) throw alreadyExists(`content ${digest}: already exists`);
             this.meta.put(["content", ns, digest], { labels, createdAt: now, updatedAt: now });
