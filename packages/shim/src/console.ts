@@ -85,9 +85,13 @@ export class ConsoleSocket {
   }
 }
 
-/** After the pty hung up: polls this far apart, and stops after this many empty ones. */
+/**
+ * After the pty hung up: polls this far apart, and stops after this many empty ones once
+ * the process has exited (or after the larger number if its exit is never reported).
+ */
 const DRAIN_POLL_MS = 5;
 const DRAIN_QUIET_POLLS = 4;
+const DRAIN_MAX_QUIET_POLLS = 400;
 
 /** Copies between a pty master and the client's FIFOs (or CRI log); stderr is unused with a terminal. */
 export class ConsoleCopy {
@@ -102,6 +106,7 @@ export class ConsoleCopy {
   #done: Promise<void> = Promise.resolve();
   #closed = false;
   #masterGone = false;
+  #processExited = false;
 
   constructor(master: number, stdio: StdioPaths) {
     this.#master = master;
@@ -194,11 +199,13 @@ export class ConsoleCopy {
     return output;
   }
 
-  /** Reads what reaches the hung-up master until it has been empty for DRAIN_QUIET_POLLS polls. */
+  /** Reads what reaches the hung-up master until, the process gone, it has stayed empty a while. */
   async #drain(fd: number, output: PassThrough): Promise<void> {
     const buf = Buffer.allocUnsafe(64 * 1024);
     let quiet = 0;
-    while (quiet < DRAIN_QUIET_POLLS && !this.#closed) {
+    const drained = () =>
+      quiet >= DRAIN_MAX_QUIET_POLLS || (quiet >= DRAIN_QUIET_POLLS && this.#processExited);
+    while (!drained() && !this.#closed) {
       let n = 0;
       try {
         n = readSync(fd, buf, 0, buf.length, null);
@@ -239,6 +246,10 @@ export class ConsoleCopy {
       offset += n;
       if (n === 0) await new Promise((r) => setTimeout(r, 10));
     }
+  }
+
+  processExited(): void {
+    this.#processExited = true;
   }
 
   /** Ignored once the pty is gone: the master descriptor may have been closed (and reused). */
