@@ -93,6 +93,42 @@ for (const { kind, start } of daemonKinds) {
       );
     });
 
+    test("a writer for a blob another namespace has holds it already; its commit records it with the commit's labels", async () => {
+      const data = randomBytes(4000);
+      const digest = sha256(data);
+      const dir = await tempDir("shared-");
+      await writeFile(join(dir, "blob"), data);
+      const otherNs = `${ns}-other`;
+      await ctrOk(daemon.address, ["content", "ingest", "--expected-digest", digest, `first-${digest}`], {
+        namespace: otherNs,
+        inputFile: join(dir, "blob"),
+      });
+      const ref = `shared-${randomBytes(4).toString("hex")}`;
+      async function* requests() {
+        yield { action: WriteAction.STAT, ref, total: data.length, expected: digest };
+        yield {
+          action: WriteAction.COMMIT,
+          ref,
+          offset: data.length,
+          total: data.length,
+          expected: digest,
+          labels: { "berth.test/shared": "yes" },
+        };
+      }
+      const answers = [];
+      for await (const resp of c.content.write(requests())) answers.push(resp);
+      assert.deepEqual(
+        answers.slice(0, 2).map((a) => [a.offset, a.total, a.digest]),
+        [
+          [data.length, data.length, digest],
+          [data.length, data.length, digest],
+        ],
+      );
+      const info = (await c.content.info({ digest })).info;
+      assert.equal(info?.size, data.length);
+      assert.deepEqual(info?.labels, { "berth.test/shared": "yes" });
+    });
+
     test("an ingest ref can be resumed right after its write stream ends, 30 times in a row", async () => {
       const ref = `resume-${randomBytes(4).toString("hex")}`;
       let offset = 0;
