@@ -28,3 +28,13 @@ gen() { # forceLong files...
 }
 gen number "${narrow[@]}"
 gen bigint "${wide[@]}"
+# ts-proto's Timestamp <-> Date conversion keeps milliseconds; containerd's times carry
+# nanoseconds. A Date may carry the nanoseconds below its millisecond as
+# `subMillisecondNanos` (berthd's records do): the conversions keep them both ways.
+mapfile -t stamped < <(grep -rl 'function toTimestamp(date: Date)' "$out" | LC_ALL=C sort)
+for f in "${stamped[@]}"; do
+  perl -0pi -e '
+    s{const nanos = \(date\.getTime\(\) % 1_000\) \* 1_000_000;}{const nanos =\n    (date.getTime() % 1_000) * 1_000_000 + ((date as { subMillisecondNanos?: number }).subMillisecondNanos ?? 0);}g;
+    s{(function fromTimestamp\(t: Timestamp\): Date \{\n(?:.*\n)*?)  return new globalThis\.Date\(millis\);}{$1  const date = new globalThis.Date(millis);\n  const subMillisecondNanos = (t.nanos || 0) % 1_000_000;\n  return subMillisecondNanos === 0 ? date : Object.assign(date, { subMillisecondNanos });}g;
+  ' "$f"
+done

@@ -1,11 +1,13 @@
 import { createHash } from "node:crypto";
 // Typed gRPC clients for a daemon's socket, namespaced by metadata as containerd expects.
+import { ContainersDefinition } from "@berth/api/containerd/services/containers/v1/containers";
 import { ContentDefinition, WriteAction } from "@berth/api/containerd/services/content/v1/content";
 import { DiffDefinition } from "@berth/api/containerd/services/diff/v1/diff";
 import { ImagesDefinition } from "@berth/api/containerd/services/images/v1/images";
 import { LeasesDefinition } from "@berth/api/containerd/services/leases/v1/leases";
 import { NamespacesDefinition } from "@berth/api/containerd/services/namespaces/v1/namespace";
 import { SnapshotsDefinition } from "@berth/api/containerd/services/snapshots/v1/snapshots";
+import { TasksDefinition } from "@berth/api/containerd/services/tasks/v1/tasks";
 import { type Channel, Metadata, createChannel, createClient } from "nice-grpc";
 
 /** Clients for a daemon; resources made through them join `lease`, as real clients' work does (else GC may take them). */
@@ -17,7 +19,9 @@ export function clients(address: string, namespace?: string, lease?: string) {
   const opts = { "*": { metadata } };
   return {
     channel,
+    containers: createClient(ContainersDefinition, channel, opts),
     content: createClient(ContentDefinition, channel, opts),
+    tasks: createClient(TasksDefinition, channel, opts),
     images: createClient(ImagesDefinition, channel, opts),
     snapshots: createClient(SnapshotsDefinition, channel, opts),
     diff: createClient(DiffDefinition, channel, opts),

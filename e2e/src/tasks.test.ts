@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { execa } from "execa";
@@ -13,7 +14,7 @@ import { type DaemonUnderTest, daemonKinds } from "./daemons.js";
 import { ctr, ctrOk, parseTable } from "./fixtures/ctr.js";
 import { type PushedImage, buildSimpleImage } from "./fixtures/images.js";
 import { type Registry, startRegistry } from "./fixtures/registry.js";
-import { waitFor } from "./fixtures/tmp.js";
+import { tempDir, waitFor } from "./fixtures/tmp.js";
 
 const runtimes = ["io.containerd.runc.v2", "io.containerd.berth.v2"] as const;
 
@@ -171,6 +172,101 @@ for (const { kind, start } of daemonKinds) {
         assert.match(r.stdout, /tty-ok/);
         assert.match(r.stdout, /\/dev\/pts\/\d+/);
         assert.match(r.stdout, /^30 100\s*$/m, "the terminal's size reaches the container");
+      });
+
+      test("ctr task kill after runc deleted the container says not found", async () => {
+        // Each shim keeps runc's state under its default root, one directory per namespace.
+        const runcRoot = `${runtime === "io.containerd.berth.v2" ? "/run/berth/runc" : "/run/containerd/runc"}/${ns}`;
+        for (const [id, removeState] of [
+          [`${short}-gone`, "runc delete -f"],
+          [`${short}-stateless`, "rm -rf <root>/<id>"],
+        ] as const) {
+          await run(["-d", image.ref, id, "sleep", "1000"]);
+          const pid = Number(tasksByName((await ok(["tasks", "ls"])).stdout).get(id)?.PID);
+          assert.ok(pid > 0);
+          if (removeState === "runc delete -f") await execa("runc", ["--root", runcRoot, "delete", "-f", id]);
+          else await execa("rm", ["-rf", join(runcRoot, id)]);
+          const kill = await c(["tasks", "kill", "-s", "SIGKILL", id]);
+          assert.notEqual(kill.exitCode, 0, `${removeState}: ${kill.stdout}`);
+          assert.match(kill.stderr, /not found/, `${removeState}: ${kill.stderr}`);
+          // The container's process went with its state, or runs on without it.
+          try {
+            process.kill(pid, "SIGKILL");
+          } catch {}
+          await waitFor(
+            async () => tasksByName((await ok(["tasks", "ls"])).stdout).get(id)?.STATUS === "STOPPED",
+            { timeoutMs: 15_000, what: `${id} stopped` },
+          );
+          await c(["tasks", "rm", "-f", id]);
+          await ok(["containers", "rm", id]);
+        }
+      });
+
+      if (runtime === "io.containerd.runc.v2") {
+        // ctr offers --runc-binary for runc's own runtime name only; the Berth shim's
+        // options are checked through the API in go-client-compat.test.ts.
+        test("ctr run --runc-binary runs the container with that runc", async () => {
+          const dir = await tempDir("runc-wrapper-");
+          const log = join(dir, "calls.log");
+          const wrapper = join(dir, "logging-runc");
+          await writeFile(wrapper, `#!/bin/sh\necho "$*" >>${log}\nexec runc "$@"\n`, { mode: 0o755 });
+          const r = await run([
+            "--rm",
+            "--runc-binary",
+            wrapper,
+            image.ref,
+            `${short}-binary`,
+            "echo",
+            "wrapped",
+          ]);
+          assert.equal(r.stdout.trim(), "wrapped");
+          const calls = await readFile(log, "utf8");
+          for (const sub of ["create", "start", "delete"])
+            assert.match(
+              calls,
+              new RegExp(`(^| )${sub} `, "m"),
+              `runc ${sub} through the wrapper:\n${calls}`,
+            );
+        });
+      }
+
+      test("200000 lines of output arrive whole: exec and run, with and without a TTY", async () => {
+        const id = `${short}-seq`;
+        await run(["-d", image.ref, id, "sleep", "1000"]);
+        const ctrCmd = `/usr/bin/ctr --address ${daemon.address} --namespace ${ns}`;
+        for (const [label, cmd] of [
+          ["exec -t", `${ctrCmd} tasks exec -t --exec-id seq-t ${id} sh -c 'seq 1 200000'`],
+          ["exec", `${ctrCmd} tasks exec --exec-id seq ${id} sh -c 'seq 1 200000'`],
+          [
+            "run -t",
+            `${ctrCmd} run -t --rm --runtime ${runtime} ${image.ref} ${short}-seq-t sh -c 'seq 1 200000'`,
+          ],
+          [
+            "run",
+            `${ctrCmd} run --rm --runtime ${runtime} ${image.ref} ${short}-seq-run sh -c 'seq 1 200000'`,
+          ],
+        ] as const) {
+          // script(1) gives ctr a terminal; its stdin stays open (a pipe), as a user's would.
+          const r = await execa("script", ["-qec", cmd, "/dev/null"], {
+            reject: false,
+            timeout: 120_000,
+            stdin: "pipe",
+            maxBuffer: 64 << 20,
+          });
+          assert.equal(r.exitCode, 0, `${label}: ${r.stdout.slice(0, 500)} ${r.stderr}`);
+          const lines = r.stdout.split("\n").map((l) => l.replace(/\r/g, ""));
+          if (lines.at(-1) === "") lines.pop();
+          const wrong = lines.findIndex((l, i) => l !== String(i + 1));
+          assert.equal(lines.length, 200_000, `${label}: ${lines.length} lines, the last ${lines.at(-1)}`);
+          assert.equal(wrong, -1, `${label}: line ${wrong + 1} is ${JSON.stringify(lines[wrong])}`);
+        }
+        await ok(["tasks", "kill", "-s", "SIGKILL", id]);
+        await waitFor(
+          async () => tasksByName((await ok(["tasks", "ls"])).stdout).get(id)?.STATUS === "STOPPED",
+          { timeoutMs: 15_000, what: `${id} stopped` },
+        );
+        await ok(["tasks", "rm", id]);
+        await ok(["containers", "rm", id]);
       });
 
       test("bad input: unknown runtime, unknown task, exec on a missing task", async () => {

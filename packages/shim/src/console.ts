@@ -1,13 +1,14 @@
-import { constants, closeSync, openSync, write } from "node:fs";
+import { constants, closeSync, openSync, readSync, write } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PassThrough, type Readable } from "node:stream";
 import { ReadStream } from "node:tty";
 import type { CriLogWriter } from "./cri-log.js";
 import { failedPrecondition } from "./errors.js";
 import { CRI_LOG_SCHEME, type StdioPaths, parseStdio } from "./stdio.js";
-import { receiveFds, setWindowSize } from "./sys.js";
+import { dupFd, receiveFds, setWindowSize } from "./sys.js";
 
 // Terminals: runc creates the pty and sends its master over `--console-socket` with
 // SCM_RIGHTS. Node cannot receive descriptors, so the accepted connection is left paused
@@ -84,11 +85,20 @@ export class ConsoleSocket {
   }
 }
 
+/**
+ * After the pty hung up: polls this far apart, and stops after this many empty ones once
+ * the process has exited (or after the larger number if its exit is never reported).
+ */
+const DRAIN_POLL_MS = 5;
+const DRAIN_QUIET_POLLS = 4;
+const DRAIN_MAX_QUIET_POLLS = 400;
+
 /** Copies between a pty master and the client's FIFOs (or CRI log); stderr is unused with a terminal. */
 export class ConsoleCopy {
   readonly #master: number;
   readonly #stdio: StdioPaths;
   #reader: ReadStream | undefined;
+  #output: PassThrough | undefined;
   #out: net.Socket | undefined;
   #criLog: CriLogWriter | undefined;
   #stdinReader: net.Socket | undefined;
@@ -96,6 +106,7 @@ export class ConsoleCopy {
   #done: Promise<void> = Promise.resolve();
   #closed = false;
   #masterGone = false;
+  #processExited = false;
 
   constructor(master: number, stdio: StdioPaths) {
     this.#master = master;
@@ -110,7 +121,7 @@ export class ConsoleCopy {
       const log = await CriLogWriter.open(kind.path, kind.maxLine);
       this.#criLog = log;
       const reader = this.#readMaster();
-      // The master reads EIO once every slave descriptor is closed: that is the end.
+      // The output ends once every slave descriptor is closed and the master is drained.
       // A terminal's output is logged as it is read: a prompt has no newline to wait for.
       this.#done = log.copy(reader, "stdout", { eachRead: true }).then(() => log.close());
     } else if (stdout !== "") {
@@ -122,13 +133,18 @@ export class ConsoleCopy {
       this.#out = out;
       const reader = this.#readMaster();
       this.#done = new Promise<void>((resolve) => {
+        let ended = false;
         const finish = () => {
+          if (ended) return;
+          ended = true;
           reader.unpipe(out);
+          // Done once what was read has reached the FIFO: close() destroys the socket, and
+          // with it any write still queued behind a slow reader (the tail of the output).
+          out.once("finish", resolve);
+          out.once("close", resolve);
           out.end();
-          resolve();
         };
-        // The master reads EIO once every slave descriptor is closed: that is the end.
-        reader.once("error", finish);
+        // The output ends once every slave descriptor is closed and the master is drained.
         reader.once("end", finish);
         reader.once("close", finish);
       });
@@ -150,14 +166,64 @@ export class ConsoleCopy {
     }
   }
 
-  #readMaster(): ReadStream {
+  /**
+   * The master's output, ending once the pty has hung up and been drained. Linux can
+   * report the hang-up (EIO, which Node's tty stream takes as the end) while the last
+   * kilobytes the process wrote are still on their way to the master's buffer; so after
+   * it a second descriptor keeps reading until the pty has stayed empty for a moment,
+   * much as containerd's console keeps reading past EIO until the process is gone.
+   */
+  #readMaster(): Readable {
+    const spare = dupFd(this.#master);
     const reader = new ReadStream(this.#master);
+    const output = new PassThrough();
     this.#reader = reader;
+    this.#output = output;
     reader.on("error", () => {});
+    reader.pipe(output, { end: false });
+    let hungUp = false;
+    const hangUp = () => {
+      if (hungUp) return;
+      hungUp = true;
+      reader.unpipe(output);
+      void this.#drain(spare, output).finally(() => {
+        closeSync(spare);
+        output.end();
+      });
+    };
+    reader.once("end", hangUp);
+    reader.once("error", hangUp);
     reader.once("close", () => {
       this.#masterGone = true;
+      hangUp();
     });
-    return reader;
+    return output;
+  }
+
+  /** Reads what reaches the hung-up master until, the process gone, it has stayed empty a while. */
+  async #drain(fd: number, output: PassThrough): Promise<void> {
+    const buf = Buffer.allocUnsafe(64 * 1024);
+    let quiet = 0;
+    const drained = () =>
+      quiet >= DRAIN_MAX_QUIET_POLLS || (quiet >= DRAIN_QUIET_POLLS && this.#processExited);
+    while (!drained() && !this.#closed) {
+      let n = 0;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== "EIO" && code !== "EAGAIN") return;
+      }
+      if (n > 0) {
+        quiet = 0;
+        if (!output.write(Buffer.from(buf.subarray(0, n)))) {
+          await new Promise((resolve) => output.once("drain", resolve));
+        }
+      } else {
+        quiet++;
+        await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+      }
+    }
   }
 
   async reopenLog(): Promise<void> {
@@ -181,6 +247,10 @@ export class ConsoleCopy {
       offset += n;
       if (n === 0) await new Promise((r) => setTimeout(r, 10));
     }
+  }
+
+  processExited(): void {
+    this.#processExited = true;
   }
 
   /** Ignored once the pty is gone: the master descriptor may have been closed (and reused). */
@@ -213,6 +283,7 @@ export class ConsoleCopy {
     this.#out?.destroy();
     if (this.#reader !== undefined) this.#reader.destroy();
     else closeSync(this.#master);
+    this.#output?.destroy();
     void this.#criLog?.close();
   }
 }

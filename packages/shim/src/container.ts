@@ -188,6 +188,7 @@ export class Container {
         reaper.watch(init.pid, (exit) => onExit(container, init, exit));
       });
       init.io = await startStdio(s, init.stdio);
+      if (init.exited) init.io?.processExited?.();
       container.memoryCgroup = await memoryCgroupOf(init.pid);
       return container;
     } catch (err) {
@@ -246,6 +247,7 @@ export class Container {
       });
       p.state = "running";
       p.io = await startStdio(s, p.stdio);
+      if (p.exited) p.io?.processExited?.();
     } catch (err) {
       if (setup !== undefined && p.io === undefined) abandonStdio(setup);
       if (p.pid === 0) p.releaseWaiters();

@@ -15,6 +15,8 @@ export interface StdioCopy {
   resize?(width: number, height: number): void;
   /** For a `cri-log://` destination: go on in a new file at the same path. */
   reopenLog?(): Promise<void>;
+  /** The process has exited (a pty's output may still be on its way). */
+  processExited?(): void;
 }
 
 export class ShimProcess {
@@ -55,6 +57,7 @@ export class ShimProcess {
     this.exitStatus = status;
     this.exitedAt = at;
     if (this.state !== "deleted") this.state = "stopped";
+    this.io?.processExited?.();
     this.#resolveExit();
   }
 

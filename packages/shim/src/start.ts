@@ -50,16 +50,31 @@ function readOptionsFromStdin(): Buffer {
   }
 }
 
-/** Puts the shim in the cgroup the options name (cgroup v1: every controller hierarchy). */
-async function joinShimCgroup(pid: number, cgroup: string): Promise<void> {
+/**
+ * Puts the shim in the cgroup the options name, as containerd's runc shim does: on cgroup
+ * v2 the one unified hierarchy, on v1 every controller hierarchy where that cgroup exists.
+ */
+export async function joinShimCgroup(pid: number, cgroup: string, fsRoot = "/sys/fs/cgroup"): Promise<void> {
   const hierarchies = (await readFile("/proc/self/cgroup", "utf8"))
     .split("\n")
-    .map((l) => l.split(":")[1])
-    .filter((c): c is string => c !== undefined && c !== "");
-  for (const controllers of hierarchies) {
-    const name = controllers.replace(/^name=/, "");
-    await writeFile(join("/sys/fs/cgroup", name, cgroup, "cgroup.procs"), String(pid)).catch(() => {});
+    .filter((l) => l !== "")
+    .map((l) => l.split(":")[1] ?? "");
+  const unified = hierarchies.every((c) => c === "");
+  const dirs = unified
+    ? [join(fsRoot, cgroup)]
+    : hierarchies.filter((c) => c !== "").map((c) => join(fsRoot, c.replace(/^name=/, ""), cgroup));
+  let joined = 0;
+  for (const dir of dirs) {
+    try {
+      await writeFile(join(dir, "cgroup.procs"), String(pid));
+      joined++;
+    } catch (err) {
+      // v1: the cgroup need not exist in every hierarchy.
+      if (!unified && (err as NodeJS.ErrnoException).code === "ENOENT") continue;
+      throw new Error(`failed to join cgroup ${cgroup}: ${(err as Error).message}`, { cause: err });
+    }
   }
+  if (joined === 0) throw new Error(`failed to load cgroup ${cgroup}: no hierarchy has it`);
 }
 
 /** The daemon's score + 1, so the kernel picks the shim before the daemon (upstream's AdjustOOMScore). */

@@ -189,6 +189,13 @@ export function setCloseOnExec(fd: number): void {
   check("fcntl", `F_SETFD ${fd}`, () => libc().fcntl(fd, F_SETFD, "int", flags | FD_CLOEXEC));
 }
 
+const F_DUPFD_CLOEXEC = 1030;
+
+/** A second descriptor for the same open file (fcntl F_DUPFD_CLOEXEC). */
+export function dupFd(fd: number): number {
+  return check("fcntl", `F_DUPFD_CLOEXEC ${fd}`, () => libc().fcntl(fd, F_DUPFD_CLOEXEC, "int", 0));
+}
+
 export function mount(source: string, target: string, fstype: string, flags: number, data: string): void {
   const subject = `${source} on ${target} (${fstype})`;
   check("mount", subject, () => libc().mount(source, target, fstype, flags, data === "" ? null : data));

@@ -22,6 +22,7 @@ import {
   notFound,
   unavailable,
 } from "@berth/client/errdefs";
+import { formatNanos, fromStored, nowStored, toStored } from "../metadata/time.js";
 import { hasErrno } from "../sys/libc.js";
 import { digestHex, isDigest } from "./digest.js";
 import {
@@ -47,8 +48,14 @@ import {
 // Everything needed to resume an ingest is on disk, so a restarted daemon picks up where
 // the old one stopped. Only the per-ref writer lock lives in memory.
 
+/** Who holds a ref: since when, and, once its writer is closing, that close. */
+interface RefLock {
+  since: Date;
+  closing?: Promise<void>;
+}
+
 export class LocalContentStore implements ContentStore {
-  private readonly locks = new Map<string, Date>();
+  private readonly locks = new Map<string, RefLock>();
 
   private constructor(readonly root: string) {}
 
@@ -121,11 +128,11 @@ export class LocalContentStore implements ContentStore {
     if (expected !== "" && (await exists(this.blobPath(expected)))) {
       throw alreadyExists(`content ${expected}: already exists`);
     }
-    this.lock(ref);
+    const lock = await this.lock(ref);
     try {
-      return await this.openIngest(ref, total, expected);
+      return await this.openIngest(ref, total, expected, lock);
     } catch (err) {
-      this.locks.delete(ref);
+      this.unlock(ref, lock);
       throw err;
     }
   }
@@ -166,16 +173,37 @@ export class LocalContentStore implements ContentStore {
     return join(this.root, "ingest", createHash("sha256").update(ref).digest("hex"));
   }
 
-  private lock(ref: string): void {
-    const since = this.locks.get(ref);
-    if (since) {
-      const held = Date.now() - since.getTime();
-      throw unavailable(`ref ${ref} locked for ${held}ms (since ${since.toISOString()})`);
+  /**
+   * Takes the ref's lock. A writer that is closing (its stream ended) still syncs its
+   * file for a moment; that close is waited for, so a client resuming the ref right after
+   * its stream closed gets the ingest rather than Unavailable, as with containerd, whose
+   * close is done before its stream ends. A writer still open means Unavailable.
+   */
+  private async lock(ref: string): Promise<RefLock> {
+    for (;;) {
+      const held = this.locks.get(ref);
+      if (!held) break;
+      if (!held.closing) {
+        const ms = Date.now() - held.since.getTime();
+        throw unavailable(`ref ${ref} locked for ${ms}ms (since ${held.since.toISOString()})`);
+      }
+      await held.closing;
     }
-    this.locks.set(ref, new Date());
+    const lock: RefLock = { since: new Date() };
+    this.locks.set(ref, lock);
+    return lock;
   }
 
-  private async openIngest(ref: string, total: number, expected: string): Promise<LocalContentWriter> {
+  private unlock(ref: string, lock: RefLock): void {
+    if (this.locks.get(ref) === lock) this.locks.delete(ref);
+  }
+
+  private async openIngest(
+    ref: string,
+    total: number,
+    expected: string,
+    lock: RefLock,
+  ): Promise<LocalContentWriter> {
     const path = this.ingestPath(ref);
     let status = await readIngest(path);
     if (status) {
@@ -193,7 +221,7 @@ export class LocalContentStore implements ContentStore {
     } else {
       // Whatever is there has no ref or no data and cannot be resumed.
       await rm(path, { recursive: true, force: true });
-      const now = new Date();
+      const now = fromStored(nowStored());
       // Built aside and renamed into place, so an ingest directory is either whole or absent.
       const staging = join(this.root, "ingest", `.new-${randomBytes(8).toString("hex")}`);
       await mkdir(staging);
@@ -201,8 +229,8 @@ export class LocalContentStore implements ContentStore {
         await writeFile(join(staging, "ref"), ref);
         if (total > 0) await writeFile(join(staging, "total"), String(total));
         if (expected !== "") await writeFile(join(staging, "expected"), expected);
-        await writeFile(join(staging, "startedat"), now.toISOString());
-        await writeFile(join(staging, "updatedat"), now.toISOString());
+        await writeFile(join(staging, "startedat"), toStored(now));
+        await writeFile(join(staging, "updatedat"), toStored(now));
         await writeFile(join(staging, "data"), "");
         await rename(staging, path);
       } catch (err) {
@@ -221,8 +249,19 @@ export class LocalContentStore implements ContentStore {
       offset += (chunk as Buffer).length;
     }
     const file = await open(dataPath, "r+");
-    const release = () => this.locks.delete(ref);
-    return new LocalContentWriter(this, path, file, hash, { ...status, offset }, release);
+    return new LocalContentWriter(
+      this,
+      path,
+      file,
+      hash,
+      { ...status, offset },
+      {
+        release: () => this.unlock(ref, lock),
+        closing: (done) => {
+          lock.closing ??= done;
+        },
+      },
+    );
   }
 }
 
@@ -255,6 +294,7 @@ class LocalContentWriter implements ContentWriter {
   readonly ref: string;
   private file: FileHandle | undefined;
   private current: IngestStatus;
+  private committed = "";
   // Calls are serialised: a write must land at the offset the previous one left.
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -264,7 +304,7 @@ class LocalContentWriter implements ContentWriter {
     file: FileHandle,
     private hash: Hash,
     status: IngestStatus,
-    private readonly release: () => void,
+    private readonly lock: { release(): void; closing(done: Promise<void>): void },
   ) {
     this.ref = status.ref;
     this.file = file;
@@ -273,6 +313,10 @@ class LocalContentWriter implements ContentWriter {
 
   async status(): Promise<IngestStatus> {
     return { ...this.current };
+  }
+
+  digest(): string {
+    return this.committed || `sha256:${this.hash.copy().digest("hex")}`;
   }
 
   write(data: Uint8Array): Promise<void> {
@@ -290,7 +334,7 @@ class LocalContentWriter implements ContentWriter {
       }
       this.hash.update(data);
       this.current.offset += data.byteLength;
-      this.current.updatedAt = new Date();
+      this.current.updatedAt = fromStored(nowStored());
     });
   }
 
@@ -311,7 +355,7 @@ class LocalContentWriter implements ContentWriter {
       }
       this.hash = hash;
       this.current.offset = size;
-      this.current.updatedAt = new Date();
+      this.current.updatedAt = fromStored(nowStored());
     });
   }
 
@@ -335,6 +379,7 @@ class LocalContentWriter implements ContentWriter {
           throw failedPrecondition(`unexpected commit size ${actual}, expected ${size}`);
         }
         const digest = `sha256:${this.hash.digest("hex")}`;
+        this.committed = digest;
         if (expected !== "" && expected !== digest) {
           throw failedPrecondition(`unexpected commit digest ${digest}, expected ${expected}`);
         }
@@ -350,24 +395,27 @@ class LocalContentWriter implements ContentWriter {
         await rm(this.path, { recursive: true, force: true });
         return digest;
       } finally {
-        this.release();
+        this.lock.release();
       }
     });
   }
 
   close(): Promise<void> {
-    return this.serial(async () => {
+    const done = this.serial(async () => {
       const file = this.file;
       if (!file) return;
       this.file = undefined;
       try {
         await file.sync();
-        await writeFile(join(this.path, "updatedat"), this.current.updatedAt.toISOString());
+        await writeFile(join(this.path, "updatedat"), toStored(this.current.updatedAt));
       } finally {
         await file.close();
-        this.release();
+        this.lock.release();
       }
     });
+    // From now on the ref is as good as free: a new writer waits for this close.
+    this.lock.closing(done.catch(() => undefined));
+    return done;
   }
 
   private open(): FileHandle {
@@ -392,7 +440,8 @@ async function readIngest(path: string): Promise<IngestStatus | undefined> {
   let data: { size: number; mtime: Date };
   try {
     ref = await readFile(join(path, "ref"), "utf8");
-    data = await stat(join(path, "data"));
+    const st = await stat(join(path, "data"), { bigint: true });
+    data = { size: Number(st.size), mtime: fromStored(formatNanos(st.mtimeNs)) };
   } catch (err) {
     if (hasErrno(err, "ENOENT", "ENOTDIR")) return undefined;
     throw err;
@@ -400,7 +449,7 @@ async function readIngest(path: string): Promise<IngestStatus | undefined> {
   const startedAt = await readTimestamp(join(path, "startedat"));
   let updatedAt = await readTimestamp(join(path, "updatedat"));
   // updatedat is written on close, not on every write; the data's mtime may be newer.
-  if (data.mtime > updatedAt) updatedAt = data.mtime;
+  if (toStored(data.mtime) > toStored(updatedAt)) updatedAt = data.mtime;
   const total = Number.parseInt((await readOptional(join(path, "total"))) || "0", 10);
   return {
     ref,
@@ -422,7 +471,7 @@ async function readOptional(path: string): Promise<string> {
 }
 
 async function readTimestamp(path: string): Promise<Date> {
-  const date = new Date(await readOptional(path));
+  const date = fromStored(await readOptional(path));
   return Number.isNaN(date.getTime()) ? new Date(0) : date;
 }
 

@@ -125,6 +125,9 @@ async function* writeStream(
         updatedAt: st.updatedAt,
         offset: st.offset,
         total: total > 0 ? total : st.total,
+        // The digest of what the ingest holds so far, as containerd's writer reports it
+        // (the Go client's Writer.Digest() reads it from every answer).
+        digest: writer.digest(),
       };
       if (action === WriteAction.COMMIT) {
         resp.digest = await writer.commit(total, expected, req.labels);

@@ -42,6 +42,8 @@ export interface WriterOptions {
 export interface ContentWriter {
   readonly ref: string;
   status(): Promise<IngestStatus>;
+  /** Digest of the bytes written so far (of the committed blob once committed). */
+  digest(): string;
   /** Appends at the current offset. */
   write(data: Uint8Array): Promise<void>;
   /** Truncates the ingest to `size` bytes (containerd only allows 0 from the API). */

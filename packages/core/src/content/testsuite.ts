@@ -132,6 +132,36 @@ export function contentStoreSuite(name: string, setup: () => Promise<ContentStor
       assert.equal(await w2.commit(data.length, digest), digest);
     });
 
+    it("reports the digest of what a writer holds so far, across a resume", async () => {
+      const data = randomBytes(10_000);
+      const ref = unique("digest");
+      const w1 = await store.writer(ref, { total: data.length });
+      assert.equal(w1.digest(), sha256Of(Buffer.alloc(0)));
+      await w1.write(data.subarray(0, 4_000));
+      assert.equal(w1.digest(), sha256Of(data.subarray(0, 4_000)));
+      await w1.close();
+      const w2 = await store.writer(ref);
+      assert.equal(w2.digest(), sha256Of(data.subarray(0, 4_000)));
+      await w2.write(data.subarray(4_000));
+      assert.equal(w2.digest(), sha256Of(data));
+      assert.equal(await w2.commit(data.length, ""), sha256Of(data));
+      assert.equal(w2.digest(), sha256Of(data));
+    });
+
+    it("hands a ref to a new writer once the old one starts closing", async () => {
+      const ref = unique("closing");
+      const w1 = await store.writer(ref);
+      await w1.write(Buffer.from("abc"));
+      // The old writer's stream ended; its close is still syncing when the client resumes.
+      const closed = w1.close();
+      const w2 = await store.writer(ref);
+      assert.equal((await w2.status()).offset, 3);
+      await closed;
+      await assert.rejects(store.writer(ref), kind("Unavailable", new RegExp(`ref ${ref} locked`)));
+      await w2.close();
+      await store.abort(ref);
+    });
+
     it("lets only one writer hold a ref", async () => {
       const ref = unique("locked");
       const w1 = await store.writer(ref);

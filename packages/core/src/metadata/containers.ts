@@ -2,11 +2,12 @@
 // running side and live with the runtime manager.
 import { alreadyExists, invalidArgument, notFound } from "@berth/client/errdefs";
 import { parseFilters } from "../filters/filters.js";
-import { type RequestContext, nowMs, requireNamespace } from "./context.js";
+import { type RequestContext, requireNamespace } from "./context.js";
 import type { MetadataDB } from "./db.js";
 import { applyLabelUpdate, validateLabels } from "./labels.js";
 import type { LeaseStore } from "./leases.js";
 import type { NamespaceStore } from "./namespaces.js";
+import { type StoredTime, fromStored, nowStored } from "./time.js";
 
 export interface AnyValue {
   typeUrl: string;
@@ -27,8 +28,8 @@ export interface ContainerRecord {
 }
 
 interface Stored extends Omit<ContainerRecord, "createdAt" | "updatedAt"> {
-  createdAt: number;
-  updatedAt: number;
+  createdAt: StoredTime;
+  updatedAt: StoredTime;
 }
 
 const identifier = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
@@ -51,7 +52,7 @@ function validate(c: Omit<ContainerRecord, "createdAt" | "updatedAt">): void {
 }
 
 function toRecord(s: Stored): ContainerRecord {
-  return { ...s, createdAt: new Date(s.createdAt), updatedAt: new Date(s.updatedAt) };
+  return { ...s, createdAt: fromStored(s.createdAt), updatedAt: fromStored(s.updatedAt) };
 }
 
 export class ContainerStore {
@@ -96,7 +97,7 @@ export class ContainerStore {
       if (this.meta.get(["container", ns, c.id]) !== undefined)
         throw alreadyExists(`container "${c.id}": already exists`);
       this.namespaces.ensure(ns);
-      const now = nowMs();
+      const now = nowStored();
       const s: Stored = { ...c, createdAt: now, updatedAt: now };
       this.meta.put(["container", ns, c.id], s);
       return toRecord(s);
@@ -138,7 +139,7 @@ export class ContainerStore {
         else throw invalidArgument(`cannot update ${JSON.stringify(path)} field on ${JSON.stringify(c.id)}`);
       }
       validate(next);
-      next.updatedAt = nowMs();
+      next.updatedAt = nowStored();
       this.meta.put(["container", ns, c.id], next);
       return toRecord(next);
     });

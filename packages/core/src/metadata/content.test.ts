@@ -58,7 +58,13 @@ test("a second commit of the same bytes in one namespace is AlreadyExists", asyn
   await assert.rejects(w.commit(data.length, "", {}), isAlreadyExists);
 });
 
-test("opening a writer for a digest another namespace has shares it without reading the data", async () => {
-  await assert.rejects(md.content.writer(c, "fetch", data.length, digest), isAlreadyExists);
-  assert.equal((await md.content.info(c, digest)).size, data.length);
+test("a writer for a digest another namespace has holds it already; its commit records it", async () => {
+  const w = await md.content.writer(c, "fetch", data.length, digest);
+  const st = await w.status();
+  assert.equal(st.offset, data.length, "the blob is there without a byte written");
+  await assert.rejects(md.content.info(c, digest), isNotFound, "not recorded before the commit");
+  assert.equal(await w.commit(data.length, digest, { team: "c" }), digest);
+  const info = await md.content.info(c, digest);
+  assert.equal(info.size, data.length);
+  assert.deepEqual(info.labels, { team: "c" });
 });

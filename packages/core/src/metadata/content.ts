@@ -2,7 +2,14 @@
 // recorded per namespace with their labels; an ingest is recorded in the namespace that
 // opened it. Content that exists in another namespace is shared without copying, as
 // containerd's default "shared" policy does.
-import { alreadyExists, invalidArgument, isAlreadyExists, isNotFound, notFound } from "@berth/client/errdefs";
+import {
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  isAlreadyExists,
+  isNotFound,
+  notFound,
+} from "@berth/client/errdefs";
 import {
   BlobExistsError,
   type ContentInfo,
@@ -12,29 +19,42 @@ import {
   type IngestStatus,
 } from "../content/store.js";
 import { parseFilters } from "../filters/filters.js";
-import { type RequestContext, nowMs, requireNamespace } from "./context.js";
+import { type RequestContext, requireNamespace } from "./context.js";
 import type { MetadataDB } from "./db.js";
 import type { GcLock } from "./gc-lock.js";
 import { validateDigest } from "./images.js";
 import { applyLabelUpdate, validateLabels } from "./labels.js";
 import type { LeaseStore } from "./leases.js";
 import type { NamespaceStore } from "./namespaces.js";
+import { type StoredTime, fromStored, nowStored } from "./time.js";
 
 interface StoredContent {
   labels: Record<string, string>;
-  createdAt: number;
-  updatedAt: number;
+  createdAt: StoredTime;
+  updatedAt: StoredTime;
 }
 
 interface StoredIngest {
   /** Ref in the backend store (namespace-qualified so namespaces never collide). */
   backendRef: string;
   expected: string;
+  /**
+   * For an ingest opened outside any lease: when garbage collection may take it (ms since
+   * the epoch). containerd keeps such an ingest 24 hours; a leased one lives with its lease.
+   */
+  expireAt?: number;
+  /** The blob exists in another namespace: a commit records it here without a copy. */
+  shared?: boolean;
 }
+
+/** How long an ingest opened without a lease survives garbage collection, as in containerd. */
+export const UNLEASED_INGEST_TTL_MS = 24 * 60 * 60 * 1000;
 
 export interface NamespacedWriter {
   readonly ref: string;
   status(): Promise<IngestStatus>;
+  /** Digest of the bytes written so far, as containerd's Writer.Digest(). */
+  digest(): string;
   write(data: Uint8Array): Promise<void>;
   truncate(size: number): Promise<void>;
   commit(size: number, expected: string, labels: Record<string, string>): Promise<string>;
@@ -64,8 +84,8 @@ export class NamespacedContentStore {
       digest,
       size: blob.size,
       labels: rec.labels,
-      createdAt: new Date(rec.createdAt),
-      updatedAt: new Date(rec.updatedAt),
+      createdAt: fromStored(rec.createdAt),
+      updatedAt: fromStored(rec.updatedAt),
     };
   }
 
@@ -82,7 +102,7 @@ export class NamespacedContentStore {
       if (!rec) throw notFound(`content digest ${digest}: not found`);
       const { labels: next, rest } = applyLabelUpdate(rec.labels, labels, fieldpaths);
       if (rest.length > 0) throw notFound(`cannot update ${rest.join(", ")} on content ${digest}`);
-      this.meta.put(["content", ns, digest], { ...rec, labels: next, updatedAt: nowMs() });
+      this.meta.put(["content", ns, digest], { ...rec, labels: next, updatedAt: nowStored() });
     });
     return this.info(ctx, digest);
   }
@@ -106,8 +126,8 @@ export class NamespacedContentStore {
           digest,
           size: blob.size,
           labels: value.labels,
-          createdAt: new Date(value.createdAt),
-          updatedAt: new Date(value.updatedAt),
+          createdAt: fromStored(value.createdAt),
+          updatedAt: fromStored(value.updatedAt),
         });
       } catch (err) {
         if (!isNotFound(err)) throw err;
@@ -176,41 +196,142 @@ export class NamespacedContentStore {
 
   /**
    * Opens or resumes the ingest `ref`. When `expected` names content this namespace
-   * already has, throws AlreadyExists; when only another namespace has it, the blob is
-   * shared into this one and AlreadyExists is thrown as well, so nothing is fetched twice.
+   * already has, throws AlreadyExists. When only another namespace has it, the writer is
+   * "shared", as containerd's: it already holds the blob (offset and total are its size,
+   * Status names the expected digest) and a commit records it in this namespace, with the
+   * labels the commit gives, without a byte being copied; writing to it first copies the
+   * blob into a private ingest.
    */
   async writer(ctx: RequestContext, ref: string, total: number, expected: string): Promise<NamespacedWriter> {
     const ns = requireNamespace(ctx);
     if (ref === "") throw invalidArgument("ref must not be empty");
+    const existing = this.meta.get<StoredIngest>(this.ingestKey(ns, ref));
+    const backendRef = existing?.backendRef ?? `${ns}/${ref}`;
+    let shared: ContentInfo | undefined;
     if (expected !== "") {
       validateDigest(expected, "expected");
       if (this.record(ns, expected)) throw alreadyExists(`content ${expected}: already exists`);
-      const shared = await this.backend.info(expected).catch(() => undefined);
-      if (shared && (total === 0 || total === shared.size)) {
-        this.meta.write(() => {
-          this.namespaces.ensure(ns);
-          const now = nowMs();
-          this.meta.put(["content", ns, expected], { labels: {}, createdAt: now, updatedAt: now });
-          this.leases.holdInContext(ctx, { type: "content", id: expected });
-        });
-        throw alreadyExists(`content ${expected}: already exists`);
-      }
+      const blob = await this.backend.info(expected).catch(() => undefined);
+      if (blob && (total === 0 || total === blob.size)) shared = blob;
     }
-    const existing = this.meta.get<StoredIngest>(this.ingestKey(ns, ref));
-    const backendRef = existing?.backendRef ?? `${ns}/${ref}`;
-    const w = await this.backend.writer(backendRef, { total, expected });
+    const w = shared ? undefined : await this.backend.writer(backendRef, { total, expected });
     this.meta.write(() => {
       this.namespaces.ensure(ns);
-      this.meta.put(this.ingestKey(ns, ref), { backendRef, expected } satisfies StoredIngest);
+      const ingest: StoredIngest = { backendRef, expected };
+      if (shared) ingest.shared = true;
+      if (ctx.lease === "") ingest.expireAt = Date.now() + UNLEASED_INGEST_TTL_MS;
+      this.meta.put(this.ingestKey(ns, ref), ingest);
       this.leases.holdInContext(ctx, { type: "ingests", id: ref });
     });
-    return this.wrapWriter(ctx, ns, ref, w);
+    if (w) return this.wrapWriter(ctx, ns, ref, w);
+    return this.sharedWriter(ctx, ns, ref, backendRef, shared as ContentInfo);
+  }
+
+  /** A writer over a blob another namespace has (see writer()). */
+  private sharedWriter(
+    ctx: RequestContext,
+    ns: string,
+    ref: string,
+    backendRef: string,
+    blob: ContentInfo,
+  ): NamespacedWriter {
+    const started = fromStored(nowStored());
+    let own: NamespacedWriter | undefined;
+    // Copies the first `size` bytes of the blob into a private ingest and writes on there.
+    const unshare = async (size: number): Promise<NamespacedWriter> => {
+      if (own) return own;
+      const w = await this.backend.writer(backendRef, { total: blob.size });
+      try {
+        await w.truncate(0);
+        const reader = await this.backend.reader(blob.digest);
+        try {
+          for (let off = 0; off < size; ) {
+            const chunk = await reader.readAt(off, Math.min(1 << 20, size - off));
+            if (chunk.length === 0) break;
+            await w.write(chunk);
+            off += chunk.length;
+          }
+        } finally {
+          await reader.close();
+        }
+      } catch (err) {
+        await w.close().catch(() => undefined);
+        throw err;
+      }
+      this.meta.write(() => {
+        const ing = this.meta.get<StoredIngest>(this.ingestKey(ns, ref));
+        if (ing) this.meta.put(this.ingestKey(ns, ref), { ...ing, shared: undefined, expected: "" });
+      });
+      own = this.wrapWriter(ctx, ns, ref, w);
+      return own;
+    };
+    return {
+      ref,
+      status: async () =>
+        own
+          ? own.status()
+          : {
+              ref,
+              offset: blob.size,
+              total: blob.size,
+              expected: blob.digest,
+              startedAt: started,
+              updatedAt: started,
+            },
+      digest: () => (own ? own.digest() : blob.digest),
+      write: async (data) => {
+        if (!own && data.length === 0) return;
+        await (await unshare(blob.size)).write(data);
+      },
+      truncate: async (size) => {
+        await (own ?? (await unshare(size))).truncate(size);
+      },
+      close: async () => {
+        await own?.close();
+      },
+      commit: async (size, expected, labels) => {
+        if (own) return own.commit(size, expected, labels);
+        validateLabels(labels);
+        if (size !== 0 && size !== blob.size) {
+          throw failedPrecondition(`${JSON.stringify(ref)} failed size validation: ${blob.size} != ${size}`);
+        }
+        if (expected !== "" && expected !== blob.digest) {
+          throw failedPrecondition(
+            `${JSON.stringify(ref)} unexpected digest ${expected}, have ${blob.digest}`,
+          );
+        }
+        return this.gcLock.shared(async () => {
+          this.recordCommit(ctx, ns, ref, blob.digest, labels);
+          return blob.digest;
+        });
+      },
+    };
+  }
+
+  /** The committed blob joins the namespace; the ingest goes, and its lease hold moves to the content. */
+  private recordCommit(
+    ctx: RequestContext,
+    ns: string,
+    ref: string,
+    digest: string,
+    labels: Record<string, string>,
+  ): void {
+    this.meta.write(() => {
+      this.namespaces.ensure(ns);
+      const now = nowStored();
+      if (this.record(ns, digest)) throw alreadyExists(`content ${digest}: already exists`);
+      this.meta.put(["content", ns, digest], { labels, createdAt: now, updatedAt: now });
+      this.meta.remove(this.ingestKey(ns, ref));
+      this.leases.releaseInContext(ctx, { type: "ingests", id: ref });
+      this.leases.holdInContext(ctx, { type: "content", id: digest });
+    });
   }
 
   private wrapWriter(ctx: RequestContext, ns: string, ref: string, w: ContentWriter): NamespacedWriter {
     return {
       ref,
       status: async () => ({ ...(await w.status()), ref }),
+      digest: () => w.digest(),
       write: (data) => w.write(data),
       truncate: (size) => w.truncate(size),
       close: () => w.close(),
@@ -227,16 +348,7 @@ export class NamespacedContentStore {
             else if (isAlreadyExists(err) && expected !== "") digest = expected;
             else throw err;
           }
-          this.meta.write(() => {
-            this.namespaces.ensure(ns);
-            const now = nowMs();
-            const rec = this.record(ns, digest);
-            if (rec) throw alreadyExists(`content ${digest}: already exists`);
-            this.meta.put(["content", ns, digest], { labels, createdAt: now, updatedAt: now });
-            this.meta.remove(this.ingestKey(ns, ref));
-            this.leases.releaseInContext(ctx, { type: "ingests", id: ref });
-            this.leases.holdInContext(ctx, { type: "content", id: digest });
-          });
+          this.recordCommit(ctx, ns, ref, digest, labels);
           return digest;
         });
       },

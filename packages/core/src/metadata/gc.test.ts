@@ -108,12 +108,47 @@ test("content shared from another namespace is not fetched again and survives th
   const d = await put({ ...ctx, lease: "l3" }, "shared");
   const other: RequestContext = { namespace: "gc-other", lease: "" };
   md.leases.create(other, "l4", {});
-  await assert.rejects(md.content.writer({ ...other, lease: "l4" }, "x", 6, d), /already exists/);
-  assert.equal((await md.content.info(other, d)).size, 6);
+  // As containerd's shared writer: it already holds the blob, and a commit records it here.
+  const w = await md.content.writer({ ...other, lease: "l4" }, "x", 6, d);
+  assert.deepEqual(
+    { ...(await w.status()), startedAt: undefined, updatedAt: undefined },
+    { ref: "x", offset: 6, total: 6, expected: d, startedAt: undefined, updatedAt: undefined },
+  );
+  assert.equal(w.digest(), d);
+  // Until committed it is not this namespace's; collection keeps the blob for the ingest.
+  await assert.rejects(md.content.info(other, d), /not found/);
   md.leases.delete(ctx, "l3");
+  await md.gc.collect();
+  assert.equal((await content.info(d)).size, 6);
+  assert.equal(await w.commit(6, d, { "berth.test/shared": "yes" }), d);
+  await w.close();
+  const info = await md.content.info(other, d);
+  assert.equal(info.size, 6);
+  assert.deepEqual(info.labels, { "berth.test/shared": "yes" });
   await md.gc.collect();
   assert.equal((await md.content.info(other, d)).size, 6);
   md.leases.delete(other, "l4");
   await md.gc.collect();
   await assert.rejects(content.info(d), /not found/);
+});
+
+test("an ingest opened outside a lease survives collection (containerd keeps it 24 hours); a leased one goes with its lease", async () => {
+  const loose = await md.content.writer(ctx, "loose-ingest", 10, "");
+  await loose.write(Buffer.from("hello"));
+  await loose.close();
+  md.leases.create(ctx, "l-ingest", {});
+  const leasedCtx = { ...ctx, lease: "l-ingest" };
+  const leased = await md.content.writer(leasedCtx, "leased-ingest", 10, "");
+  await leased.write(Buffer.from("world"));
+  await leased.close();
+
+  await md.gc.collect();
+  assert.equal((await md.content.status(ctx, "loose-ingest")).offset, 5);
+  assert.equal((await md.content.status(ctx, "leased-ingest")).offset, 5);
+
+  md.leases.delete(ctx, "l-ingest");
+  await md.gc.collect();
+  assert.equal((await md.content.status(ctx, "loose-ingest")).offset, 5);
+  await assert.rejects(md.content.status(ctx, "leased-ingest"), /not found/);
+  await md.content.abort(ctx, "loose-ingest");
 });

@@ -104,6 +104,10 @@ export class GarbageCollector {
         if (!liveIngests.has(st.ref)) await this.content.abort(st.ref).catch(ignoreNotFound);
       }
       const liveBlobs = new Set(this.meta.range(["content"]).map((r) => String(r.key[2])));
+      // A shared ingest (see NamespacedContentStore.writer) commits a blob it does not copy.
+      for (const { value } of this.meta.range<{ expected: string; shared?: boolean }>(["ingest"])) {
+        if (value.shared) liveBlobs.add(value.expected);
+      }
       for (const info of await this.content.list()) {
         if (liveBlobs.has(info.digest)) continue;
         await this.content.delete(info.digest).catch(ignoreNotFound);
@@ -183,6 +187,10 @@ export class GarbageCollector {
       if (type === "content") mark(`c|${ns}|${id}`);
       else if (type === "ingests") mark(`i|${ns}|${id}`);
       else if (type.startsWith("snapshots/")) mark(`s|${ns}|${type.slice("snapshots/".length)}|${id}`);
+    }
+    // An ingest opened outside a lease is kept until it expires, as containerd keeps it.
+    for (const { key, value } of this.meta.range<{ expireAt?: number }>(["ingest"])) {
+      if (value.expireAt !== undefined && value.expireAt > now) mark(`i|${key[1]}|${key[2]}`);
     }
     for (const { key, value } of this.meta.range<{
       labels: Record<string, string>;

@@ -1,10 +1,11 @@
 // Image records: a name pointing at a target descriptor (index or manifest), with labels.
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "@berth/client/errdefs";
 import { parseFilters } from "../filters/filters.js";
-import { type RequestContext, nowMs, requireNamespace } from "./context.js";
+import { type RequestContext, requireNamespace } from "./context.js";
 import type { MetadataDB } from "./db.js";
 import { applyLabelUpdate, validateLabels } from "./labels.js";
 import type { NamespaceStore } from "./namespaces.js";
+import { type StoredTime, fromStored, nowStored } from "./time.js";
 
 export interface Descriptor {
   mediaType: string;
@@ -24,8 +25,8 @@ export interface ImageRecord {
 interface Stored {
   labels: Record<string, string>;
   target: Descriptor;
-  createdAt: number;
-  updatedAt: number;
+  createdAt: StoredTime;
+  updatedAt: StoredTime;
 }
 
 export const digestPattern = /^sha256:[a-f0-9]{64}$/;
@@ -54,8 +55,8 @@ export class ImageStore {
       name,
       labels: s.labels,
       target: s.target,
-      createdAt: new Date(s.createdAt),
-      updatedAt: new Date(s.updatedAt),
+      createdAt: fromStored(s.createdAt),
+      updatedAt: fromStored(s.updatedAt),
     };
   }
 
@@ -93,7 +94,7 @@ export class ImageStore {
       if (this.meta.get(["image", ns, image.name]) !== undefined)
         throw alreadyExists(`image "${image.name}": already exists`);
       this.namespaces.ensure(ns);
-      const now = nowMs();
+      const now = nowStored();
       const s: Stored = { labels: image.labels, target: image.target, createdAt: now, updatedAt: now };
       this.meta.put(["image", ns, image.name], s);
       return this.toRecord(ns, image.name, s);
@@ -128,7 +129,7 @@ export class ImageStore {
         }
       }
       validateImage({ name: image.name, labels: next.labels, target: next.target });
-      next.updatedAt = nowMs();
+      next.updatedAt = nowStored();
       this.meta.put(["image", ns, image.name], next);
       return this.toRecord(ns, image.name, next);
     });

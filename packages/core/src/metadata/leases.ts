@@ -7,6 +7,7 @@ import { type RequestContext, nowMs, requireNamespace } from "./context.js";
 import type { MetadataDB } from "./db.js";
 import { validateLabels } from "./labels.js";
 import type { NamespaceStore } from "./namespaces.js";
+import { type StoredTime, fromStored, nowStored } from "./time.js";
 
 export interface LeaseRecord {
   id: string;
@@ -21,7 +22,7 @@ export interface LeaseResource {
 }
 
 interface Stored {
-  createdAt: number;
+  createdAt: StoredTime;
   labels: Record<string, string>;
 }
 
@@ -58,9 +59,9 @@ export class LeaseStore {
       if (this.meta.get(["lease", ns, id]) !== undefined)
         throw alreadyExists(`lease "${id}": already exists`);
       this.namespaces.ensure(ns);
-      const s: Stored = { createdAt: nowMs(), labels };
+      const s: Stored = { createdAt: nowStored(), labels };
       this.meta.put(["lease", ns, id], s);
-      return { id, createdAt: new Date(s.createdAt), labels };
+      return { id, createdAt: fromStored(s.createdAt), labels };
     });
   }
 
@@ -71,7 +72,7 @@ export class LeaseStore {
       .range<Stored>(["lease", ns])
       .map(({ key, value }) => ({
         id: String(key[2]),
-        createdAt: new Date(value.createdAt),
+        createdAt: fromStored(value.createdAt),
         labels: value.labels,
       }))
       .filter((l) => f.match(recordGetter({ id: l.id }, l.labels)));

@@ -11,20 +11,21 @@ import {
 import { parseFilters } from "../filters/filters.js";
 import type { Mount } from "../mount/mount.js";
 import type { SnapshotInfo, SnapshotKind, SnapshotUsage, Snapshotter } from "../snapshots/snapshotter.js";
-import { type RequestContext, nowMs, requireNamespace } from "./context.js";
+import { type RequestContext, requireNamespace } from "./context.js";
 import type { MetadataDB } from "./db.js";
 import type { GcLock } from "./gc-lock.js";
 import { applyLabelUpdate, validateLabels } from "./labels.js";
 import type { LeaseStore } from "./leases.js";
 import type { NamespaceStore } from "./namespaces.js";
+import { type StoredTime, fromStored, nowStored } from "./time.js";
 
 export interface StoredSnapshot {
   backendKey: string;
   kind: SnapshotKind;
   parent: string;
   labels: Record<string, string>;
-  createdAt: number;
-  updatedAt: number;
+  createdAt: StoredTime;
+  updatedAt: StoredTime;
 }
 
 export class NamespacedSnapshotter {
@@ -60,8 +61,8 @@ export class NamespacedSnapshotter {
       kind: s.kind,
       parent: s.parent,
       labels: s.labels,
-      createdAt: new Date(s.createdAt),
-      updatedAt: new Date(s.updatedAt),
+      createdAt: fromStored(s.createdAt),
+      updatedAt: fromStored(s.updatedAt),
     };
   }
 
@@ -81,7 +82,7 @@ export class NamespacedSnapshotter {
       const s = this.get(ns, key);
       const { labels: next, rest } = applyLabelUpdate(s.labels, labels, fieldpaths);
       if (rest.length > 0) throw invalidArgument(`cannot update ${rest.join(", ")} on snapshot ${key}`);
-      const updated = { ...s, labels: next, updatedAt: nowMs() };
+      const updated = { ...s, labels: next, updatedAt: nowStored() };
       this.meta.put(this.key(ns, key), updated);
       return this.info(key, updated);
     });
@@ -157,7 +158,7 @@ export class NamespacedSnapshotter {
         this.namespaces.ensure(ns);
         const bkey = this.nextBackendKey(ns, key);
         // Recorded before the backend creates it, so a crash leaves a record GC can find.
-        const now = nowMs();
+        const now = nowStored();
         this.meta.put(this.key(ns, key), {
           backendKey: bkey,
           kind,
@@ -202,7 +203,7 @@ export class NamespacedSnapshotter {
       });
       await this.backend.commit(bname, s.backendKey, { labels });
       this.meta.write(() => {
-        const now = nowMs();
+        const now = nowStored();
         this.meta.remove(this.key(ns, key));
         this.meta.put(this.key(ns, name), {
           backendKey: bname,

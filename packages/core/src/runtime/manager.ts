@@ -169,6 +169,10 @@ export class RuntimeManager {
     if (!container.spec) throw invalidArgument(`container ${container.id} has no spec`);
     this.creating.add(k);
     const bundle = this.bundleDir(ns, container.id);
+    // The task's own options, else the container's runtime options (what `ctr run
+    // --runc-binary` sets), go to the shim's start and Create, as containerd does.
+    const taskOptions =
+      opts.options && opts.options.typeUrl !== "" ? opts.options : container.runtime.options;
     let closeLog: (() => void) | undefined;
     try {
       const binary = findShimBinary(container.runtime.name, this.cfg.shimDirs);
@@ -190,7 +194,7 @@ export class RuntimeManager {
           grpcAddress: this.cfg.grpcAddress,
           ttrpcAddress: this.cfg.ttrpcAddress,
           publishBinary: this.cfg.publishBinary,
-          options: container.runtime.options,
+          options: taskOptions,
         };
         address =
           basename(binary) === BERTH_SHIM_BINARY ? await launchBerthShim(launch) : await startShim(launch);
@@ -209,7 +213,7 @@ export class RuntimeManager {
         stdin: opts.stdin,
         stdout: opts.stdout,
         stderr: opts.stderr,
-        options: opts.options,
+        options: taskOptions,
       });
       const entry: TaskEntry = {
         namespace: ns,

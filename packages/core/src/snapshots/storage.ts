@@ -1,5 +1,6 @@
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "@berth/client/errdefs";
 import { type Database, type RootDatabase, open } from "lmdb";
+import { type StoredTime, fromStored, nowStored } from "../metadata/time.js";
 import type { SnapshotInfo, SnapshotKind, SnapshotUsage } from "./snapshotter.js";
 
 // The metadata a snapshotter keeps about its own snapshots, in an lmdb file beside the
@@ -15,8 +16,8 @@ export interface SnapshotRecord {
   name: string;
   parent: string;
   labels: Record<string, string>;
-  createdAt: number;
-  updatedAt: number;
+  createdAt: StoredTime;
+  updatedAt: StoredTime;
   /** Usage measured at commit; zero for active snapshots and views. */
   size: number;
   inodes: number;
@@ -108,7 +109,7 @@ export class SnapshotStorage {
       let id = this.meta.get("nextId") ?? 1;
       while (!isFree(id)) id++;
       this.meta.put("nextId", id + 1);
-      const now = Date.now();
+      const now = nowStored();
       const record: SnapshotRecord = {
         id,
         kind,
@@ -138,7 +139,7 @@ export class SnapshotStorage {
       }
       if (name === "") throw invalidArgument("snapshot name must not be empty");
       if (this.get(name)) throw alreadyExists(`snapshot ${name} already exists`);
-      const now = Date.now();
+      const now = nowStored();
       const committed: SnapshotRecord = {
         ...active,
         kind: "committed",
@@ -198,7 +199,7 @@ export class SnapshotStorage {
           }
         }
       }
-      const updated = { ...record, labels: next, updatedAt: Date.now() };
+      const updated = { ...record, labels: next, updatedAt: nowStored() };
       this.snapshots.put(key, updated);
       return updated;
     });
@@ -211,7 +212,7 @@ export function snapshotInfo(record: SnapshotRecord): SnapshotInfo {
     name: record.name,
     parent: record.parent,
     labels: { ...record.labels },
-    createdAt: new Date(record.createdAt),
-    updatedAt: new Date(record.updatedAt),
+    createdAt: fromStored(record.createdAt),
+    updatedAt: fromStored(record.updatedAt),
   };
 }

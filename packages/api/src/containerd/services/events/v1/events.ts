@@ -429,14 +429,17 @@ type DeepPartial<T> = T extends Builtin ? T
 
 function toTimestamp(date: Date): Timestamp {
   const seconds = Math.trunc(date.getTime() / 1_000);
-  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  const nanos =
+    (date.getTime() % 1_000) * 1_000_000 + ((date as { subMillisecondNanos?: number }).subMillisecondNanos ?? 0);
   return { seconds, nanos };
 }
 
 function fromTimestamp(t: Timestamp): Date {
   let millis = (t.seconds || 0) * 1_000;
   millis += (t.nanos || 0) / 1_000_000;
-  return new globalThis.Date(millis);
+  const date = new globalThis.Date(millis);
+  const subMillisecondNanos = (t.nanos || 0) % 1_000_000;
+  return subMillisecondNanos === 0 ? date : Object.assign(date, { subMillisecondNanos });
 }
 
 function fromJsonTimestamp(o: any): Date {
