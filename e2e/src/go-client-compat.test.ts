@@ -112,7 +112,8 @@ for (const { kind, start } of daemonKinds) {
           offset: data.length,
           total: data.length,
           expected: digest,
-          labels: { "berth.test/shared": "yes" },
+          // A root for garbage collection: the test's own lease-less content must outlive it.
+          labels: { "berth.test/shared": "yes", "containerd.io/gc.root": "1" },
         };
       }
       const answers = [];
@@ -126,7 +127,7 @@ for (const { kind, start } of daemonKinds) {
       );
       const info = (await c.content.info({ digest })).info;
       assert.equal(info?.size, data.length);
-      assert.deepEqual(info?.labels, { "berth.test/shared": "yes" });
+      assert.deepEqual(info?.labels, { "berth.test/shared": "yes", "containerd.io/gc.root": "1" });
     });
 
     test("an ingest ref can be resumed right after its write stream ends, 30 times in a row", async () => {
