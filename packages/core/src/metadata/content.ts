@@ -195,13 +195,18 @@ export class NamespacedContentStore {
         throw alreadyExists(`content ${expected}: already exists`);
       }
     }
-    const existing = this.meta.get<StoredIngest>(this.ingestKey(ns, ref));
-    const backendRef = existing?.backendRef ?? `${ns}/${ref}`;
-    const w = await this.backend.writer(backendRef, { total, expected });
-    this.meta.write(() => {
-      this.namespaces.ensure(ns);
-      this.meta.put(this.ingestKey(ns, ref), { backendRef, expected } satisfies StoredIngest);
-      this.leases.holdInContext(ctx, { type: "ingests", id: ref });
+    // Under the GC lock until the ingest is recorded: a collection running meanwhile would
+    // take the new ingest directory for a stray one and remove it under the writer.
+    const w = await this.gcLock.shared(async () => {
+      const existing = this.meta.get<StoredIngest>(this.ingestKey(ns, ref));
+      const backendRef = existing?.backendRef ?? `${ns}/${ref}`;
+      const w = await this.backend.writer(backendRef, { total, expected });
+      this.meta.write(() => {
+        this.namespaces.ensure(ns);
+        this.meta.put(this.ingestKey(ns, ref), { backendRef, expected } satisfies StoredIngest);
+        this.leases.holdInContext(ctx, { type: "ingests", id: ref });
+      });
+      return w;
     });
     return this.wrapWriter(ctx, ns, ref, w);
   }
