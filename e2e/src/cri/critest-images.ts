@@ -61,15 +61,15 @@ function busyboxApplets(): Promise<string[]> {
  * /bin/busybox (a masked /bin/ls must hide ls only, which a symlink would not: runc masks
  * the path it resolves to), busybox's users and groups, the usual top-level directories.
  */
-async function baseLayer(passwd = PASSWD, group = GROUP): Promise<LayerEntry[]> {
+async function baseLayer(passwd = PASSWD, group = GROUP, links: string[] = []): Promise<LayerEntry[]> {
   const busybox = await readBusybox();
   const entries: LayerEntry[] = [];
-  for (const d of ["bin", "dev", "etc", "home", "proc", "root", "sys", "usr", "var", "var/www"])
+  for (const d of ["bin", "dev", "etc", "home", "proc", "root", "sys", "usr", "usr/sbin", "var", "var/www"])
     entries.push({ type: "dir", path: d, mode: d === "root" ? 0o700 : 0o755 });
   entries.push({ type: "dir", path: "tmp", mode: 0o1777 });
   entries.push({ type: "file", path: "bin/busybox", mode: 0o755, content: busybox });
-  for (const a of await busyboxApplets())
-    entries.push({ type: "hardlink", path: `bin/${a}`, target: "bin/busybox" });
+  for (const path of [...(await busyboxApplets()).map((a) => `bin/${a}`), ...links])
+    entries.push({ type: "hardlink", path, target: "bin/busybox", mode: 0o755 });
   entries.push({ type: "file", path: "etc/passwd", mode: 0o644, content: lines(passwd) });
   entries.push({ type: "file", path: "etc/group", mode: 0o644, content: lines(group) });
   return entries;
@@ -169,13 +169,23 @@ function withUser(kind: string, user: string): ImageDefinition {
   return { kind: `critest-${kind}`, layers: base, config: { User: user } };
 }
 
-function webServer(kind: string, dir: string, port: number, cmd?: string[]): ImageDefinition {
+/**
+ * busybox httpd serving a page from `dir` on `port`, as nginx does for the suite: its
+ * process is named nginx (run as /usr/sbin/nginx, a link to busybox, with argv[0] httpd)
+ * and writes /var/run/nginx.pid. `banner` is echoed first (the httpd image's log says "httpd").
+ */
+function webServer(kind: string, dir: string, port: number, banner = ""): ImageDefinition {
+  const serve = `exec -a httpd /usr/sbin/nginx -f -p ${port} -h /${dir}`;
   return {
     kind: `critest-${kind}`,
-    layers: async () => [await baseLayer(), pageLayer(dir, `${kind} served by busybox httpd`)],
+    layers: async () => [
+      // The link in busybox's own layer: Berth refuses a hard link to a lower layer's file.
+      await baseLayer(PASSWD, GROUP, ["usr/sbin/nginx"]),
+      [{ type: "dir", path: "var/run", mode: 0o755 }, ...pageLayer(dir, `${kind} served by busybox httpd`)],
+    ],
     config: {
       ExposedPorts: { [`${port}/tcp`]: {} },
-      Cmd: cmd ?? ["httpd", "-f", "-v", "-p", String(port), "-h", `/${dir}`],
+      Cmd: ["sh", "-c", `${banner ? `echo '${banner}'; ` : ""}echo $$ > /var/run/nginx.pid; ${serve}`],
     },
   };
 }
@@ -200,11 +210,7 @@ export function critestImages(): CritestImage[] {
     {
       path: "e2e-test-images/httpd",
       tags: ["2.4.39-4"],
-      image: webServer("httpd", "usr/local/apache2/htdocs", 80, [
-        "sh",
-        "-c",
-        "echo 'httpd: serving /usr/local/apache2/htdocs on port 80'; exec httpd -f -p 80 -h /usr/local/apache2/htdocs",
-      ]),
+      image: webServer("httpd", "usr/local/apache2/htdocs", 80, "httpd: serving on port 80"),
     },
     // A setuid-root program printing its effective uid (NoNewPrivs specs).
     {
