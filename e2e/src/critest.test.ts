@@ -33,7 +33,7 @@ const PARALLEL = Number(process.env.BERTH_CRITEST_PARALLEL ?? 4);
 const SEED = 20240101;
 const FOCUS = process.env.BERTH_CRITEST_FOCUS;
 /** A whole run's bound (ginkgo's own --timeout, and a little more for the process). */
-const RUN_TIMEOUT_MS = 10 * 60_000;
+const RUN_TIMEOUT_MS = 6 * 60_000;
 
 /**
  * Specs Berth fails for a reason fixed on another branch: reported, not asserted, until then.
