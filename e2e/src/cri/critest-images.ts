@@ -170,20 +170,12 @@ function withUser(kind: string, user: string): ImageDefinition {
 }
 
 /**
- * busybox httpd serving a page from `dir` on `port`, as nginx does for the suite: the
- * server's process is named nginx (run as /usr/sbin/nginx, a link to busybox, with argv[0]
- * httpd) and its pid is in /var/run/nginx.pid; the container's first process stays a shell
- * whose command line says "nginx: master process", as nginx's master does. `banner` is
- * echoed first (the httpd image's log must say "httpd").
+ * busybox httpd serving a page from `dir` on `port`, as nginx does for the suite: its
+ * process is named nginx (run as /usr/sbin/nginx, a link to busybox, with argv[0] httpd)
+ * and writes /var/run/nginx.pid. `banner` is echoed first (the httpd image's log says "httpd").
  */
 function webServer(kind: string, dir: string, port: number, banner = ""): ImageDefinition {
-  const script = [
-    ...(banner ? [`echo '${banner}'`] : []),
-    `exec -a httpd /usr/sbin/nginx -f -p ${port} -h /${dir} &`,
-    "echo $! > /var/run/nginx.pid",
-    `trap 'kill $!; exit 0' TERM`,
-    "wait",
-  ].join("; ");
+  const serve = `exec -a httpd /usr/sbin/nginx -f -p ${port} -h /${dir}`;
   return {
     kind: `critest-${kind}`,
     layers: async () => [
@@ -193,7 +185,7 @@ function webServer(kind: string, dir: string, port: number, banner = ""): ImageD
     ],
     config: {
       ExposedPorts: { [`${port}/tcp`]: {} },
-      Cmd: ["sh", "-c", script, "nginx: master process"],
+      Cmd: ["sh", "-c", `${banner ? `echo '${banner}'; ` : ""}echo $$ > /var/run/nginx.pid; ${serve}`],
     },
   };
 }
