@@ -25,7 +25,7 @@ import { CRITEST_REGISTRY_HOSTS, pushCritestImages } from "./cri/critest-images.
 import { type TestNetwork, createTestNetwork } from "./cri/network.js";
 import { peerTool, peerVersions } from "./fixtures/peers.js";
 import { type Registry, startRegistry } from "./fixtures/registry.js";
-import { tempDir } from "./fixtures/tmp.js";
+import { removeDir, tempDir } from "./fixtures/tmp.js";
 
 /** ginkgo processes: most specs wait (on containers, timeouts, polling), so more than the 2 cores. */
 const PARALLEL = Number(process.env.BERTH_CRITEST_PARALLEL ?? 4);
@@ -131,6 +131,7 @@ async function runCritest(rt: CriRuntime, address: string, version: string, tag:
   const run = { stack: rt.name, version, specs, suiteFailures, seconds };
   if (suiteFailures.length > 0 || specs.some((s) => s.state !== "passed" && s.state !== "skipped"))
     await keepRun(tag, rt, log);
+  await removeDir(dir);
   return run;
 }
 
