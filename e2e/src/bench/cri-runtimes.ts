@@ -28,6 +28,8 @@ export interface CriRuntime {
   /** The CRI socket's path. */
   address: string;
   client: CriClient;
+  /** The CRI socket the client talks to (for other CRI clients: critest, crictl). */
+  address?: string;
   /** The daemons, by name: berthd and berth-cri, or containerd. */
   daemons(): Array<{ name: string; pid: number }>;
   shimPids(): number[];
@@ -140,6 +142,8 @@ export interface BerthRuntimeOptions {
   registryHost: string;
   /** berth-cri's `shim` config (policy, poolSize); its defaults otherwise. */
   shim?: { policy: string; poolSize: number };
+  /** Registry hosts whose pulls go to the local registry instead (berth-cri's `registry.mirrors`). */
+  mirroredHosts?: string[];
 }
 
 /** berth-cri on berthd, with Berth's shim. */
@@ -154,6 +158,9 @@ export async function startBerthRuntime(options: BerthRuntimeOptions): Promise<C
       cniConfDir: options.network.confDir,
       sandboxImage: options.images.pause,
       plainHttp: [options.registryHost],
+      mirrors: Object.fromEntries(
+        (options.mirroredHosts ?? []).map((h) => [h, [`http://${options.registryHost}`]]),
+      ),
       config: { logLevel: BENCH_LOG_LEVEL, ...(options.shim ? { shim: options.shim } : {}) },
     });
   } catch (err) {
@@ -167,6 +174,7 @@ export async function startBerthRuntime(options: BerthRuntimeOptions): Promise<C
     name: options.name,
     address: criDaemon.address,
     client,
+    address: criDaemon.address,
     daemons: () => [
       { name: "berthd", pid: berthd.pid },
       { name: "berth-cri", pid: criDaemon.pid },
@@ -187,20 +195,25 @@ export async function startBerthRuntime(options: BerthRuntimeOptions): Promise<C
  * Without it runc cannot give the pause process containerd's -998 on a node that lacks
  * CAP_SYS_RESOURCE (berth-cri clamps to its own score there already). The fixture's CRI
  * config puts the streaming server on 127.0.0.1, on a free port, without TLS
- * (`enable_tls_streaming` is false by default), as berth-cri's is.
+ * (`enable_tls_streaming` is false by default), as berth-cri's is. Pulls from
+ * `mirroredHosts` go to the local registry too: their hosts.toml names it as the server, so
+ * containerd has no upstream to fall back to.
  */
 export async function startContainerdRuntime(
   network: TestNetwork,
   images: BenchImages,
   registryHost: string,
+  mirroredHosts: string[] = [],
 ): Promise<CriRuntime> {
   // containerd reaches the plain-HTTP registry through a hosts.toml of its own.
   const hostsDir = await tempDir("bench-cri-hosts-");
-  await mkdir(join(hostsDir, registryHost));
-  await writeFile(
-    join(hostsDir, registryHost, "hosts.toml"),
-    `server = "http://${registryHost}"\n\n[host."http://${registryHost}"]\n  capabilities = ["pull", "resolve"]\n`,
-  );
+  for (const host of [registryHost, ...mirroredHosts]) {
+    await mkdir(join(hostsDir, host));
+    await writeFile(
+      join(hostsDir, host, "hosts.toml"),
+      `server = "http://${registryHost}"\n\n[host."http://${registryHost}"]\n  capabilities = ["pull", "resolve"]\n`,
+    );
+  }
   let c: Containerd | undefined;
   let proc: ManagedProcess | undefined;
   try {
@@ -253,6 +266,7 @@ export async function startContainerdRuntime(
     name: "containerd 1.6",
     address: fixture.address,
     client,
+    address: fixture.address,
     daemons: () => [{ name: "containerd", pid: daemon.pid }],
     shimPids: () => shimPids(fixture.address),
     logFiles: () => [fixture.logFile],

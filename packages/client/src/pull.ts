@@ -1,6 +1,6 @@
 // Pull: resolve a reference on its registry, fetch the index, the manifest for this
-// platform, its config and layers into the daemon's content store under a lease, record
-// the image, and unpack its layers into snapshots. Blobs, labels, snapshots and the
+// platform, its config and layers into the daemon's content store under a lease, unpack
+// its layers into snapshots, and record the image. Blobs, labels, snapshots and the
 // image record are exactly what containerd's own client leaves behind, so GC and `ctr`
 // see the same things whichever client pulled.
 
@@ -269,10 +269,11 @@ class PullJob {
     // Its failure is handled below; until then it must not count as unhandled.
     unpacking?.catch(() => undefined);
     try {
+      // The record comes last, as containerd's client makes it: an image that is listed is
+      // also unpacked, so a CRI client that finds it can create a container from it at once.
       await content;
-      const image = await createOrUpdateImage(this.#conn, name, plain(top), this.#options.labels ?? {});
       await unpacking;
-      return image;
+      return await createOrUpdateImage(this.#conn, name, plain(top), this.#options.labels ?? {});
     } catch (err) {
       this.#abort.abort(err);
       await Promise.allSettled([content, unpacking]);

@@ -45,7 +45,9 @@ export class OomWatcher {
     }
     const old = this.#watched.get(id);
     if (old !== undefined) closeSync(old.fd);
-    this.#watched.set(id, { fd, kills });
+    // Counted from 0: the container's cgroup is its own and new at start, and a process
+    // killed between runc start and this call has already raised the counter.
+    this.#watched.set(id, { fd, kills: 0 });
     if (this.#timer === undefined) {
       this.#timer = setInterval(() => void this.poll(), this.#intervalMs);
       this.#timer.unref();

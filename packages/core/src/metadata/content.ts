@@ -214,14 +214,19 @@ export class NamespacedContentStore {
       const blob = await this.backend.info(expected).catch(() => undefined);
       if (blob && (total === 0 || total === blob.size)) shared = blob;
     }
-    const w = shared ? undefined : await this.backend.writer(backendRef, { total, expected });
-    this.meta.write(() => {
-      this.namespaces.ensure(ns);
-      const ingest: StoredIngest = { backendRef, expected };
-      if (shared) ingest.shared = true;
-      if (ctx.lease === "") ingest.expireAt = Date.now() + UNLEASED_INGEST_TTL_MS;
-      this.meta.put(this.ingestKey(ns, ref), ingest);
-      this.leases.holdInContext(ctx, { type: "ingests", id: ref });
+    // Under the GC lock until the ingest is recorded: a collection running meanwhile would
+    // take the new ingest directory for a stray one and remove it under the writer.
+    const w = await this.gcLock.shared(async () => {
+      const w = shared ? undefined : await this.backend.writer(backendRef, { total, expected });
+      this.meta.write(() => {
+        this.namespaces.ensure(ns);
+        const ingest: StoredIngest = { backendRef, expected };
+        if (shared) ingest.shared = true;
+        if (ctx.lease === "") ingest.expireAt = Date.now() + UNLEASED_INGEST_TTL_MS;
+        this.meta.put(this.ingestKey(ns, ref), ingest);
+        this.leases.holdInContext(ctx, { type: "ingests", id: ref });
+      });
+      return w;
     });
     if (w) return this.wrapWriter(ctx, ns, ref, w);
     return this.sharedWriter(ctx, ns, ref, backendRef, shared as ContentInfo);

@@ -1,7 +1,7 @@
 import type { TasksServiceImplementation } from "@berth/api/containerd/services/tasks/v1/tasks";
 // containerd.services.tasks.v1.Tasks: each call goes to the task's shim over ttrpc.
 import type { Process } from "@berth/api/containerd/types/task/task";
-import { invalidArgument, notImplemented } from "@berth/client/errdefs";
+import { invalidArgument, isNotFound, notImplemented } from "@berth/client/errdefs";
 import type { Logger } from "@berth/client/log";
 import { parseFilters, recordGetter } from "../filters/filters.js";
 import type { ContainerStore } from "../metadata/containers.js";
@@ -144,7 +144,15 @@ export function tasksService(
       const metrics = [];
       for (const t of runtime.list(ns)) {
         if (!f.match(recordGetter({ id: t.id, namespace: ns }))) continue;
-        const s = await t.api.stats({ id: t.id });
+        // A task that went (or is not there yet) in its shim is left out, as containerd does,
+        // rather than failing the metrics of every other task.
+        let s: Awaited<ReturnType<typeof t.api.stats>>;
+        try {
+          s = await t.api.stats({ id: t.id });
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+          continue;
+        }
         metrics.push({ timestamp: new Date(), id: t.id, data: s.stats });
       }
       return { metrics };

@@ -11,7 +11,7 @@
 // is still in a FIFO nobody holds open is then gone, so the output of a container that
 // exits while berth-cri is away is lost.
 
-import { constants, close, open, openSync } from "node:fs";
+import { constants, open, openSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import net from "node:net";
 import { join } from "node:path";
@@ -86,9 +86,9 @@ export async function removeFifoSet(set: FifoSet): Promise<void> {
 }
 
 export interface PendingReader {
-  /** Resolves with the read end once a writer has opened the FIFO. */
+  /** The read end; its data comes once a writer has opened the FIFO. */
   readonly stream: Promise<net.Socket>;
-  /** Gives up: a pending open returns and is closed, an opened stream is destroyed. */
+  /** Gives up: the stream is destroyed. */
   cancel(): void;
 }
 
@@ -99,23 +99,22 @@ function socketOn(fd: number): net.Socket {
 }
 
 /**
- * Opens the read end of `path`, waiting (in libuv's thread pool, not the event loop) for
- * the shim to open the write end. Call before creating the task or exec: containerd's
- * runc shim opens its end blocking, so the task create call waits for this reader.
+ * Opens the read end of `path` for a writer still to come. Call before creating the task
+ * or exec: containerd's runc shim opens its end blocking, so the task create call waits
+ * for this reader. The open is non-blocking, and epoll reports no hang-up on a FIFO that
+ * never had a writer, so the stream waits for the shim's first bytes and ends only once
+ * every writer has closed. (A blocking open would hold one of libuv's four pool threads
+ * until the writer came: a few execs whose writer is late, or never comes, starved every
+ * other file operation of the daemon, the open that releases them included.)
  */
 export function openReaderWaiting(path: string): PendingReader {
-  let cancelled = false;
   let socket: net.Socket | undefined;
-  let settled = false;
+  let cancelled = false;
   const stream = new Promise<net.Socket>((resolve, reject) => {
-    open(path, constants.O_RDONLY, (err, fd) => {
-      settled = true;
+    open(path, constants.O_RDONLY | constants.O_NONBLOCK, (err, fd) => {
       if (err) return reject(err);
-      if (cancelled) {
-        close(fd, () => undefined);
-        return reject(new Error(`stopped waiting for a writer on ${path}`));
-      }
       socket = socketOn(fd);
+      if (cancelled) socket.destroy();
       resolve(socket);
     });
   });
@@ -123,14 +122,8 @@ export function openReaderWaiting(path: string): PendingReader {
   return {
     stream,
     cancel() {
-      if (cancelled) return;
       cancelled = true;
       socket?.destroy();
-      if (settled) return;
-      // A writer that opens and closes at once releases the waiting open.
-      open(path, constants.O_WRONLY | constants.O_NONBLOCK, (err, fd) => {
-        if (!err) close(fd, () => undefined);
-      });
     },
   };
 }

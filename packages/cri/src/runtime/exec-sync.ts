@@ -81,6 +81,7 @@ export async function execSync(
   const out = new Collector();
   const err = new Collector();
   let added = false;
+  let timer: NodeJS.Timeout | undefined;
   try {
     await cri.containerd.tasks.exec({
       containerId: c.meta.id,
@@ -93,7 +94,11 @@ export async function execSync(
     });
     added = true;
     const timeoutMs = Number(req.timeout) * 1000;
-    const deadline = timeoutMs > 0 ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : signal;
+    // A timer of our own, not AbortSignal.timeout(): Node 20 may collect a timeout signal
+    // that only AbortSignal.any() refers to, and then the deadline never came.
+    const expiry = new AbortController();
+    if (timeoutMs > 0) timer = setTimeout(() => expiry.abort(new Error("exec timeout")), timeoutMs);
+    const deadline = timeoutMs > 0 ? AbortSignal.any([signal, expiry.signal]) : signal;
     // The wait is in flight before start, so even an instant exit is seen.
     const waiting = cri.containerd.tasks.wait({ containerId: c.meta.id, execId }, { signal: deadline });
     waiting.catch(() => undefined);
@@ -125,6 +130,7 @@ export async function execSync(
     }
     return { stdout: out.data, stderr: err.data, exitCode };
   } finally {
+    clearTimeout(timer);
     stdout.cancel();
     stderr.cancel();
     if (added) await deleteExec(cri, c.meta.id, execId);
