@@ -28,8 +28,6 @@ export interface CriRuntime {
   /** The CRI socket's path. */
   address: string;
   client: CriClient;
-  /** The CRI socket the client talks to (for other CRI clients: critest, crictl). */
-  address?: string;
   /** The daemons, by name: berthd and berth-cri, or containerd. */
   daemons(): Array<{ name: string; pid: number }>;
   shimPids(): number[];
@@ -174,7 +172,6 @@ export async function startBerthRuntime(options: BerthRuntimeOptions): Promise<C
     name: options.name,
     address: criDaemon.address,
     client,
-    address: criDaemon.address,
     daemons: () => [
       { name: "berthd", pid: berthd.pid },
       { name: "berth-cri", pid: criDaemon.pid },
@@ -266,7 +263,6 @@ export async function startContainerdRuntime(
     name: "containerd 1.6",
     address: fixture.address,
     client,
-    address: fixture.address,
     daemons: () => [{ name: "containerd", pid: daemon.pid }],
     shimPids: () => shimPids(fixture.address),
     logFiles: () => [fixture.logFile],
