@@ -141,20 +141,22 @@ export function tasksService(
     async metrics(req, call) {
       const ns = requireNamespace(requestContext(call));
       const f = parseFilters(req.filters);
-      const metrics = [];
-      for (const t of runtime.list(ns)) {
-        if (!f.match(recordGetter({ id: t.id, namespace: ns }))) continue;
-        // A task that went (or is not there yet) in its shim is left out, as containerd does,
-        // rather than failing the metrics of every other task.
-        let s: Awaited<ReturnType<typeof t.api.stats>>;
-        try {
-          s = await t.api.stats({ id: t.id });
-        } catch (err) {
-          if (!isNotFound(err)) throw err;
-          continue;
-        }
-        metrics.push({ timestamp: new Date(), id: t.id, data: s.stats });
-      }
+      // Asked of every shim at once. A task that went (or is not there yet) in its shim is
+      // left out, and one whose shim fails is logged and left out, as containerd does:
+      // one sick shim must not blind kubelet's stats of every other task.
+      const tasks = runtime.list(ns).filter((t) => f.match(recordGetter({ id: t.id, namespace: ns })));
+      const answers = await Promise.all(
+        tasks.map(async (t) => {
+          try {
+            const s = await t.api.stats({ id: t.id });
+            return { timestamp: new Date(), id: t.id, data: s.stats };
+          } catch (err) {
+            if (!isNotFound(err)) log.error("collecting metrics failed", { id: t.id, error: String(err) });
+            return undefined;
+          }
+        }),
+      );
+      const metrics = answers.filter((m) => m !== undefined);
       return { metrics };
     },
     async wait(req, call) {
