@@ -210,7 +210,12 @@ export class NamespacedContentStore {
     let shared: ContentInfo | undefined;
     if (expected !== "") {
       validateDigest(expected, "expected");
-      if (this.record(ns, expected)) throw alreadyExists(`content ${expected}: already exists`);
+      if (this.record(ns, expected)) {
+        // As containerd: the caller's lease holds the blob it found, so that a removal
+        // elsewhere (an image deleted meanwhile) cannot collect it under its pull.
+        this.meta.write(() => this.leases.holdInContext(ctx, { type: "content", id: expected }));
+        throw alreadyExists(`content ${expected}: already exists`);
+      }
       const blob = await this.backend.info(expected).catch(() => undefined);
       if (blob && (total === 0 || total === blob.size)) shared = blob;
     }
