@@ -5,8 +5,8 @@
 // restarts kubelet does not notice, and a removed manifest that leaves nothing behind.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
-import { rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { copyFile, rm, writeFile } from "node:fs/promises";
+import { basename, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { execa } from "execa";
@@ -121,12 +121,16 @@ async function crictl(socket: string, args: string[]): Promise<string> {
 }
 
 async function crictlPods(socket: string): Promise<CrictlPod[]> {
-  return (JSON.parse(await crictl(socket, ["pods", "-o", "json"])) as { items: CrictlPod[] }).items;
+  return (
+    (JSON.parse(await crictl(socket, ["pods", "-o", "json"])) as { items: CrictlPod[] | null }).items ?? []
+  );
 }
 
 async function crictlContainers(socket: string): Promise<CrictlContainer[]> {
-  return (JSON.parse(await crictl(socket, ["ps", "-a", "-o", "json"])) as { containers: CrictlContainer[] })
-    .containers;
+  return (
+    (JSON.parse(await crictl(socket, ["ps", "-a", "-o", "json"])) as { containers: CrictlContainer[] | null })
+      .containers ?? []
+  );
 }
 
 /** The lines of a CRI log file's records (`<time> <stream> <F|P> <text>`), text only. */
@@ -202,6 +206,8 @@ for (const stack of ["berth", "containerd"] as const) {
         }).catch(() => undefined);
         if (process.env.KEEP_KUBELET_LOG) {
           await writeFile(`/tmp/kubelet-${stack}.log`, await kubelet.log()).catch(() => undefined);
+          for (const f of rt.logFiles())
+            await copyFile(f, `/tmp/kubelet-${stack}-${basename(f)}`).catch(() => undefined);
         }
         await kubelet.stop();
       }
@@ -295,18 +301,16 @@ for (const stack of ["berth", "containerd"] as const) {
         `${NAMESPACE}_${podName("crash")}_${await uidOf("crash")}`,
         "crasher",
       );
-      const files = readdirSync(dir).sort();
-      assert.ok(files.includes("0.log") && files.includes("1.log"), `log files ${files.join(", ")}`);
-      const attempt0 = logTexts(readFileSync(join(dir, "0.log"), "utf8"));
-      assert.equal(attempt0.length, 1);
-      assert.match(attempt0[0] ?? "", /^crashing-attempt-\d+$/);
-      // crictl logs --previous reads the last exited attempt through the runtime's log path.
+      // kubelet keeps the newest exited attempt (and its log) for `kubectl logs --previous`.
       const exited = (await crictlContainers(socket))
         .filter(
           (c) => c.labels["io.kubernetes.pod.name"] === podName("crash") && c.state === "CONTAINER_EXITED",
         )
         .sort((a, b) => b.metadata.attempt - a.metadata.attempt)[0];
-      assert.ok(exited, "an exited crasher container");
+      assert.ok(exited && exited.metadata.attempt >= 1, "an exited crasher container of a restarted attempt");
+      const previous = logTexts(readFileSync(join(dir, `${exited.metadata.attempt}.log`), "utf8"));
+      assert.equal(previous.length, 1, `${exited.metadata.attempt}.log: ${previous.join(" | ")}`);
+      assert.match(previous[0] ?? "", /^crashing-attempt-\d+$/);
       assert.match(await crictl(socket, ["logs", exited.id]), /crashing-attempt-\d+/);
       await rm(join(kubelet.manifestDir, "crash.json"));
     });
