@@ -99,7 +99,7 @@ function webPod(image: string): string {
 
 function crashPod(image: string): string {
   return staticPod("crash", [
-    { name: "crasher", image, command: ["sh", "-c", "echo crashing-attempt-$(date +%s%N); exit 3"] },
+    { name: "crasher", image, command: ["sh", "-c", "echo crashing-attempt-$(date +%s); exit 3"] },
   ]);
 }
 
@@ -162,7 +162,7 @@ for (const stack of ["berth", "containerd"] as const) {
     const node = `node-${stack}`;
     const podName = (name: string) => `${name}-${node}`;
 
-    const pods = async () => (await kubelet.get<{ items: Pod[] }>("/pods")).items;
+    const pods = async () => (await kubelet.get<{ items: Pod[] | null }>("/pods")).items ?? [];
     const pod = async (name: string) => {
       const p = (await pods()).find((x) => x.metadata.name === podName(name));
       if (!p) throw new Error(`kubelet has no pod ${podName(name)}`);
