@@ -57,7 +57,7 @@ for t in "${tools[@]}"; do
         printf 'package main\n\nfunc main() {}\n' >main.go &&
         { echo "require $module $version"; echo "replace ("
           sed -n "s|^\t\(k8s.io/[^ ]*\) => ./staging/.*|\t\1 => \1 $staging|p" "$mod"; echo ")"; } >>go.mod &&
-        go mod tidy >/dev/null && go get "$package@$version" >/dev/null &&
+        go mod tidy >/dev/null && go get "$package@$version" 2>&1 >/dev/null | { grep -v "^go: added" >&2 || true; } &&
         go build -o "$tmp/$name" -ldflags "-X k8s.io/component-base/version.gitVersion=$version \
           -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor \
           -X k8s.io/component-base/version.gitTreeState=clean" "$package")
