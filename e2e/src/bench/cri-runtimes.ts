@@ -33,6 +33,8 @@ export interface CriRuntime {
   shimPids(): number[];
   /** The daemons' log files, kept when a run fails. */
   logFiles(): string[];
+  /** Kills one of daemons() by name (SIGKILL) and starts it again on the same state; its containers run on. */
+  restart(daemon: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -178,6 +180,16 @@ export async function startBerthRuntime(options: BerthRuntimeOptions): Promise<C
     ],
     shimPids: () => shimPids(berthd.address),
     logFiles: () => [berthd.logFile, criDaemon.logFile],
+    async restart(daemon) {
+      if (daemon === "berthd") {
+        await berthd.kill();
+        await berthd.restart();
+      } else if (daemon === "berth-cri") {
+        process.kill(criDaemon.pid, "SIGKILL");
+        await criDaemon.stop();
+        await criDaemon.start();
+      } else throw new Error(`no daemon ${daemon} in ${options.name}`);
+    },
     async stop() {
       client.close();
       await criDaemon.remove();
@@ -256,7 +268,7 @@ export async function startContainerdRuntime(
     await removeDir(hostsDir);
     throw err;
   }
-  const daemon = proc;
+  let daemon = proc;
   const fixture = c;
   const client = criClient(fixture.address);
   return {
@@ -266,6 +278,23 @@ export async function startContainerdRuntime(
     daemons: () => [{ name: "containerd", pid: daemon.pid }],
     shimPids: () => shimPids(fixture.address),
     logFiles: () => [fixture.logFile],
+    async restart(name) {
+      if (name !== "containerd") throw new Error(`no daemon ${name} in containerd 1.6`);
+      process.kill(daemon.pid, "SIGKILL");
+      await daemon.waitExit(10_000);
+      daemon = await spawnManaged(CONTAINERD_BINARY, ["--config", fixture.configFile], {
+        logFile: fixture.logFile,
+        cwd: dirname(fixture.configFile),
+      });
+      await waitFor(
+        async () => (await client.runtime.version({}, { signal: AbortSignal.timeout(2_000) })).version,
+        {
+          what: `containerd's CRI on ${fixture.address} after a restart (log ${fixture.logFile})`,
+          timeoutMs: 30_000,
+          intervalMs: 200,
+        },
+      );
+    },
     async stop() {
       client.close();
       await daemon.stop(10_000);
