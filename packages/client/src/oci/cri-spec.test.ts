@@ -227,7 +227,16 @@ describe("container spec basics", () => {
       sandboxConfig({ linux: { cgroupParent: "/kubepods/pod2" } }),
     );
     assert.equal(fromPod.linux.cgroupsPath, "/kubepods/pod2/c1");
-    assert.equal(cgroupsPath("kubepods.slice/kubepods-pod2.slice", "c1"), "kubepods-pod2.slice:berth:c1");
+    assert.equal(
+      cgroupsPath("kubepods.slice/kubepods-pod2.slice", "c1", true),
+      "kubepods-pod2.slice:berth:c1",
+    );
+    // cgroupfs (runc's default, and containerd's): a slice-named parent is a directory too.
+    assert.equal(cgroupsPath("system.slice", "c1"), "system.slice/c1");
+    assert.equal(
+      cgroupsPath("/kubepods.slice/kubepods-pod2.slice", "c1"),
+      "/kubepods.slice/kubepods-pod2.slice/c1",
+    );
     assert.equal(cleanPath("/a//b/./c/../d/"), "/a/b/d");
   });
 

@@ -163,14 +163,22 @@ export function processArgs(
   return [...command, ...args];
 }
 
-/** The cgroup of a sandbox or container under its parent: a systemd unit for *.slice parents. */
-export function cgroupsPath(parent: string, id: string): string {
-  const base =
-    parent
-      .split("/")
-      .filter((p) => p !== "")
-      .pop() ?? "";
-  if (base.endsWith(".slice")) return `${base}:berth:${id}`;
+/**
+ * The cgroup of a sandbox or container under its parent. As containerd's CRI: a path under
+ * the parent for the cgroupfs driver (whatever the parent is named, `system.slice`
+ * included), and a systemd unit `<slice>:berth:<id>` only for the systemd driver. (A
+ * systemd path given to runc's cgroupfs driver is taken as a relative directory name: the
+ * container's cgroup then sat under the shim's, and its OOM kills went unseen.)
+ */
+export function cgroupsPath(parent: string, id: string, systemd = false): string {
+  if (systemd) {
+    const slice =
+      parent
+        .split("/")
+        .filter((p) => p !== "")
+        .pop() ?? "";
+    return `${slice}:berth:${id}`;
+  }
   return cleanPath(`${parent}/${id}`);
 }
 
