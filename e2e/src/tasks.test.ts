@@ -361,6 +361,82 @@ for (const { kind, start } of daemonKinds) {
           );
           await ok(["containers", "rm", id]);
         });
+
+        if (runtime === "io.containerd.berth.v2") {
+          test("a pooled shim killed: every task it served is cleaned up and reported", async (t) => {
+            const group = `${short}-pool-${randomBytes(3).toString("hex")}`;
+            const ids = Array.from({ length: 8 }, (_, i) => `${group}-${i}`);
+            for (const id of ids) {
+              await run([
+                "-d",
+                "--annotation",
+                `io.containerd.runc.v2.group=${group}`,
+                image.ref,
+                id,
+                "sleep",
+                "1000",
+              ]);
+            }
+            const addresses = new Set(
+              ids.map((id) =>
+                readFileSync(
+                  join(daemon.state, "io.containerd.runtime.v2.task", ns, id, "address"),
+                  "utf8",
+                ).trim(),
+              ),
+            );
+            assert.equal(addresses.size, 1, `one shim serves the group: ${[...addresses].join(", ")}`);
+            const socket = [...addresses][0]?.replace("unix://", "") ?? "";
+            const { stdout } = await execa("fuser", [socket], { reject: false });
+            const pid = Number(stdout.trim().split(/\s+/)[0]);
+            assert.ok(pid > 0, "shim pid");
+            const events = spawn("/usr/bin/ctr", ["--address", daemon.address, "--namespace", ns, "events"]);
+            let seen = "";
+            events.stdout.on("data", (b: Buffer) => {
+              seen += b.toString();
+            });
+            try {
+              await new Promise((r) => setTimeout(r, 300));
+              const killedAt = Date.now();
+              process.kill(pid, "SIGKILL");
+              await waitFor(
+                async () => {
+                  const tasks = tasksByName((await ok(["tasks", "ls"])).stdout);
+                  return ids.every((id) => !tasks.has(id));
+                },
+                { timeoutMs: 30_000, intervalMs: 100, what: "the dead shim's tasks gone" },
+              );
+              t.diagnostic(`8 tasks of a killed shim cleaned up in ${Date.now() - killedAt} ms`);
+              await waitFor(() => ids.every((id) => seen.includes(`"container_id":"${id}"`)), {
+                timeoutMs: 10_000,
+                what: "an exit event for every task",
+              });
+            } finally {
+              events.kill();
+            }
+            const exits = seen.split("\n").filter((l) => l.includes("/tasks/exit"));
+            for (const id of ids)
+              assert.ok(
+                exits.some((l) => l.includes(`"${id}"`)),
+                `exit of ${id}: ${seen}`,
+              );
+            const mounts = readFileSync("/proc/self/mountinfo", "utf8");
+            for (const id of ids) {
+              assert.equal(
+                existsSync(join(daemon.state, "io.containerd.runtime.v2.task", ns, id)),
+                false,
+                `${id} bundle`,
+              );
+              assert.equal(mounts.includes(`/${ns}/${id}/`), false, `${id} rootfs still mounted`);
+            }
+            const runcList = await execa("runc", ["--root", `/run/berth/runc/${ns}`, "list", "-q"], {
+              reject: false,
+            });
+            for (const id of ids)
+              assert.equal(runcList.stdout.split("\n").includes(id), false, `runc state of ${id}`);
+            for (const id of ids) await ok(["containers", "rm", id]);
+          });
+        }
       }
     });
   }

@@ -17,6 +17,7 @@ import {
 } from "./content.js";
 import { BerthError, invalidArgument, isAlreadyExists, isNotFound, notFound } from "./errdefs.js";
 import { DISTRIBUTION_SOURCE_PREFIX, GC_EXPIRE, appendDistributionSource, labelFits } from "./labels.js";
+import { Limiter } from "./limiter.js";
 import { childGcLabels, parseIndex, parseManifest, plain, platformChildren } from "./manifests.js";
 import { MediaType, isIndexType, isManifestType, refKey } from "./media-types.js";
 import {
@@ -84,23 +85,6 @@ const LEASE_EXPIRY_MS = 60 * 60 * 1000;
 const MAX_CONFIG_BYTES = 64 << 20;
 
 /** A counting semaphore: at most `limit` tasks run at once, in the order they were queued. */
-class Limiter {
-  #running = 0;
-  readonly #queue: Array<() => void> = [];
-  constructor(readonly limit: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#running >= this.limit) await new Promise<void>((resolve) => this.#queue.push(resolve));
-    this.#running++;
-    try {
-      return await task();
-    } finally {
-      this.#running--;
-      this.#queue.shift()?.();
-    }
-  }
-}
-
 /** Creates the lease a pull works under; GC may drop it an hour after a crash. */
 async function createLease(conn: Connection, signal: AbortSignal | undefined): Promise<string> {
   const expires = new Date(Date.now() + LEASE_EXPIRY_MS).toISOString().replace(/\.\d+Z$/, "Z");

@@ -12,6 +12,7 @@ import {
 import type { Mount as WireMount } from "@berth/api/containerd/types/mount";
 import type { Any } from "@berth/api/google/protobuf/any";
 import { alreadyExists, invalidArgument, notFound } from "@berth/client/errdefs";
+import { eachLimited } from "@berth/client/limiter";
 import type { Logger } from "@berth/client/log";
 import { groupKey, socketAddress, socketPath } from "@berth/shim/address";
 import { TtrpcClient, type TtrpcServiceClient, createTtrpcClient, namespaceMetadata } from "@berth/ttrpc";
@@ -77,10 +78,15 @@ export interface CreateOptions {
 const BERTH_SHIM_BINARY = shimBinaryName("io.containerd.berth.v2");
 
 const key = (ns: string, id: string) => `${ns}/${id}`;
+/** `<shim> delete` runs after a lost shim this many at a time (each is a process start). */
+const CLEANUP_CONCURRENCY = 8;
+/** Tasks reconnected (or cleaned up) at once when berthd starts. */
+const RESTORE_CONCURRENCY = 16;
 
 export class RuntimeManager {
   private readonly tasks = new Map<string, TaskEntry>();
   private readonly shims = new Map<string, ShimConnection>();
+  private readonly connecting = new Map<string, Promise<ShimConnection>>();
   private readonly creating = new Set<string>();
   private closed = false;
 
@@ -119,11 +125,22 @@ export class RuntimeManager {
   private async connect(address: string): Promise<ShimConnection> {
     const existing = this.shims.get(address);
     if (existing && !existing.client.isClosed) return existing;
-    const client = await TtrpcClient.connect(address);
-    const conn: ShimConnection = { address, client, tasks: new Set(), closing: false };
-    this.shims.set(address, conn);
-    client.closed.then(() => this.onShimClosed(conn));
-    return conn;
+    // Tasks of one pooled shim are restored side by side: they share one connection.
+    const pending = this.connecting.get(address);
+    if (pending !== undefined) return pending;
+    const connecting = (async () => {
+      const client = await TtrpcClient.connect(address);
+      const conn: ShimConnection = { address, client, tasks: new Set(), closing: false };
+      this.shims.set(address, conn);
+      client.closed.then(() => this.onShimClosed(conn));
+      return conn;
+    })();
+    this.connecting.set(address, connecting);
+    try {
+      return await connecting;
+    } finally {
+      this.connecting.delete(address);
+    }
   }
 
   /**
@@ -274,17 +291,23 @@ export class RuntimeManager {
     if (this.shims.get(conn.address) === conn) this.shims.delete(conn.address);
     conn.closeLog?.();
     if (conn.closing || this.closed) return;
-    for (const k of [...conn.tasks]) {
+    const dead: TaskEntry[] = [];
+    for (const k of conn.tasks) {
       const t = this.tasks.get(k);
       if (!t) continue;
       this.tasks.delete(k);
-      this.log.warn("shim died: cleaning up its task", {
-        namespace: t.namespace,
-        id: t.id,
-        address: conn.address,
-      });
-      await this.cleanupDeadShim(t.namespace, t.id, t.bundle, t.binary, t.pid);
+      dead.push(t);
     }
+    if (dead.length === 0) return;
+    this.log.warn("shim died: cleaning up its tasks", {
+      address: conn.address,
+      tasks: dead.map((t) => `${t.namespace}/${t.id}`),
+    });
+    // A pooled shim serves many tasks: their exits are reported together, not one
+    // `<shim> delete` after another.
+    await eachLimited(dead, CLEANUP_CONCURRENCY, (t) =>
+      this.cleanupDeadShim(t.namespace, t.id, t.bundle, t.binary, t.pid),
+    );
   }
 
   private async cleanupDeadShim(
@@ -324,51 +347,55 @@ export class RuntimeManager {
   /** Reconnects to the shims of every bundle on disk; cleans up after those that died. */
   async restore(): Promise<void> {
     if (!existsSync(this.root)) return;
+    const bundles: Array<{ ns: string; id: string }> = [];
     for (const ns of await readdir(this.root)) {
-      for (const id of await readdir(join(this.root, ns)).catch(() => [] as string[])) {
-        const bundle = join(this.root, ns, id);
-        let rec: BundleRecord;
-        try {
-          rec = JSON.parse(await readFile(join(bundle, "runtime.json"), "utf8")) as BundleRecord;
-        } catch {
-          this.log.warn("removing a bundle with no runtime record", { bundle });
-          await this.removeBundle(bundle);
-          continue;
-        }
-        let state: StateResponse | null = null;
-        let conn: ShimConnection | null = null;
-        try {
-          const addressFile = (await readFile(join(bundle, "address"), "utf8")).trim();
-          const address = addressFile.startsWith("unix://")
-            ? addressFile.slice("unix://".length)
-            : addressFile;
-          conn = await this.connect(address);
-          state = await this.taskApi(conn, ns).state({ id, execId: "" }, { timeoutMs: 10_000 });
-        } catch (err) {
-          this.log.warn("shim of a task is gone: cleaning up", { namespace: ns, id, error: String(err) });
-          if (conn && conn.tasks.size === 0) {
-            conn.closing = true;
-            conn.client.close();
-          }
-          await this.cleanupDeadShim(ns, id, bundle, rec.binary, 0);
-          continue;
-        }
-        const api = this.taskApi(conn, ns);
-        const entry: TaskEntry = {
-          namespace: ns,
-          id,
-          bundle,
-          runtime: rec.runtime,
-          binary: rec.binary,
-          pid: state.pid,
-          shim: conn,
-          api,
-        };
-        conn.tasks.add(key(ns, id));
-        this.tasks.set(key(ns, id), entry);
-        this.log.info("reconnected to task", { namespace: ns, id, pid: state.pid, status: state.status });
-      }
+      for (const id of await readdir(join(this.root, ns)).catch(() => [] as string[]))
+        bundles.push({ ns, id });
     }
+    // Side by side: a node's hundreds of tasks, or a dead pooled shim's, do not wait in line.
+    await eachLimited(bundles, RESTORE_CONCURRENCY, ({ ns, id }) => this.restoreTask(ns, id));
+  }
+
+  private async restoreTask(ns: string, id: string): Promise<void> {
+    const bundle = join(this.root, ns, id);
+    let rec: BundleRecord;
+    try {
+      rec = JSON.parse(await readFile(join(bundle, "runtime.json"), "utf8")) as BundleRecord;
+    } catch {
+      this.log.warn("removing a bundle with no runtime record", { bundle });
+      await this.removeBundle(bundle);
+      return;
+    }
+    let state: StateResponse | null = null;
+    let conn: ShimConnection | null = null;
+    try {
+      const addressFile = (await readFile(join(bundle, "address"), "utf8")).trim();
+      const address = addressFile.startsWith("unix://") ? addressFile.slice("unix://".length) : addressFile;
+      conn = await this.connect(address);
+      state = await this.taskApi(conn, ns).state({ id, execId: "" }, { timeoutMs: 10_000 });
+    } catch (err) {
+      this.log.warn("shim of a task is gone: cleaning up", { namespace: ns, id, error: String(err) });
+      if (conn && conn.tasks.size === 0) {
+        conn.closing = true;
+        conn.client.close();
+      }
+      await this.cleanupDeadShim(ns, id, bundle, rec.binary, 0);
+      return;
+    }
+    const api = this.taskApi(conn, ns);
+    const entry: TaskEntry = {
+      namespace: ns,
+      id,
+      bundle,
+      runtime: rec.runtime,
+      binary: rec.binary,
+      pid: state.pid,
+      shim: conn,
+      api,
+    };
+    conn.tasks.add(key(ns, id));
+    this.tasks.set(key(ns, id), entry);
+    this.log.info("reconnected to task", { namespace: ns, id, pid: state.pid, status: state.status });
   }
 
   /** Disconnects from shims without stopping them: containers outlive the daemon. */
