@@ -11,8 +11,15 @@ import { type ManagedProcess, spawnManaged } from "./fixtures/process.js";
 import { tempDir, waitFor } from "./fixtures/tmp.js";
 import { removeDir } from "./fixtures/tmp.js";
 
-/** Node flags the daemons run with, as deploy/install.sh's wrappers give them. */
-export const DAEMON_NODE_FLAGS = ["--max-semi-space-size=4"];
+/**
+ * Node flags the daemons run with, as deploy/install.sh's wrappers give them, plus any in
+ * BERTH_DAEMON_NODE_FLAGS (space-separated; e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to
+ * profile berthd and berth-cri under a benchmark: profiles are written when they stop).
+ */
+export const DAEMON_NODE_FLAGS = [
+  "--max-semi-space-size=4",
+  ...(process.env.BERTH_DAEMON_NODE_FLAGS ?? "").split(" ").filter((f) => f !== ""),
+];
 
 export interface DaemonUnderTest {
   kind: "berthd" | "containerd";
