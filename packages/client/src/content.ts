@@ -254,7 +254,7 @@ async function* rechunk(source: AsyncIterable<Uint8Array>, size: number): AsyncG
 }
 
 /** One Content.Write stream, used in lock step: one request, then its response. */
-class WriteSession {
+export class WriteSession {
   readonly #requests = new RequestQueue<Partial<WriteContentRequest>>();
   readonly #responses: AsyncIterator<WriteContentResponse>;
   #closed = false;

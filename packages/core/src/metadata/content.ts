@@ -3,6 +3,7 @@
 // opened it. Content that exists in another namespace is shared without copying, as
 // containerd's default "shared" policy does.
 import {
+  BerthError,
   alreadyExists,
   failedPrecondition,
   invalidArgument,
@@ -222,7 +223,7 @@ export class NamespacedContentStore {
     // Under the GC lock until the ingest is recorded: a collection running meanwhile would
     // take the new ingest directory for a stray one and remove it under the writer.
     const w = await this.gcLock.shared(async () => {
-      const w = shared ? undefined : await this.backend.writer(backendRef, { total, expected });
+      const w = shared ? undefined : await this.openBackend(backendRef, ref, { total, expected });
       this.meta.write(() => {
         this.namespaces.ensure(ns);
         const ingest: StoredIngest = { backendRef, expected };
@@ -250,7 +251,7 @@ export class NamespacedContentStore {
     // Copies the first `size` bytes of the blob into a private ingest and writes on there.
     const unshare = async (size: number): Promise<NamespacedWriter> => {
       if (own) return own;
-      const w = await this.backend.writer(backendRef, { total: blob.size });
+      const w = await this.openBackend(backendRef, ref, { total: blob.size });
       try {
         await w.truncate(0);
         const reader = await this.backend.reader(blob.digest);
@@ -335,6 +336,22 @@ export class NamespacedContentStore {
       this.leases.releaseInContext(ctx, { type: "ingests", id: ref });
       this.leases.holdInContext(ctx, { type: "content", id: digest });
     });
+  }
+
+  /** The backend's writer for `backendRef`; its errors name the client's ref, not the backend's. */
+  private async openBackend(
+    backendRef: string,
+    ref: string,
+    options: { total: number; expected?: string },
+  ): Promise<ContentWriter> {
+    try {
+      return await this.backend.writer(backendRef, options);
+    } catch (err) {
+      if (err instanceof BerthError && err.message.includes(backendRef)) {
+        throw new BerthError(err.kind, err.message.replaceAll(backendRef, ref), { cause: err });
+      }
+      throw err;
+    }
   }
 
   private wrapWriter(ctx: RequestContext, ns: string, ref: string, w: ContentWriter): NamespacedWriter {
