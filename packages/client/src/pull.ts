@@ -40,7 +40,17 @@ import {
   unpackLayers,
 } from "./unpack.js";
 
-export type BlobStatus = "resolving" | "resolved" | "waiting" | "downloading" | "exists" | "done";
+export type BlobStatus =
+  | "resolving"
+  | "resolved"
+  | "waiting"
+  | "downloading"
+  | "exists"
+  | "done"
+  // push, import and export report their blobs with the same events
+  | "uploading"
+  | "importing"
+  | "exporting";
 
 export interface BlobProgress {
   type: "blob";
@@ -84,7 +94,7 @@ const LEASE_EXPIRY_MS = 60 * 60 * 1000;
 const MAX_CONFIG_BYTES = 64 << 20;
 
 /** A counting semaphore: at most `limit` tasks run at once, in the order they were queued. */
-class Limiter {
+export class Limiter {
   #running = 0;
   readonly #queue: Array<() => void> = [];
   constructor(readonly limit: number) {}
@@ -102,7 +112,7 @@ class Limiter {
 }
 
 /** Creates the lease a pull works under; GC may drop it an hour after a crash. */
-async function createLease(conn: Connection, signal: AbortSignal | undefined): Promise<string> {
+export async function createLease(conn: Connection, signal: AbortSignal | undefined): Promise<string> {
   const expires = new Date(Date.now() + LEASE_EXPIRY_MS).toISOString().replace(/\.\d+Z$/, "Z");
   const res = await conn.leases.create(
     { id: uniquePart(), labels: { [GC_EXPIRE]: expires } },
