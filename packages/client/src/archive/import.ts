@@ -94,7 +94,7 @@ export async function importArchive(
     const event = (desc: Descriptor, status: BlobProgress["status"], offset: number) =>
       emit({
         type: "blob",
-        ref: refKey(desc),
+        ref: refKey({ mediaType: desc.mediaType, digest: desc.digest }),
         digest: desc.digest,
         mediaType: desc.mediaType,
         status,
@@ -118,7 +118,7 @@ export async function importArchive(
           },
         },
         {
-          ref: `import-${refKey(desc)}`,
+          ref: `import-${refKey({ mediaType: desc.mediaType, digest: desc.digest })}`,
           reopenAttempts: 0,
           ...(signal !== undefined ? { signal } : {}),
           onProgress: (offset) => event(desc, "importing", offset),
