@@ -33,11 +33,15 @@ export interface ExportOptions {
   signal?: AbortSignal;
 }
 
-/** Writes the images named by `refs` into `out` as one archive; returns what was exported. */
+/**
+ * Writes the images named by `refs` into `output` as one archive; returns what was
+ * exported. A function for `output` is called only once every image was found complete,
+ * so a failed export leaves no file behind.
+ */
 export async function exportArchive(
   conn: Connection,
   refs: readonly string[],
-  out: Writable,
+  output: Writable | (() => Writable),
   options: ExportOptions = {},
 ): Promise<ExportedImage[]> {
   const { signal } = options;
@@ -72,6 +76,7 @@ export async function exportArchive(
     });
   }
 
+  const out = typeof output === "function" ? output() : output;
   const pack = tarStream.pack();
   const piping = new Promise<void>((resolve, reject) => {
     out.on("error", reject);

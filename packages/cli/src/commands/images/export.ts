@@ -2,6 +2,7 @@
 // that ctr, containerd and docker load import.
 
 import { createWriteStream } from "node:fs";
+import { rm } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { exportArchive } from "@berth/client";
 import { type Command, UsageError, parseOptions } from "../../command.js";
@@ -36,11 +37,13 @@ export const exportCommand: Command = {
     // The archive owns standard output when it goes there; progress moves to stderr.
     const view = new PullProgressView(toStdout ? ctx.stderr : ctx.stdout, { verb: "exported" });
     const started = Date.now();
-    const out: Writable = toStdout
-      ? (ctx.stdout as unknown as Writable)
-      : createWriteStream(file, { mode: 0o644 });
+    let out: Writable | undefined;
+    const open = (): Writable => {
+      out = toStdout ? (ctx.stdout as unknown as Writable) : createWriteStream(file, { mode: 0o644 });
+      return out;
+    };
     try {
-      const exported = await exportArchive(ctx.connect(), refs, out, {
+      const exported = await exportArchive(ctx.connect(), refs, open, {
         platforms: values.platform ?? [],
         allPlatforms: values["all-platforms"] === true,
         skipManifestJson: values["skip-manifest-json"] === true,
@@ -54,7 +57,11 @@ export const exportCommand: Command = {
       });
     } catch (err) {
       view.abandon();
-      if (!toStdout) out.destroy();
+      // A half-written archive is worse than none.
+      if (!toStdout && out !== undefined) {
+        out.destroy();
+        await rm(file, { force: true });
+      }
       throw err;
     }
   },
