@@ -66,6 +66,19 @@ export interface BlobProgress {
 
 export type PullProgress = BlobProgress | UnpackProgress;
 
+/** The progress event of a blob (pull, push, import, export), its row named as containerd names its ingest. */
+export function blobProgress(desc: Descriptor, status: BlobStatus, offset: number): BlobProgress {
+  return {
+    type: "blob",
+    ref: refKey(desc),
+    digest: desc.digest,
+    mediaType: desc.mediaType,
+    status,
+    offset,
+    total: desc.size,
+  };
+}
+
 export interface PullOptions {
   /** The platform whose manifest is pulled out of an index (default: this machine's, e.g. linux/amd64). */
   platform?: Platform | string;
@@ -151,6 +164,23 @@ export async function createOrUpdateImage(
   return { name, target, labels, createdAt: undefined, updatedAt: undefined };
 }
 
+/** The resolver a pull or push uses: the one given, else one made from its hosts settings. */
+export function resolverFor(options: {
+  resolver?: Resolver;
+  hosts?: HostsConfig;
+  plainHttp?: boolean;
+  fetch?: FetchFunction;
+}): Resolver {
+  return (
+    options.resolver ??
+    new Resolver({
+      ...(options.hosts !== undefined ? { hosts: options.hosts } : {}),
+      ...(options.plainHttp !== undefined ? { plainHttp: options.plainHttp } : {}),
+      ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
+    })
+  );
+}
+
 /** Pulls `ref` into the daemon behind `conn`, and returns the image record. */
 export async function pull(conn: Connection, ref: string, options: PullOptions = {}): Promise<Image> {
   const reference = parseReference(ref);
@@ -159,13 +189,7 @@ export async function pull(conn: Connection, ref: string, options: PullOptions =
     typeof options.platform === "string"
       ? parsePlatform(options.platform)
       : (options.platform ?? defaultPlatform());
-  const resolver =
-    options.resolver ??
-    new Resolver({
-      ...(options.hosts !== undefined ? { hosts: options.hosts } : {}),
-      ...(options.plainHttp !== undefined ? { plainHttp: options.plainHttp } : {}),
-      ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
-    });
+  const resolver = resolverFor(options);
   const emit = options.onProgress ?? (() => undefined);
   const { signal } = options;
 
@@ -336,15 +360,7 @@ class PullJob {
   }
 
   #blobEvent(desc: Descriptor, status: BlobStatus, offset: number): void {
-    this.#emit({
-      type: "blob",
-      ref: refKey(desc),
-      digest: desc.digest,
-      mediaType: desc.mediaType,
-      status,
-      offset,
-      total: desc.size,
-    });
+    this.#emit(blobProgress(desc, status, offset));
   }
 
   /** An index, manifest or config: in memory afterwards, from the store when it is there already. */

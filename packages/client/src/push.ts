@@ -9,13 +9,13 @@ import { notFound } from "./errdefs.js";
 import { imageContent, storeSource } from "./image-content.js";
 import * as images from "./images.js";
 import { plain } from "./manifests.js";
-import { isIndexType, isManifestType, refKey } from "./media-types.js";
+import { isIndexType, isManifestType } from "./media-types.js";
 import { type Platform, defaultPlatform, parsePlatform } from "./platforms.js";
-import { type BlobProgress, Limiter } from "./pull.js";
+import { type BlobProgress, Limiter, blobProgress, resolverFor } from "./pull.js";
 import type { FetchFunction } from "./remotes/auth.js";
 import type { HostsConfig } from "./remotes/hosts.js";
 import { formatReference, parseReference } from "./remotes/reference.js";
-import { Resolver } from "./remotes/resolver.js";
+import type { Resolver } from "./remotes/resolver.js";
 import { loadRunnableImage } from "./tasks/image.js";
 
 export interface PushOptions {
@@ -65,25 +65,11 @@ export async function push(
     platforms: [platform ?? defaultPlatform()],
     allPlatforms: platform === undefined,
   });
-  const resolver =
-    options.resolver ??
-    new Resolver({
-      ...(options.hosts !== undefined ? { hosts: options.hosts } : {}),
-      ...(options.plainHttp !== undefined ? { plainHttp: options.plainHttp } : {}),
-      ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
-    });
+  const resolver = resolverFor(options);
   const pusher = resolver.pusher(reference);
   const emit = options.onProgress ?? (() => undefined);
   const event = (desc: Descriptor, status: BlobProgress["status"], offset: number) =>
-    emit({
-      type: "blob",
-      ref: refKey(desc),
-      digest: desc.digest,
-      mediaType: desc.mediaType,
-      status,
-      offset,
-      total: desc.size,
-    });
+    emit(blobProgress(desc, status, offset));
 
   const documents = (d: Descriptor) => isManifestType(d.mediaType) || isIndexType(d.mediaType);
   const blobs = content.blobs.filter((d) => !documents(d));

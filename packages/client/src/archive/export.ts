@@ -9,9 +9,8 @@ import type { Connection } from "../connection.js";
 import { notFound } from "../errdefs.js";
 import { imageContent, storeSource } from "../image-content.js";
 import * as images from "../images.js";
-import { refKey } from "../media-types.js";
 import { type Platform, defaultPlatform, parsePlatform } from "../platforms.js";
-import type { BlobProgress } from "../pull.js";
+import { type BlobProgress, blobProgress } from "../pull.js";
 import {
   DOCKER_MANIFEST_FILE,
   type ExportedImage,
@@ -106,15 +105,7 @@ export async function exportArchive(
         }
       }
       const event = (status: BlobProgress["status"], offset: number) =>
-        emit({
-          type: "blob",
-          ref: refKey(desc),
-          digest: desc.digest,
-          mediaType: desc.mediaType,
-          status,
-          offset,
-          total: desc.size,
-        });
+        emit(blobProgress(desc, status, offset));
       event("exporting", 0);
       let entry: ReturnType<typeof pack.entry> | undefined;
       const done = new Promise<void>((resolve, reject) => {

@@ -21,7 +21,13 @@ import { type ContentSource, imageContent } from "../image-content.js";
 import { childGcLabels, parseIndex, parseManifest } from "../manifests.js";
 import { MediaType, isIndexType, isManifestType, refKey } from "../media-types.js";
 import { type Platform, defaultPlatform, parsePlatform } from "../platforms.js";
-import { type BlobProgress, type PullProgress, createLease, createOrUpdateImage } from "../pull.js";
+import {
+  type BlobProgress,
+  type PullProgress,
+  blobProgress,
+  createLease,
+  createOrUpdateImage,
+} from "../pull.js";
 import { loadRunnableImage } from "../tasks/image.js";
 import { DEFAULT_SNAPSHOTTER, unpackLayers } from "../unpack.js";
 import { type ArchiveFile, type ImportNaming, cleanEntryName, importedImages, readLayout } from "./layout.js";
@@ -92,15 +98,7 @@ export async function importArchive(
   const leased = conn.withLease(lease);
   try {
     const event = (desc: Descriptor, status: BlobProgress["status"], offset: number) =>
-      emit({
-        type: "blob",
-        ref: refKey({ mediaType: desc.mediaType, digest: desc.digest }),
-        digest: desc.digest,
-        mediaType: desc.mediaType,
-        status,
-        offset,
-        total: desc.size,
-      });
+      emit(blobProgress({ ...desc, annotations: {} }, status, offset));
     for (const d of blobs.values()) event(d, "waiting", 0);
     const write = async (desc: Descriptor, open: () => AsyncIterable<Uint8Array>) => {
       let opened = false;
