@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { execa } from "execa";
 import { type DaemonUnderTest, startBerthdDaemon, startContainerdDaemon } from "./daemons.js";
+import { type AuthRegistry, startAuthRegistry } from "./fixtures/auth-registry.js";
 import { ctrOk, parseTable } from "./fixtures/ctr.js";
 import { type IndexImage, type PushedImage, buildIndexImage, buildSimpleImage } from "./fixtures/images.js";
 import { type Registry, startRegistry } from "./fixtures/registry.js";
@@ -127,6 +128,44 @@ describe("berthctl images", { timeout: 20 * TIMEOUT }, () => {
     const second = await ok(ns, ["images", "push", "--plain-http", pushed()]);
     assert.match(second.stdout, /pushed 1 blob\(s\).*2 already present/);
   });
+
+  for (const scheme of ["basic", "bearer"] as const) {
+    test(`push --user authenticates to a registry that wants credentials (${scheme})`, async () => {
+      let auth: AuthRegistry | undefined;
+      try {
+        auth = await startAuthRegistry(registry.host, { scheme, username: "pusher", password: "s3cret" });
+        const target = `${auth.host}/berth/auth-${scheme}:v1`;
+        await ok(ns, ["images", "tag", image.ref, target]);
+        const anonymous = await berthctl(ns, ["images", "push", "--plain-http", target]);
+        assert.equal(anonymous.exitCode, 1);
+        // The error says how to give credentials to this command.
+        assert.match(anonymous.stderr, /add (them|credentials) with --user USER:PASSWORD/);
+        const wrong = await berthctl(ns, [
+          "images",
+          "push",
+          "--plain-http",
+          "--user",
+          "pusher:wrong",
+          target,
+        ]);
+        assert.equal(wrong.exitCode, 1);
+        assert.match(wrong.stderr, /credentials/);
+        await ok(ns, ["images", "push", "--plain-http", "--user", "pusher:s3cret", target]);
+        assert.equal(
+          await registryDigest(`berth/auth-${scheme}`, "v1", image.mediaType),
+          image.manifestDigest,
+        );
+        if (scheme === "bearer") {
+          assert.ok(
+            auth.scopesAsked.some((s) => s === `repository:berth/auth-${scheme}:pull,push`),
+            JSON.stringify(auth.scopesAsked),
+          );
+        }
+      } finally {
+        await auth?.stop();
+      }
+    });
+  }
 
   test("push of an image that is not here says so and what to do", async () => {
     const r = await berthctl(ns, ["images", "push", "--plain-http", `${registry.host}/berth/absent:v1`]);
@@ -287,6 +326,11 @@ describe("berthctl images", { timeout: 20 * TIMEOUT }, () => {
     assert.equal(row?.TYPE, "application/vnd.docker.distribution.manifest.v2+json");
     // The uncompressed layer's digest is its diff ID: the same chain as the gzip image.
     assert.ok((await snapshotKeys(berthd, "docker-save")).includes(image.chainId));
+    // berthctl's import works against a real containerd too, gzip-compressed archive and all.
+    await execa("gzip", ["-k", archive]);
+    await ok("docker-save", ["images", "import", `${archive}.gz`], { address: containerd.address });
+    assert.equal((await imageRows(containerd, "docker-save")).get(name)?.TYPE, row?.TYPE);
+    assert.ok((await snapshotKeys(containerd, "docker-save")).includes(image.chainId));
   });
 
   test("export to standard output is a valid archive", async () => {

@@ -134,7 +134,14 @@ export class RegistryClient {
         throw connectionError(endpoint, err);
       }
       if (res.status === 401 && attempt < 2) {
-        const retry = this.#auth.addChallenge(endpoint.host, res.headers.get("www-authenticate"), req.scopes);
+        const learnt = this.#auth.addChallenge(
+          endpoint.host,
+          res.headers.get("www-authenticate"),
+          req.scopes,
+        );
+        // A request running beside this one may have learnt the challenge first: one that
+        // went without authorization tries again with it.
+        const retry = learnt || (authorization === undefined && attempt === 0);
         if (retry) {
           await discard(res);
           continue;

@@ -1,7 +1,6 @@
 // berthctl images push: send an image to its registry, with progress per blob.
 
-import { type HostsConfig, loadHostsConfig, push } from "@berth/client";
-import { parseReference } from "@berth/client";
+import { type HostsConfig, Resolver, loadHostsConfig, parseReference, push } from "@berth/client";
 import { type Command, UsageError, parseOptions } from "../../command.js";
 import { PullProgressView } from "../../progress.js";
 
@@ -55,10 +54,15 @@ export const pushCommand: Command = {
     const view = new PullProgressView(ctx.stdout, { verb: "pushed" });
     const started = Date.now();
     try {
-      const result = await push(ctx.connect(), remote, {
-        ...(local !== undefined ? { local } : {}),
+      const resolver = new Resolver({
         hosts,
         plainHttp: values["plain-http"] === true,
+        credentialsHint: (host) =>
+          `with --user USER:PASSWORD (or under auth."${host}" in a --hosts-config file)`,
+      });
+      const result = await push(ctx.connect(), remote, {
+        ...(local !== undefined ? { local } : {}),
+        resolver,
         ...(values.platform !== undefined ? { platform: values.platform } : {}),
         ...(concurrency !== undefined ? { concurrency: Number(concurrency) } : {}),
         onProgress: (event) => view.update(event),
