@@ -245,6 +245,27 @@ describe("berthctl images", { timeout: 20 * TIMEOUT }, () => {
     }
   });
 
+  test("multi-platform archives: --all-platforms exports every manifest; importing all of a cut archive says what is missing", async () => {
+    const all = join(dir, "all-platforms.tar");
+    await ok(ns, ["images", "export", "--all-platforms", all, index.ref]);
+    const members = await tarList(all);
+    for (const m of index.manifests)
+      assert.ok(members.includes(`blobs/sha256/${m.manifestDigest.slice(7)}`), m.manifestDigest);
+    await ctrOk(containerd.address, ["images", "import", "--all-platforms", all], {
+      namespace: "all-platforms",
+    });
+    const check = parseTable(
+      (await ctrOk(containerd.address, ["images", "check"], { namespace: "all-platforms" })).stdout,
+    );
+    assert.match(check.find((c) => c.REF === index.ref)?.STATUS ?? "", /^complete/, JSON.stringify(check));
+    // The archive of the earlier export holds this machine's platform only.
+    const cut = join(dir, "berthctl-export.tar");
+    const r = await berthctl("cut", ["images", "import", "--all-platforms", cut]);
+    assert.equal(r.exitCode, 1);
+    assert.match(r.stderr, /the archive lacks manifest sha256:\w+ .*export again with --all-platforms/);
+    await ok("cut", ["images", "import", cut]);
+  });
+
   test("ctr export from containerd imports with berthctl, named and unpacked", async () => {
     const archive = join(dir, "ctr-export.tar");
     await ctrOk(containerd.address, ["images", "export", archive, pushed()], { namespace: ns });
