@@ -113,6 +113,9 @@ describe("berthctl images", { timeout: 20 * TIMEOUT }, () => {
     assert.equal(again.exitCode, 1);
     assert.match(again.stderr, /already exists: use --force/);
     await ok(ns, ["images", "tag", "--force", image.ref, pushed()]);
+    const unknown = await berthctl(ns, ["images", "tag", "no/such:image", pushed()]);
+    assert.equal(unknown.exitCode, 1);
+    assert.match(unknown.stderr, /image docker\.io\/no\/such:image not found: see 'berthctl images ls'/);
   });
 
   test("push sends the image; the registry serves it and ctr pulls it on containerd", async () => {

@@ -5,7 +5,7 @@
 import type { Descriptor } from "@berth/api/containerd/types/descriptor";
 import type { Connection } from "./connection.js";
 import { readBlob } from "./content.js";
-import { notFound } from "./errdefs.js";
+import { errorMessage, isNotFound, notFound } from "./errdefs.js";
 import { imageContent, storeSource } from "./image-content.js";
 import * as images from "./images.js";
 import { plain } from "./manifests.js";
@@ -52,8 +52,9 @@ export async function push(
   const name = formatReference(reference);
   const localName = await images.resolveName(conn, options.local ?? remote, opt(signal));
   const image = await images.get(conn, localName, opt(signal)).catch((err: unknown) => {
+    if (!isNotFound(err)) throw err;
     throw notFound(
-      `${(err as Error).message}: pull or import it first, or tag a local image with berthctl images tag`,
+      `${errorMessage(err)}: pull or import it first, or tag a local image with berthctl images tag`,
     );
   });
   let target = image.target;

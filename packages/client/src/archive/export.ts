@@ -6,7 +6,7 @@
 import type { Writable } from "node:stream";
 import tarStream from "tar-stream";
 import type { Connection } from "../connection.js";
-import { notFound } from "../errdefs.js";
+import { errorMessage, isNotFound, notFound } from "../errdefs.js";
 import { imageContent, storeSource } from "../image-content.js";
 import * as images from "../images.js";
 import { type Platform, defaultPlatform, parsePlatform } from "../platforms.js";
@@ -59,7 +59,8 @@ export async function exportArchive(
   for (const ref of refs) {
     const name = await images.resolveName(conn, ref, sig);
     const image = await images.get(conn, name, sig).catch((err: unknown) => {
-      throw notFound(`${(err as Error).message}: see berthctl images ls for the names`);
+      if (!isNotFound(err)) throw err;
+      throw notFound(`${errorMessage(err)}: see berthctl images ls for the names`);
     });
     if (image.target === undefined) throw notFound(`image ${name} has no target: pull it again`);
     const content = await imageContent(storeSource(conn, name, signal), name, image.target, {

@@ -15,7 +15,7 @@ import type { Descriptor } from "@berth/api/containerd/types/descriptor";
 import tarStream from "tar-stream";
 import type { Connection } from "../connection.js";
 import { bytesSource, updateContentLabels, writeBlob } from "../content.js";
-import { invalidArgument } from "../errdefs.js";
+import { errorKind, errorMessage, invalidArgument } from "../errdefs.js";
 import { sha256Digest } from "../identity.js";
 import { type ContentSource, imageContent } from "../image-content.js";
 import { childGcLabels, parseIndex, parseManifest } from "../manifests.js";
@@ -288,8 +288,10 @@ async function readArchive(
       entry.resume();
     }
   } catch (err) {
+    // The daemon's errors (and cancellation) are not the archive's fault.
+    if (errorKind(err) !== "Unknown" || signal?.aborted === true) throw err;
     throw invalidArgument(
-      `cannot read ${path} as a tar archive (${err instanceof Error ? err.message : String(err)}): give an archive made by berthctl images export, ctr images export or docker save`,
+      `cannot read ${path} as a tar archive (${errorMessage(err)}): give an archive made by berthctl images export, ctr images export or docker save`,
     );
   }
   if (entries === 0) throw invalidArgument(`${path} is an empty archive`);

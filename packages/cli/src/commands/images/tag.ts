@@ -1,6 +1,15 @@
 // berthctl images tag: more names for an image that is here, as `ctr images tag`.
 
-import { createOrUpdateImage, formatReference, images, isAlreadyExists, parseReference } from "@berth/client";
+import {
+  createOrUpdateImage,
+  errorMessage,
+  formatReference,
+  images,
+  isAlreadyExists,
+  isNotFound,
+  notFound,
+  parseReference,
+} from "@berth/client";
 import { type Command, UsageError, parseOptions } from "../../command.js";
 
 export const tagCommand: Command = {
@@ -16,9 +25,8 @@ export const tagCommand: Command = {
     const conn = ctx.connect();
     const name = await images.resolveName(conn, source, { signal: ctx.signal });
     const image = await images.get(conn, name, { signal: ctx.signal }).catch((err: unknown) => {
-      throw Object.assign(err as Error, {
-        message: `${(err as Error).message}: see 'berthctl images ls' for the names, or pull it first`,
-      });
+      if (!isNotFound(err)) throw err;
+      throw notFound(`${errorMessage(err)}: see 'berthctl images ls' for the names, or pull it first`);
     });
     if (image.target === undefined) throw new UsageError(`image ${name} has no target: pull it again`);
     for (const target of targets) {
