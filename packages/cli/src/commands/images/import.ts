@@ -57,8 +57,10 @@ export const importCommand: Command = {
     try {
       let made: Awaited<ReturnType<typeof importArchive>>;
       if (file === "-") {
-        if (ctx.stdin === undefined)
-          throw new UsageError("images import -: there is no standard input to read");
+        if (ctx.stdin === undefined || ctx.stdin.isTTY === true)
+          throw new UsageError(
+            "images import - reads the archive from standard input: pipe it in (docker save IMAGE | berthctl images import -)",
+          );
         made = await importArchiveStream(ctx.connect(), ctx.stdin, options);
       } else {
         made = await importArchive(ctx.connect(), file, options);
