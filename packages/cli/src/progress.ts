@@ -29,12 +29,17 @@ export class PullProgressView {
   #drawnLines = 0;
   #timer: NodeJS.Timeout | undefined;
   readonly #redrawMs: number;
+  readonly #verb: string;
 
-  /** `live`: redraw in place (a terminal); otherwise print status changes as lines. */
-  constructor(out: Output, options: { live?: boolean; redrawMs?: number } = {}) {
+  /**
+   * `live`: redraw in place (a terminal); otherwise print status changes as lines.
+   * `verb`: what the summary says was done to the blobs (push, import and export share the view).
+   */
+  constructor(out: Output, options: { live?: boolean; redrawMs?: number; verb?: string } = {}) {
     this.#out = out;
     this.#live = options.live ?? out.isTTY === true;
     this.#redrawMs = options.redrawMs ?? 100;
+    this.#verb = options.verb ?? "fetched";
   }
 
   update(event: PullProgress): void {
@@ -81,7 +86,7 @@ export class PullProgressView {
     const present = blobs.filter((r) => r.status === "exists").length;
     const bytes = fetched.reduce((sum, r) => sum + r.total, 0);
     this.#out.write(
-      `elapsed: ${formatDuration(summary.elapsedMs)}, fetched ${fetched.length} blob(s), ${formatBytes(bytes)}, ${present} already present: ${summary.name} ${summary.digest}\n`,
+      `elapsed: ${formatDuration(summary.elapsedMs)}, ${this.#verb} ${fetched.length} blob(s), ${formatBytes(bytes)}, ${present} already present: ${summary.name} ${summary.digest}\n`,
     );
   }
 

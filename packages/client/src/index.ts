@@ -11,5 +11,8 @@ export * from "./manifests.js";
 export * from "./media-types.js";
 export * from "./platforms.js";
 export * from "./pull.js";
+export * from "./push.js";
+export * from "./image-content.js";
+export * from "./archive/index.js";
 export * from "./remotes/index.js";
 export * from "./unpack.js";

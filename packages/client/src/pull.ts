@@ -41,7 +41,17 @@ import {
   unpackLayers,
 } from "./unpack.js";
 
-export type BlobStatus = "resolving" | "resolved" | "waiting" | "downloading" | "exists" | "done";
+export type BlobStatus =
+  | "resolving"
+  | "resolved"
+  | "waiting"
+  | "downloading"
+  | "exists"
+  | "done"
+  // push, import and export report their blobs with the same events
+  | "uploading"
+  | "importing"
+  | "exporting";
 
 export interface BlobProgress {
   type: "blob";
@@ -56,6 +66,19 @@ export interface BlobProgress {
 }
 
 export type PullProgress = BlobProgress | UnpackProgress;
+
+/** The progress event of a blob (pull, push, import, export), its row named as containerd names its ingest. */
+export function blobProgress(desc: Descriptor, status: BlobStatus, offset: number): BlobProgress {
+  return {
+    type: "blob",
+    ref: refKey(desc),
+    digest: desc.digest,
+    mediaType: desc.mediaType,
+    status,
+    offset,
+    total: desc.size,
+  };
+}
 
 export interface PullOptions {
   /** The platform whose manifest is pulled out of an index (default: this machine's, e.g. linux/amd64). */
@@ -84,9 +107,8 @@ const LEASE_EXPIRY_MS = 60 * 60 * 1000;
 /** Configs are JSON documents too, but may hold long histories. */
 const MAX_CONFIG_BYTES = 64 << 20;
 
-/** A counting semaphore: at most `limit` tasks run at once, in the order they were queued. */
 /** Creates the lease a pull works under; GC may drop it an hour after a crash. */
-async function createLease(conn: Connection, signal: AbortSignal | undefined): Promise<string> {
+export async function createLease(conn: Connection, signal: AbortSignal | undefined): Promise<string> {
   const expires = new Date(Date.now() + LEASE_EXPIRY_MS).toISOString().replace(/\.\d+Z$/, "Z");
   const res = await conn.leases.create(
     { id: uniquePart(), labels: { [GC_EXPIRE]: expires } },
@@ -125,6 +147,23 @@ export async function createOrUpdateImage(
   return { name, target, labels, createdAt: undefined, updatedAt: undefined };
 }
 
+/** The resolver a pull or push uses: the one given, else one made from its hosts settings. */
+export function resolverFor(options: {
+  resolver?: Resolver;
+  hosts?: HostsConfig;
+  plainHttp?: boolean;
+  fetch?: FetchFunction;
+}): Resolver {
+  return (
+    options.resolver ??
+    new Resolver({
+      ...(options.hosts !== undefined ? { hosts: options.hosts } : {}),
+      ...(options.plainHttp !== undefined ? { plainHttp: options.plainHttp } : {}),
+      ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
+    })
+  );
+}
+
 /** Pulls `ref` into the daemon behind `conn`, and returns the image record. */
 export async function pull(conn: Connection, ref: string, options: PullOptions = {}): Promise<Image> {
   const reference = parseReference(ref);
@@ -133,13 +172,7 @@ export async function pull(conn: Connection, ref: string, options: PullOptions =
     typeof options.platform === "string"
       ? parsePlatform(options.platform)
       : (options.platform ?? defaultPlatform());
-  const resolver =
-    options.resolver ??
-    new Resolver({
-      ...(options.hosts !== undefined ? { hosts: options.hosts } : {}),
-      ...(options.plainHttp !== undefined ? { plainHttp: options.plainHttp } : {}),
-      ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
-    });
+  const resolver = resolverFor(options);
   const emit = options.onProgress ?? (() => undefined);
   const { signal } = options;
 
@@ -310,15 +343,7 @@ class PullJob {
   }
 
   #blobEvent(desc: Descriptor, status: BlobStatus, offset: number): void {
-    this.#emit({
-      type: "blob",
-      ref: refKey(desc),
-      digest: desc.digest,
-      mediaType: desc.mediaType,
-      status,
-      offset,
-      total: desc.size,
-    });
+    this.#emit(blobProgress(desc, status, offset));
   }
 
   /** An index, manifest or config: in memory afterwards, from the store when it is there already. */

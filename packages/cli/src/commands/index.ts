@@ -5,9 +5,10 @@ import type { Command, CommandGroup } from "../command.js";
 import { containersGroup } from "./containers/index.js";
 import { criGroup } from "./cri/index.js";
 import { imagesGroup } from "./images/index.js";
+import { infoCommand } from "./info.js";
 import { runCommand } from "./run.js";
 import { tasksGroup } from "./tasks/index.js";
 
-export const topLevelCommands: readonly Command[] = [runCommand];
+export const topLevelCommands: readonly Command[] = [runCommand, infoCommand];
 
 export const commandGroups: readonly CommandGroup[] = [imagesGroup, containersGroup, tasksGroup, criGroup];

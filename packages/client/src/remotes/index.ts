@@ -24,6 +24,7 @@ export {
   referenceObject,
 } from "./reference.js";
 export type { Reference } from "./reference.js";
+export { Pusher } from "./pusher.js";
 export { RegistryClient } from "./registry.js";
 export { Fetcher, MAX_MANIFEST_BYTES, Resolver, sniffManifestType } from "./resolver.js";
 export type { ResolvedImage, ResolverOptions } from "./resolver.js";

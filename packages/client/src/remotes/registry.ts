@@ -12,9 +12,13 @@ import {
 import type { RegistryEndpoint } from "./hosts.js";
 
 export interface RegistryRequest {
-  method: "GET" | "HEAD";
+  method: "GET" | "HEAD" | "POST" | "PUT";
   /** Path under the endpoint's /v2 base: "/library/busybox/manifests/latest". */
   path: string;
+  /** An absolute URL that replaces base and path (an upload's Location). */
+  url?: string;
+  /** The request body, made anew for each attempt (an authorization retry sends it again). */
+  body?: () => Uint8Array | AsyncIterable<Uint8Array>;
   headers?: Record<string, string>;
   /** Token scopes the request needs: "repository:library/busybox:pull". */
   scopes: readonly string[];
@@ -102,8 +106,9 @@ export class RegistryClient {
    * left to the caller, except 401/403 after authorizing.
    */
   async request(endpoint: RegistryEndpoint, req: RegistryRequest): Promise<Response> {
-    let url = `${endpoint.baseUrl}${req.path}`;
-    if (endpoint.mirror && req.namespace !== undefined) url += `?ns=${encodeURIComponent(req.namespace)}`;
+    let url = req.url ?? `${endpoint.baseUrl}${req.path}`;
+    if (req.url === undefined && endpoint.mirror && req.namespace !== undefined)
+      url += `?ns=${encodeURIComponent(req.namespace)}`;
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { "User-Agent": this.#userAgent, ...req.headers };
       const authorization = await this.#auth.authorization(
@@ -119,6 +124,9 @@ export class RegistryClient {
           method: req.method,
           headers,
           redirect: "follow",
+          ...(req.body !== undefined
+            ? { body: req.body() as NonNullable<RequestInit["body"]>, duplex: "half" }
+            : {}),
           ...(req.signal !== undefined ? { signal: req.signal } : {}),
         });
       } catch (err) {
@@ -126,7 +134,14 @@ export class RegistryClient {
         throw connectionError(endpoint, err);
       }
       if (res.status === 401 && attempt < 2) {
-        const retry = this.#auth.addChallenge(endpoint.host, res.headers.get("www-authenticate"), req.scopes);
+        const learnt = this.#auth.addChallenge(
+          endpoint.host,
+          res.headers.get("www-authenticate"),
+          req.scopes,
+        );
+        // A request running beside this one may have learnt the challenge first: one that
+        // went without authorization tries again with it.
+        const retry = learnt || (authorization === undefined && attempt === 0);
         if (retry) {
           await discard(res);
           continue;

@@ -8,6 +8,7 @@ import { sha256Digest } from "../identity.js";
 import { MANIFEST_ACCEPT, MediaType, isIndexType, isManifestType } from "../media-types.js";
 import type { CredentialsHint, FetchFunction } from "./auth.js";
 import { type HostsConfig, type RegistryEndpoint, registryEndpoints } from "./hosts.js";
+import { Pusher } from "./pusher.js";
 import {
   type Reference,
   formatReference,
@@ -90,6 +91,15 @@ export class Resolver {
 
   fetcher(ref: Reference): Fetcher {
     return new Fetcher(this.#client, ref, this.endpoints(ref));
+  }
+
+  /** A pusher to the registry itself: mirrors serve pulls, pushes go upstream. */
+  pusher(ref: Reference): Pusher {
+    const { [ref.domain]: _, ...mirrors } = this.#hosts.mirrors ?? {};
+    const hosts = { ...this.#hosts, mirrors };
+    const [endpoint] = registryEndpoints(ref.domain, hosts, { plainHttp: this.#plainHttp });
+    if (endpoint === undefined) throw invalidArgument(`no registry endpoint for ${ref.domain}`);
+    return new Pusher(this.#client, ref, endpoint);
   }
 
   /** Finds what `ref` names: HEAD on its manifest (GET when the headers do not say enough). */

@@ -18,6 +18,8 @@ export const mediaTypes = {
   ociLayer: "application/vnd.oci.image.layer.v1.tar",
   ociLayerGzip: "application/vnd.oci.image.layer.v1.tar+gzip",
   dockerLayerGzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+  // Uncompressed Docker layers: what `ctr images import` records for a docker-save layer.tar.
+  dockerLayer: "application/vnd.docker.image.rootfs.diff.tar",
   ociLayerNonDistributable: "application/vnd.oci.image.layer.nondistributable.v1.tar",
   ociLayerNonDistributableGzip: "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
   dockerForeignLayer: "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",

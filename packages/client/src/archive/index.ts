@@ -1,0 +1,3 @@
+export * from "./export.js";
+export * from "./import.js";
+export * from "./layout.js";
