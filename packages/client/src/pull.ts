@@ -63,6 +63,8 @@ export interface PullOptions {
   /** Unpack the layers into snapshots (default true). */
   unpack?: boolean;
   hosts?: HostsConfig;
+  /** containerd's hosts directory (ctr's --hosts-dir); see ResolverOptions.hostsDir. */
+  hostsDir?: string;
   /** `--plain-http`. */
   plainHttp?: boolean;
   /** A resolver to reuse (keeps registry tokens across pulls); made from hosts/plainHttp/fetch otherwise. */
@@ -153,6 +155,7 @@ export async function pull(conn: Connection, ref: string, options: PullOptions =
     options.resolver ??
     new Resolver({
       ...(options.hosts !== undefined ? { hosts: options.hosts } : {}),
+      ...(options.hostsDir !== undefined ? { hostsDir: options.hostsDir } : {}),
       ...(options.plainHttp !== undefined ? { plainHttp: options.plainHttp } : {}),
       ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
     });
@@ -160,8 +163,8 @@ export async function pull(conn: Connection, ref: string, options: PullOptions =
   const { signal } = options;
 
   emit({ type: "blob", ref: name, digest: "", mediaType: "", status: "resolving", offset: 0, total: 0 });
-  const resolved = await resolver.resolve(reference, signal);
-  const top = resolved.descriptor;
+  const fetcher = await resolver.fetcher(reference);
+  const top = await fetcher.resolve(signal);
   emit({
     type: "blob",
     ref: name,
@@ -178,14 +181,7 @@ export async function pull(conn: Connection, ref: string, options: PullOptions =
   }
 
   const lease = await createLease(conn, signal);
-  const job = new PullJob(
-    conn.withLease(lease),
-    resolver.fetcher(reference),
-    reference,
-    platform,
-    options,
-    emit,
-  );
+  const job = new PullJob(conn.withLease(lease), fetcher, reference, platform, options, emit);
   let keepLease = false;
   try {
     return await job.run(name, top);

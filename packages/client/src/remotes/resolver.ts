@@ -7,6 +7,7 @@ import { BerthError, errorKind, invalidArgument, notFound } from "../errdefs.js"
 import { sha256Digest } from "../identity.js";
 import { MANIFEST_ACCEPT, MediaType, isIndexType, isManifestType } from "../media-types.js";
 import type { CredentialsHint, FetchFunction } from "./auth.js";
+import { type HostCapability, hostsDirRegistryEndpoints } from "./hosts-dir.js";
 import { type HostsConfig, type RegistryEndpoint, registryEndpoints } from "./hosts.js";
 import {
   type Reference,
@@ -19,6 +20,11 @@ import { RegistryClient, discard, isAbort, statusError } from "./registry.js";
 
 export interface ResolverOptions {
   hosts?: HostsConfig;
+  /**
+   * containerd's hosts directory (`<dir>/<host>/hosts.toml`, `_default`), read at each
+   * pull. Only `hosts.auth` is used beside it: mirrors and plainHttp are refused.
+   */
+  hostsDir?: string;
   /** `--plain-http`: reach registries (and scheme-less mirrors) over http://. */
   plainHttp?: boolean;
   /** For tests and instrumentation; the global fetch otherwise. */
@@ -71,11 +77,21 @@ export function sniffManifestType(body: Uint8Array): string {
 /** Registry access for one set of hosts settings. Holds tokens across calls. */
 export class Resolver {
   readonly #hosts: HostsConfig;
+  readonly #hostsDir: string | undefined;
   readonly #plainHttp: boolean;
   readonly #client: RegistryClient;
 
   constructor(options: ResolverOptions = {}) {
     this.#hosts = options.hosts ?? {};
+    this.#hostsDir = options.hostsDir ?? this.#hosts.configPath;
+    if (
+      this.#hostsDir !== undefined &&
+      (this.#hosts.mirrors !== undefined || this.#hosts.plainHttp !== undefined)
+    ) {
+      throw invalidArgument(
+        `mirrors and plainHttp cannot be given with a hosts directory (${this.#hostsDir}): write them as [host."<url>"] sections and http:// URLs in its hosts.toml files, or drop the hosts directory`,
+      );
+    }
     this.#plainHttp = options.plainHttp ?? false;
     this.#client = new RegistryClient(
       options.fetch ?? globalThis.fetch,
@@ -84,18 +100,25 @@ export class Resolver {
     );
   }
 
-  endpoints(ref: Reference): RegistryEndpoint[] {
+  /** Where `ref`'s registry is reached, in order; with a hosts directory, read from it now. */
+  async endpoints(ref: Reference): Promise<RegistryEndpoint[]> {
+    if (this.#hostsDir !== undefined) {
+      return hostsDirRegistryEndpoints(this.#hostsDir, ref.domain, {
+        plainHttp: this.#plainHttp,
+        ...(this.#hosts.auth !== undefined ? { auth: this.#hosts.auth } : {}),
+      });
+    }
     return registryEndpoints(ref.domain, this.#hosts, { plainHttp: this.#plainHttp });
   }
 
-  fetcher(ref: Reference): Fetcher {
-    return new Fetcher(this.#client, ref, this.endpoints(ref));
+  async fetcher(ref: Reference): Promise<Fetcher> {
+    return new Fetcher(this.#client, ref, await this.endpoints(ref));
   }
 
   /** Finds what `ref` names: HEAD on its manifest (GET when the headers do not say enough). */
   async resolve(ref: string | Reference, signal?: AbortSignal): Promise<ResolvedImage> {
     const reference = typeof ref === "string" ? parseReference(ref) : ref;
-    const fetcher = this.fetcher(reference);
+    const fetcher = await this.fetcher(reference);
     const descriptor = await fetcher.resolve(signal);
     return { reference, name: formatReference(reference), descriptor };
   }
@@ -124,11 +147,19 @@ export class Fetcher {
    */
   async #tryEndpoints<T>(
     what: string,
+    needs: readonly HostCapability[],
     attempt: (endpoint: RegistryEndpoint) => Promise<T | undefined>,
     signal: AbortSignal | undefined,
   ): Promise<T> {
     const failures: Array<{ endpoint: RegistryEndpoint; error: unknown }> = [];
-    for (const endpoint of this.#endpoints) {
+    const endpoints = this.#endpoints.filter((e) => needs.every((c) => e.capabilities?.includes(c) ?? true));
+    if (endpoints.length === 0) {
+      const file = this.#endpoints[0]?.hostsFile;
+      throw notFound(
+        `${what}: no host of ${this.#ref.domain} may ${needs.join(" and ")}${file !== undefined ? ` (capabilities in ${file})` : ""}: add "${needs.join('", "')}" to a host's capabilities`,
+      );
+    }
+    for (const endpoint of endpoints) {
       try {
         const result = await attempt(endpoint);
         if (result !== undefined) return result;
@@ -161,8 +192,11 @@ export class Fetcher {
   async resolve(signal?: AbortSignal): Promise<Descriptor> {
     const object = referenceObject(this.#ref);
     const what = formatReference(this.#ref);
+    // A tag is turned into a digest only by hosts trusted to (containerd's "resolve").
+    const needs: HostCapability[] = this.#ref.digest !== undefined ? ["pull"] : ["pull", "resolve"];
     return this.#tryEndpoints(
       what,
+      needs,
       async (endpoint) => {
         const path = `/${this.#repo}/manifests/${object}`;
         const base = {
@@ -220,6 +254,7 @@ export class Fetcher {
     const what = `${manifest ? "manifest" : "blob"} ${desc.digest} of ${referenceName(this.#ref)}`;
     return this.#tryEndpoints(
       what,
+      ["pull"],
       async (endpoint) => {
         const headers: Record<string, string> = {};
         if (manifest) headers.Accept = [desc.mediaType, MANIFEST_ACCEPT].join(", ");

@@ -1,0 +1,97 @@
+// HTTPS with an endpoint's own TLS settings (hosts.toml `ca`, `client`, `skip_verify`),
+// as a fetch-shaped function over node:https, so the registry client treats it like the
+// global fetch. Endpoints without such settings keep the global fetch.
+
+import type { IncomingMessage } from "node:http";
+import { Agent, request } from "node:https";
+import { Readable } from "node:stream";
+import { rootCertificates } from "node:tls";
+import type { FetchFunction } from "./auth.js";
+import type { EndpointTls } from "./hosts.js";
+
+const MAX_REDIRECTS = 10;
+
+/** An agent trusting the system's roots plus `tls.ca`, presenting `tls.clientCertificates`. */
+export function tlsAgent(tls: EndpointTls): Agent {
+  const first = tls.clientCertificates?.[0];
+  return new Agent({
+    keepAlive: true,
+    maxSockets: 16,
+    ...(tls.ca !== undefined ? { ca: [...rootCertificates, ...tls.ca.map((b) => b.toString("utf8"))] } : {}),
+    // Node presents one certificate; the first pair is it (containerd offers all, Go picks the first
+    // that fits the server's request, which for one pair is the same).
+    ...(first !== undefined ? { cert: first.cert, key: first.key } : {}),
+    rejectUnauthorized: tls.skipVerify !== true,
+  });
+}
+
+function headersOf(res: IncomingMessage): Headers {
+  const h = new Headers();
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) h.append(name, v);
+  }
+  return h;
+}
+
+/** Sends one request; resolves on the response headers. Network errors carry their cause, as fetch's do. */
+function send(
+  agent: Agent,
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  signal: AbortSignal | undefined,
+): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method, headers, agent, ...(signal !== undefined ? { signal } : {}) },
+      resolve,
+    );
+    req.on("error", (err) => {
+      if (err.name === "AbortError") reject(err);
+      else reject(new TypeError("fetch failed", { cause: err }));
+    });
+    req.end();
+  });
+}
+
+/**
+ * A fetch for GET/HEAD requests to https:// URLs through `agent`, following redirects (an
+ * Authorization header is not carried to another host, as fetch does not).
+ */
+export function agentFetch(agent: Agent): FetchFunction {
+  const fetchThrough = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    let url = new URL(input instanceof Request ? input.url : String(input));
+    const method = init?.method ?? "GET";
+    let headers: Record<string, string> = {};
+    new Headers(init?.headers).forEach((v, k) => {
+      headers[k] = v;
+    });
+    const signal = init?.signal ?? undefined;
+    for (let redirects = 0; ; redirects++) {
+      if (url.protocol !== "https:") {
+        // A redirect off TLS (e.g. to plain-HTTP storage) leaves this endpoint's settings behind.
+        return globalThis.fetch(url, { ...init, headers });
+      }
+      const res = await send(agent, url, method, headers, signal);
+      const status = res.statusCode ?? 0;
+      const location = res.headers.location;
+      if ([301, 302, 303, 307, 308].includes(status) && location !== undefined && redirects < MAX_REDIRECTS) {
+        res.resume();
+        const next = new URL(location, url);
+        if (next.host !== url.host) {
+          const { authorization: _, ...rest } = headers;
+          headers = rest;
+        }
+        url = next;
+        continue;
+      }
+      const noBody = method === "HEAD" || status === 204 || status === 304;
+      if (noBody) res.resume();
+      const body = noBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>);
+      return new Response(body, { status, statusText: res.statusMessage ?? "", headers: headersOf(res) });
+    }
+  };
+  return fetchThrough as FetchFunction;
+}
