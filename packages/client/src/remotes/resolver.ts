@@ -180,6 +180,11 @@ export class Fetcher {
         throw notFound(`${what} not found on registry ${first.endpoint.host}: check the name and tag`);
       throw first.error;
     }
+    // Endpoints failing alike (a server listed again as a host) are one failure, said in full.
+    const messages = new Set(
+      failures.map((f) => (f.error instanceof Error ? f.error.message : String(f.error))),
+    );
+    if (messages.size === 1 && !allMissing) throw first.error;
     const tried = failures.map((f) => `${f.endpoint.baseUrl}: ${firstClause(f.error)}`).join("; ");
     if (allMissing) throw notFound(`${what} not found on any endpoint (${tried}): check the name and tag`);
     const kind = errorKind(first.error);
