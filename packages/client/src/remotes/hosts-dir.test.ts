@@ -300,6 +300,11 @@ describe("hosts directory on disk", () => {
       return new Response(null, { status: 404 });
     };
     const resolver = new Resolver({ hostsDir: root, fetch: fetchStub });
+    const pushTo = await resolver.endpoints({ domain: "caps.example", path: "app", tag: "v1" }, ["push"]);
+    assert.deepEqual(
+      pushTo.map((e) => e.baseUrl),
+      ["http://caps.example/v2"],
+    );
     await assert.rejects(resolver.resolve("caps.example/app:v1"), /not found/);
     assert.deepEqual(seen, ["http://caps.example/v2/app/manifests/v1"]);
     seen.length = 0;

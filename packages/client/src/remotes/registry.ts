@@ -144,6 +144,7 @@ export class RegistryClient {
         req.scopes,
         endpoint.credentials,
         req.signal,
+        fetchImpl,
       );
       if (authorization !== undefined) headers.Authorization = authorization;
       let res: Response;

@@ -100,15 +100,19 @@ export class Resolver {
     );
   }
 
-  /** Where `ref`'s registry is reached, in order; with a hosts directory, read from it now. */
-  async endpoints(ref: Reference): Promise<RegistryEndpoint[]> {
-    if (this.#hostsDir !== undefined) {
-      return hostsDirRegistryEndpoints(this.#hostsDir, ref.domain, {
-        plainHttp: this.#plainHttp,
-        ...(this.#hosts.auth !== undefined ? { auth: this.#hosts.auth } : {}),
-      });
-    }
-    return registryEndpoints(ref.domain, this.#hosts, { plainHttp: this.#plainHttp });
+  /**
+   * Where `ref`'s registry is reached, in order; with a hosts directory, read from it now.
+   * `needs` keeps the endpoints allowed those operations (a push asks for ["push"]).
+   */
+  async endpoints(ref: Reference, needs: readonly HostCapability[] = []): Promise<RegistryEndpoint[]> {
+    const all =
+      this.#hostsDir !== undefined
+        ? await hostsDirRegistryEndpoints(this.#hostsDir, ref.domain, {
+            plainHttp: this.#plainHttp,
+            ...(this.#hosts.auth !== undefined ? { auth: this.#hosts.auth } : {}),
+          })
+        : registryEndpoints(ref.domain, this.#hosts, { plainHttp: this.#plainHttp });
+    return all.filter((e) => allows(e, needs));
   }
 
   async fetcher(ref: Reference): Promise<Fetcher> {
@@ -152,7 +156,7 @@ export class Fetcher {
     signal: AbortSignal | undefined,
   ): Promise<T> {
     const failures: Array<{ endpoint: RegistryEndpoint; error: unknown }> = [];
-    const endpoints = this.#endpoints.filter((e) => needs.every((c) => e.capabilities?.includes(c) ?? true));
+    const endpoints = this.#endpoints.filter((e) => allows(e, needs));
     if (endpoints.length === 0) {
       const file = this.#endpoints[0]?.hostsFile;
       throw notFound(
@@ -331,6 +335,11 @@ export class Fetcher {
     }
     return data;
   }
+}
+
+/** Whether an endpoint may be used for every operation in `needs` (no capabilities listed: any). */
+function allows(endpoint: RegistryEndpoint, needs: readonly HostCapability[]): boolean {
+  return needs.every((c) => endpoint.capabilities?.includes(c) ?? true);
 }
 
 function opt(signal: AbortSignal | undefined): { signal?: AbortSignal } {
