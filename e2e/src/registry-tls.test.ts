@@ -6,13 +6,14 @@
 // storage of a plain one the image is pushed to.
 
 import assert from "node:assert/strict";
-import { copyFile, mkdir, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { berthCriMain, startBerthCri } from "./cri/berth-cri.js";
 import { type DaemonUnderTest, startBerthdDaemon } from "./daemons.js";
+import { startAuthRegistry } from "./fixtures/auth-registry.js";
 import { ctr } from "./fixtures/ctr.js";
 import { type PushedImage, buildSimpleImage } from "./fixtures/images.js";
 import { peerTool } from "./fixtures/peers.js";
@@ -270,6 +271,39 @@ describe("registry hosts.toml with TLS", { timeout: 600_000 }, () => {
     ]);
     assert.equal(byDigest.exitCode, 0, byDigest.stderr);
     await berthctl(["images", "rm", `${UPSTREAM}/berth/tls@${image.manifestDigest}`]);
+  });
+
+  test("a token registry over TLS: the token realm is reached with the same CA", async () => {
+    const tokenRegistry = await startAuthRegistry(plain.host, {
+      scheme: "bearer",
+      username: "tls-user",
+      password: "tls-secret",
+      tls: { cert: await readFile(certs.server), key: await readFile(certs.serverKey) },
+    });
+    try {
+      const ref = `${tokenRegistry.host}/berth/tls:v1`;
+      const root = await hostsDir(
+        tokenRegistry.host,
+        only(`https://${tokenRegistry.host}`, 'ca = "ca.pem"\n'),
+        {
+          "ca.pem": certs.ca,
+        },
+      );
+      const creds = join(work, "token-creds.yaml");
+      await writeFile(
+        creds,
+        `auth:\n  "${tokenRegistry.host}": { username: tls-user, password: tls-secret }\n`,
+      );
+      const r = await berthctl(["images", "pull", "--hosts-dir", root, "--hosts-config", creds, ref]);
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.ok(
+        tokenRegistry.scopesAsked.includes("repository:berth/tls:pull"),
+        tokenRegistry.scopesAsked.join(),
+      );
+      await berthctl(["images", "rm", ref]);
+    } finally {
+      await tokenRegistry.stop();
+    }
   });
 
   test("a malformed hosts.toml is an error naming the file and line", async () => {
