@@ -10,6 +10,7 @@ import type { FetchFunction } from "./auth.js";
 import type { EndpointTls } from "./hosts.js";
 
 const MAX_REDIRECTS = 10;
+const IDLE_TIMEOUT_MS = 300_000;
 
 /** An agent trusting the system's roots plus `tls.ca`, presenting `tls.clientCertificates`. */
 export function tlsAgent(tls: EndpointTls): Agent {
@@ -48,6 +49,13 @@ function send(
       { method, headers, agent, ...(signal !== undefined ? { signal } : {}) },
       resolve,
     );
+    // As fetch's headers and body timeouts: a registry silent this long is given up on.
+    req.setTimeout(IDLE_TIMEOUT_MS, () => {
+      const err = Object.assign(new Error(`no data from ${url.host} for ${IDLE_TIMEOUT_MS / 1000} s`), {
+        code: "ETIMEDOUT",
+      });
+      req.destroy(err);
+    });
     req.on("error", (err) => {
       if (err.name === "AbortError") reject(err);
       else reject(new TypeError("fetch failed", { cause: err }));
