@@ -118,6 +118,11 @@ describe("parseHostsToml", () => {
       '[host."https://m"]\n  skip_verfy = true',
       /hosts\.toml:2: unknown key "host\."https:\/\/m"\.skip_verfy"/,
     ],
+    [
+      "a host's bad value, its URL also the server's",
+      'server = "https://m"\nskip_verify = false\n[host."https://m"]\nskip_verify = 1',
+      /hosts\.toml:4: host\."https:\/\/m"\.skip_verify must be true or false/,
+    ],
     ["skip_verify not a boolean", 'skip_verify = "yes"', /hosts\.toml:1: skip_verify must be true or false/],
     ["ca not a path", "ca = 5", /hosts\.toml:1: ca must be a path or a list of paths/],
     [

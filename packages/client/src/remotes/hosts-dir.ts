@@ -66,11 +66,12 @@ function lineOf(text: string, key: string, from = 1): number | undefined {
   return undefined;
 }
 
-/** The line of the `[host."<url>"]` header. */
+/** The line of the `[host."<url>"]` header (not a `server = "<url>"` line naming the same URL). */
 function sectionLine(text: string, url: string): number {
   const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) if ((lines[i] ?? "").includes(url)) return i + 1;
-  return 1;
+  const header = lines.findIndex((l) => /^\s*\[/.test(l) && l.includes(url));
+  const any = lines.findIndex((l) => l.includes(url));
+  return (header >= 0 ? header : Math.max(any, 0)) + 1;
 }
 
 const HOST_KEYS = new Set([
