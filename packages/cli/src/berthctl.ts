@@ -56,6 +56,7 @@ export function usage(
     "Global options:",
     `  -a, --address SOCK    daemon socket (default ${DEFAULT_ADDRESS}, env BERTH_ADDRESS)`,
     `  -n, --namespace NS    namespace (default "${DEFAULT_NAMESPACE}", env BERTH_NAMESPACE)`,
+    "      --hosts-dir DIR   registry hosts in containerd's format (DIR/<host>/hosts.toml), for pull and push",
     "  -h, --help            show this help",
     "",
     "Options of cri, before its command:",
@@ -133,6 +134,9 @@ export function parseGlobal(
       case "-n":
       case "--namespace":
         global.namespace = value();
+        break;
+      case "--hosts-dir":
+        global.hostsDir = value();
         break;
       case "-h":
       case "--help":

@@ -38,6 +38,8 @@ export interface GlobalOptions {
   /** Daemon socket path. */
   address: string;
   namespace: string;
+  /** containerd's hosts directory for registry access (`--hosts-dir`), for pull and push. */
+  hostsDir?: string;
 }
 
 export interface CommandContext {

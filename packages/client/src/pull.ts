@@ -87,6 +87,8 @@ export interface PullOptions {
   /** Unpack the layers into snapshots (default true). */
   unpack?: boolean;
   hosts?: HostsConfig;
+  /** containerd's hosts directory (ctr's --hosts-dir); see ResolverOptions.hostsDir. */
+  hostsDir?: string;
   /** `--plain-http`. */
   plainHttp?: boolean;
   /** A resolver to reuse (keeps registry tokens across pulls); made from hosts/plainHttp/fetch otherwise. */
@@ -151,6 +153,7 @@ export async function createOrUpdateImage(
 export function resolverFor(options: {
   resolver?: Resolver;
   hosts?: HostsConfig;
+  hostsDir?: string;
   plainHttp?: boolean;
   fetch?: FetchFunction;
 }): Resolver {
@@ -158,6 +161,7 @@ export function resolverFor(options: {
     options.resolver ??
     new Resolver({
       ...(options.hosts !== undefined ? { hosts: options.hosts } : {}),
+      ...(options.hostsDir !== undefined ? { hostsDir: options.hostsDir } : {}),
       ...(options.plainHttp !== undefined ? { plainHttp: options.plainHttp } : {}),
       ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
     })
@@ -177,8 +181,8 @@ export async function pull(conn: Connection, ref: string, options: PullOptions =
   const { signal } = options;
 
   emit({ type: "blob", ref: name, digest: "", mediaType: "", status: "resolving", offset: 0, total: 0 });
-  const resolved = await resolver.resolve(reference, signal);
-  const top = resolved.descriptor;
+  const fetcher = await resolver.fetcher(reference);
+  const top = await fetcher.resolve(signal);
   emit({
     type: "blob",
     ref: name,
@@ -195,14 +199,7 @@ export async function pull(conn: Connection, ref: string, options: PullOptions =
   }
 
   const lease = await createLease(conn, signal);
-  const job = new PullJob(
-    conn.withLease(lease),
-    resolver.fetcher(reference),
-    reference,
-    platform,
-    options,
-    emit,
-  );
+  const job = new PullJob(conn.withLease(lease), fetcher, reference, platform, options, emit);
   let keepLease = false;
   try {
     return await job.run(name, top);

@@ -68,7 +68,7 @@ export async function push(
     allPlatforms: platform === undefined,
   });
   const resolver = resolverFor(options);
-  const pusher = resolver.pusher(reference);
+  const pusher = await resolver.pusher(reference);
   const emit = options.onProgress ?? (() => undefined);
   const event = (desc: Descriptor, status: BlobProgress["status"], offset: number) =>
     emit(blobProgress(desc, status, offset));

@@ -39,6 +39,11 @@ test("deploy/cri.yaml states the default shim grouping and streaming limits", ()
   assert.deepEqual(parseCriConfig(deployed).streaming, defaultCriConfig.streaming);
 });
 
+test("registry.configPath names containerd's hosts directory; auth may go with it", () => {
+  const c = parseCriConfig("registry:\n  configPath: /etc/containerd/certs.d\n  auth: {}\n");
+  assert.deepEqual(c.registry, { configPath: "/etc/containerd/certs.d", auth: {} });
+});
+
 test("bad files fail with one message naming the key", () => {
   const bad: Array<[string, RegExp]> = [
     ["root: relative", /root: must be an absolute path/],
@@ -47,6 +52,11 @@ test("bad files fail with one message naming the key", () => {
     ["streaming:\n  tokenTtlSeconds: 0", /streaming\.tokenTtlSeconds: expected a positive integer/],
     ["streaming:\n  idleTimeoutSeconds: 1.5", /streaming\.idleTimeoutSeconds: expected a positive integer/],
     ["registry:\n  mirrors:\n    docker.io: http://x", /mirrors\.docker\.io must be a list/],
+    [
+      "registry:\n  configPath: /etc/containerd/certs.d\n  plainHttp: [127.0.0.1:5000]",
+      /registry: configPath and plainHttp cannot both be given/,
+    ],
+    ["registry:\n  configPath: certs.d", /registry: configPath must be the absolute path/],
     ["logLevel: loud", /logLevel: must be one of/],
     ["root: [", /not valid YAML/],
     ["shim:\n  policy: per-node", /shim\.policy: must be one of per-pod, per-container, pooled/],

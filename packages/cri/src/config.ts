@@ -1,6 +1,6 @@
 // berth-cri's YAML configuration: every key optional, validated once at start; a bad
 // file is one clear error naming the key. Defaults are ARCHITECTURE.md's.
-import { type HostsConfig, validateHostsConfig } from "@berth/client";
+import { type HostsConfig, checkHostsDir, validateHostsConfig } from "@berth/client";
 import {
   ConfigError,
   type ConfigShape,
@@ -49,7 +49,7 @@ export interface CriConfig {
     confTemplate: string;
   };
   sandboxImage: string;
-  /** Registry mirrors and plain-HTTP hosts, in @berth/client's hosts config shape. */
+  /** Registry mirrors and plain-HTTP hosts, or a hosts directory, in @berth/client's hosts config shape. */
   registry: HostsConfig;
   metrics: { address: string };
   logLevel: LogLevel;
@@ -187,9 +187,20 @@ export function parseCriConfig(text: string, source = "config"): CriConfig {
   return cfg;
 }
 
-/** Reads the config file; a missing default file means all defaults. */
-export function loadCriConfig(path: string | undefined): Promise<CriConfig> {
-  return loadConfigFile(path, DEFAULT_CONFIG_FILE, parseCriConfig);
+/**
+ * Reads the config file (a missing default file means all defaults), and checks the
+ * hosts directory `registry.configPath` names, so a broken hosts.toml stops the start.
+ */
+export async function loadCriConfig(path: string | undefined): Promise<CriConfig> {
+  const cfg = await loadConfigFile(path, DEFAULT_CONFIG_FILE, parseCriConfig);
+  if (cfg.registry.configPath !== undefined) {
+    try {
+      await checkHostsDir(cfg.registry.configPath);
+    } catch (err) {
+      throw new ConfigError(`registry.configPath: ${(err as Error).message}`);
+    }
+  }
+  return cfg;
 }
 
 export { ConfigError };

@@ -114,6 +114,8 @@ export class RegistryAuthorizer {
     scopes: readonly string[],
     creds: RegistryCredentials | undefined,
     signal?: AbortSignal,
+    /** How the token server is reached: the endpoint's own HTTPS settings (hosts.toml), if any. */
+    fetchImpl?: FetchFunction,
   ): Promise<string | undefined> {
     const challenge = this.#challenges.get(host);
     if (challenge === undefined) return undefined;
@@ -125,7 +127,7 @@ export class RegistryAuthorizer {
       }
       return basicAuthorization(creds);
     }
-    const token = await this.#token(host, challenge, scopes, creds, signal);
+    const token = await this.#token(host, challenge, scopes, creds, signal, fetchImpl ?? this.#fetch);
     return `Bearer ${token.token}`;
   }
 
@@ -159,13 +161,14 @@ export class RegistryAuthorizer {
     scopes: readonly string[],
     creds: RegistryCredentials | undefined,
     signal: AbortSignal | undefined,
+    fetchImpl: FetchFunction,
   ): Promise<CachedToken> {
     const key = this.#tokenKey(host, challenge, scopes);
     const cached = this.#tokens.get(key);
     if (cached !== undefined && cached.expiresAt > Date.now()) return cached;
     let pending = this.#pending.get(key);
     if (pending === undefined) {
-      pending = this.#fetchToken(host, challenge, tokenScopes(challenge, scopes), creds, signal);
+      pending = this.#fetchToken(host, challenge, tokenScopes(challenge, scopes), creds, signal, fetchImpl);
       this.#pending.set(key, pending);
       pending.then(
         (t) => this.#tokens.set(key, t),
@@ -182,6 +185,7 @@ export class RegistryAuthorizer {
     scopes: readonly string[],
     creds: RegistryCredentials | undefined,
     signal: AbortSignal | undefined,
+    fetchImpl: FetchFunction,
   ): Promise<CachedToken> {
     const realm = challenge.params.realm;
     if (realm === undefined || realm === "") {
@@ -203,7 +207,7 @@ export class RegistryAuthorizer {
     if (creds !== undefined) headers.Authorization = basicAuthorization(creds);
     let res: Response;
     try {
-      res = await this.#fetch(url, { headers, ...(signal !== undefined ? { signal } : {}) });
+      res = await fetchImpl(url, { headers, ...(signal !== undefined ? { signal } : {}) });
     } catch (err) {
       if (signal?.aborted) throw err;
       throw unavailable(

@@ -25,6 +25,11 @@ export interface HostsConfig {
   plainHttp?: string[];
   /** Basic credentials per endpoint host, or per registry host. */
   auth?: Record<string, RegistryCredentials>;
+  /**
+   * containerd's hosts directory (`<dir>/<host>/hosts.toml`) in place of mirrors and
+   * plainHttp, which cannot be given with it.
+   */
+  configPath?: string;
 }
 
 /** One place a repository's content can be fetched from. */
@@ -36,6 +41,24 @@ export interface RegistryEndpoint {
   /** A mirror of another registry: requests carry `?ns=<registry host>`. */
   mirror: boolean;
   credentials?: RegistryCredentials;
+  /** What the endpoint may be used for (hosts.toml `capabilities`); undefined: everything. */
+  capabilities?: ReadonlyArray<"pull" | "resolve" | "push">;
+  /** Extra request headers (hosts.toml `header`). */
+  headers?: Record<string, string[]>;
+  /** CA, client certificates and verification for https:// endpoints (hosts.toml). */
+  tls?: EndpointTls;
+  /** The hosts.toml this endpoint comes from (or would be configured in), for errors. */
+  hostsFile?: string;
+}
+
+/** TLS material of an endpoint, read from its files. */
+export interface EndpointTls {
+  /** PEM CA certificates trusted besides the system's roots. */
+  ca?: Buffer[];
+  clientCertificates?: Array<{ cert: Buffer; key: Buffer }>;
+  skipVerify?: boolean;
+  /** The file that configured it. */
+  source: string;
 }
 
 /** docker.io is served from this host. */
@@ -52,9 +75,22 @@ export function validateHostsConfig(value: unknown, source = "hosts config"): Ho
   if (!isRecord(value)) throw fail("must be a mapping with keys mirrors, plainHttp, auth");
   const config: HostsConfig = {};
   for (const key of Object.keys(value)) {
-    if (key !== "mirrors" && key !== "plainHttp" && key !== "auth") {
-      throw fail(`unknown key "${key}": the keys are mirrors, plainHttp and auth`);
+    if (key !== "mirrors" && key !== "plainHttp" && key !== "auth" && key !== "configPath") {
+      throw fail(`unknown key "${key}": the keys are configPath, mirrors, plainHttp and auth`);
     }
+  }
+  if (value.configPath !== undefined && value.configPath !== null) {
+    if (typeof value.configPath !== "string" || !value.configPath.startsWith("/")) {
+      throw fail("configPath must be the absolute path of a hosts directory, e.g. /etc/containerd/certs.d");
+    }
+    for (const other of ["mirrors", "plainHttp"]) {
+      if (value[other] !== undefined && value[other] !== null) {
+        throw fail(
+          `configPath and ${other} cannot both be given: write the ${other === "mirrors" ? 'mirrors as [host."<url>"] sections' : 'plain-HTTP hosts as server = "http://…"'} in ${value.configPath}/<host>/hosts.toml, or drop configPath`,
+        );
+      }
+    }
+    config.configPath = value.configPath;
   }
   if (value.mirrors !== undefined && value.mirrors !== null) {
     if (!isRecord(value.mirrors)) throw fail("mirrors must map a registry host to a list of endpoint URLs");

@@ -13,7 +13,25 @@ export {
   registryEndpoints,
   validateHostsConfig,
 } from "./hosts.js";
-export type { EndpointOptions, HostsConfig, RegistryCredentials, RegistryEndpoint } from "./hosts.js";
+export type {
+  EndpointOptions,
+  EndpointTls,
+  HostsConfig,
+  RegistryCredentials,
+  RegistryEndpoint,
+} from "./hosts.js";
+export {
+  HOST_CAPABILITIES,
+  checkHostsDir,
+  hostDirCandidates,
+  hostsDirEndpoints,
+  hostsDirRegistryEndpoints,
+  isLocalhost,
+  loadHostsDir,
+  parseHostsToml,
+  readEndpointTls,
+} from "./hosts-dir.js";
+export type { HostCapability, HostEntry, HostsDirOptions } from "./hosts-dir.js";
 export {
   DEFAULT_DOMAIN,
   DEFAULT_TAG,

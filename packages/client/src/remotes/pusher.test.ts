@@ -61,7 +61,7 @@ const pusherFor = (fetchImpl: FetchFunction) => {
 
 test("concurrent requests that meet the same challenge all retry with credentials", async () => {
   const { fetch, seen } = fakeRegistry(() => new Response(null, { status: 200 }));
-  const pusher = pusherFor(fetch);
+  const pusher = await pusherFor(fetch);
   const results = await Promise.all([1, 2, 3].map(() => pusher.exists(blob)));
   assert.deepEqual(results, [true, true, true]);
   assert.equal(seen.filter((s) => s.authorization === basic).length, 3);
@@ -78,7 +78,7 @@ test("pushBlob starts an upload and PUTs the bytes to its location with the dige
       return new Response(null, { status: 201 });
     return new Response(null, { status: 404 });
   });
-  await pusherFor(fetch).pushBlob(blob, async function* () {
+  await (await pusherFor(fetch)).pushBlob(blob, async function* () {
     yield Buffer.from("hel");
     yield Buffer.from("lo");
   });
@@ -101,7 +101,7 @@ test("a refused manifest says what the registry said and what to check", async (
       ),
   );
   await assert.rejects(
-    pusherFor(fetch).pushManifest(
+    (await pusherFor(fetch)).pushManifest(
       { ...blob, mediaType: "application/vnd.oci.image.manifest.v1+json" },
       Buffer.from("{}"),
       "1",

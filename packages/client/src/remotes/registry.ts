@@ -1,6 +1,7 @@
 // HTTP requests to one registry endpoint: authorization on 401, and failures turned into
 // errors that say what went wrong and what to do next.
 
+import { createHash } from "node:crypto";
 import { BerthError, failedPrecondition, notFound, unavailable } from "../errdefs.js";
 import {
   type CredentialsHint,
@@ -9,7 +10,8 @@ import {
   causeMessage,
   hostsConfigHint,
 } from "./auth.js";
-import type { RegistryEndpoint } from "./hosts.js";
+import type { EndpointTls, RegistryEndpoint } from "./hosts.js";
+import { agentFetch, tlsAgent } from "./transport.js";
 
 export interface RegistryRequest {
   method: "GET" | "HEAD" | "POST" | "PUT";
@@ -40,6 +42,9 @@ const UNTRUSTED_CERT_CODES = new Set([
   "CERT_HAS_EXPIRED",
   "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
+/** The server wanted a client certificate and got none it accepts. */
+const CLIENT_CERT_REJECTED =
+  /CERTIFICATE_REQUIRED|ALERT_BAD_CERTIFICATE|ALERT_HANDSHAKE_FAILURE|ALERT_UNKNOWN_CA/;
 
 function errorCode(err: unknown): string | undefined {
   const cause = err instanceof Error ? err.cause : undefined;
@@ -57,12 +62,32 @@ export function connectionError(endpoint: RegistryEndpoint, err: unknown): Berth
   const code = errorCode(err);
   const https = endpoint.baseUrl.startsWith("https:");
   const why = causeMessage(err);
+  const file = endpoint.hostsFile;
   if (
     https &&
     (TLS_TO_PLAIN_CODES.has(code ?? "") || /wrong version number|packet length too long/.test(why))
   ) {
+    if (file !== undefined) {
+      return unavailable(
+        `registry ${endpoint.host} answered with HTTP: write it as http://${endpoint.host} in ${file}`,
+      );
+    }
     return unavailable(
       `registry ${endpoint.host} answered with HTTP: use --plain-http or list it under plainHttp in the hosts config`,
+    );
+  }
+  if (https && code !== undefined && UNTRUSTED_CERT_CODES.has(code) && file !== undefined) {
+    return unavailable(
+      `registry ${endpoint.host} presented a certificate that is not trusted (${code}): give the CA that signed it as ca = "<file>" in ${file}, or set skip_verify = true there (no verification)`,
+    );
+  }
+  if (https && CLIENT_CERT_REJECTED.test(`${code ?? ""} ${why}`.toUpperCase().replace(/ /g, "_"))) {
+    const where =
+      file !== undefined
+        ? `give one as client = [["cert.pem", "key.pem"]] in ${file}`
+        : "give one in a hosts.toml (--hosts-dir, or registry.configPath in berth-cri's config)";
+    return unavailable(
+      `registry ${endpoint.host} refused the TLS connection: it requires a client certificate it trusts (${code ?? why}): ${where}`,
     );
   }
   if (https && code !== undefined && UNTRUSTED_CERT_CODES.has(code)) {
@@ -92,6 +117,8 @@ export class RegistryClient {
   readonly #auth: RegistryAuthorizer;
 
   readonly #where: CredentialsHint;
+  /** Agents by TLS material, shared by the endpoints configured alike. */
+  readonly #tlsFetches = new Map<string, FetchFunction>();
 
   constructor(fetchImpl: FetchFunction, userAgent: string, where: CredentialsHint = hostsConfigHint) {
     this.#fetch = fetchImpl;
@@ -109,18 +136,23 @@ export class RegistryClient {
     let url = req.url ?? `${endpoint.baseUrl}${req.path}`;
     if (req.url === undefined && endpoint.mirror && req.namespace !== undefined)
       url += `?ns=${encodeURIComponent(req.namespace)}`;
+    const fetchImpl =
+      endpoint.tls !== undefined && url.startsWith("https:") ? this.#tlsFetch(endpoint.tls) : this.#fetch;
     for (let attempt = 0; ; attempt++) {
-      const headers: Record<string, string> = { "User-Agent": this.#userAgent, ...req.headers };
+      const headers: Record<string, string> = { "User-Agent": this.#userAgent };
+      for (const [name, values] of Object.entries(endpoint.headers ?? {})) headers[name] = values.join(", ");
+      Object.assign(headers, req.headers);
       const authorization = await this.#auth.authorization(
         endpoint.host,
         req.scopes,
         endpoint.credentials,
         req.signal,
+        fetchImpl,
       );
       if (authorization !== undefined) headers.Authorization = authorization;
       let res: Response;
       try {
-        res = await this.#fetch(url, {
+        res = await fetchImpl(url, {
           method: req.method,
           headers,
           redirect: "follow",
@@ -164,12 +196,28 @@ export class RegistryClient {
         if (/HTTP request to an HTTPS server/i.test(text)) {
           await discard(res);
           throw unavailable(
-            `registry ${endpoint.host} speaks HTTPS: drop --plain-http, or remove it from plainHttp in the hosts config`,
+            endpoint.hostsFile !== undefined
+              ? `registry ${endpoint.host} speaks HTTPS: write it as https://${endpoint.host} in ${endpoint.hostsFile}`
+              : `registry ${endpoint.host} speaks HTTPS: drop --plain-http, or remove it from plainHttp in the hosts config`,
           );
         }
       }
       return res;
     }
+  }
+
+  #tlsFetch(tls: EndpointTls): FetchFunction {
+    const hash = createHash("sha256");
+    hash.update(tls.skipVerify === true ? "skip\0" : "verify\0");
+    for (const ca of tls.ca ?? []) hash.update(ca).update("\0ca\0");
+    for (const { cert, key } of tls.clientCertificates ?? []) hash.update(cert).update("\0").update(key);
+    const key = hash.digest("hex");
+    let f = this.#tlsFetches.get(key);
+    if (f === undefined) {
+      f = agentFetch(tlsAgent(tls));
+      this.#tlsFetches.set(key, f);
+    }
+    return f;
   }
 }
 

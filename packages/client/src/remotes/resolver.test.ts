@@ -188,7 +188,7 @@ describe("Resolver against a fake registry", () => {
   });
 
   test("fetches blobs whole, and from an offset with Range", async () => {
-    const fetcher = new Resolver({ plainHttp: true }).fetcher(
+    const fetcher = await new Resolver({ plainHttp: true }).fetcher(
       parseReference(`${plain.host}/berth/test:multi`),
     );
     assert.deepEqual(await fetcher.fetchBytes(blobDesc), blob);
@@ -201,7 +201,7 @@ describe("Resolver against a fake registry", () => {
   test("a registry that ignores Range serves from 0, and says so", async () => {
     const reg = await new FakeRegistry({ noRanges: true }).start();
     try {
-      const fetcher = new Resolver({ plainHttp: true }).fetcher(
+      const fetcher = await new Resolver({ plainHttp: true }).fetcher(
         parseReference(`${reg.host}/berth/test:multi`),
       );
       const stream = await fetcher.open(blobDesc, { offset: 10 });
@@ -213,7 +213,7 @@ describe("Resolver against a fake registry", () => {
   });
 
   test("content that does not match its digest is refused", async () => {
-    const fetcher = new Resolver({ plainHttp: true }).fetcher(
+    const fetcher = await new Resolver({ plainHttp: true }).fetcher(
       parseReference(`${plain.host}/berth/test:multi`),
     );
     await assert.rejects(fetcher.fetchBytes({ ...blobDesc, size: blob.length + 1 }), (err: unknown) =>
@@ -291,7 +291,7 @@ describe("authorization", () => {
     try {
       const resolver = new Resolver({ plainHttp: true });
       await resolver.resolve(`${reg.host}/berth/test:multi`);
-      const fetcher = resolver.fetcher(parseReference(`${reg.host}/berth/test:multi`));
+      const fetcher = await resolver.fetcher(parseReference(`${reg.host}/berth/test:multi`));
       assert.deepEqual(await fetcher.fetchBytes(blobDesc), blob);
       const lines = reg.log.map((l) => `${l.method} ${l.url.split("?")[0]} ${l.authorization ?? "-"}`);
       assert.deepEqual(lines, [

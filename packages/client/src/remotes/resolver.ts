@@ -3,10 +3,11 @@
 
 import type { Descriptor } from "@berth/api/containerd/types/descriptor";
 import type { BlobStream } from "../content.js";
-import { BerthError, errorKind, invalidArgument, notFound } from "../errdefs.js";
+import { BerthError, errorKind, failedPrecondition, invalidArgument, notFound } from "../errdefs.js";
 import { sha256Digest } from "../identity.js";
 import { MANIFEST_ACCEPT, MediaType, isIndexType, isManifestType } from "../media-types.js";
 import type { CredentialsHint, FetchFunction } from "./auth.js";
+import { type HostCapability, hostsDirRegistryEndpoints } from "./hosts-dir.js";
 import { type HostsConfig, type RegistryEndpoint, registryEndpoints } from "./hosts.js";
 import { Pusher } from "./pusher.js";
 import {
@@ -20,6 +21,11 @@ import { RegistryClient, discard, isAbort, statusError } from "./registry.js";
 
 export interface ResolverOptions {
   hosts?: HostsConfig;
+  /**
+   * containerd's hosts directory (`<dir>/<host>/hosts.toml`, `_default`), read at each
+   * pull. Only `hosts.auth` is used beside it: mirrors and plainHttp are refused.
+   */
+  hostsDir?: string;
   /** `--plain-http`: reach registries (and scheme-less mirrors) over http://. */
   plainHttp?: boolean;
   /** For tests and instrumentation; the global fetch otherwise. */
@@ -72,11 +78,21 @@ export function sniffManifestType(body: Uint8Array): string {
 /** Registry access for one set of hosts settings. Holds tokens across calls. */
 export class Resolver {
   readonly #hosts: HostsConfig;
+  readonly #hostsDir: string | undefined;
   readonly #plainHttp: boolean;
   readonly #client: RegistryClient;
 
   constructor(options: ResolverOptions = {}) {
     this.#hosts = options.hosts ?? {};
+    this.#hostsDir = options.hostsDir ?? this.#hosts.configPath;
+    if (
+      this.#hostsDir !== undefined &&
+      (this.#hosts.mirrors !== undefined || this.#hosts.plainHttp !== undefined)
+    ) {
+      throw invalidArgument(
+        `mirrors and plainHttp cannot be given with a hosts directory (${this.#hostsDir}): write them as [host."<url>"] sections and http:// URLs in its hosts.toml files, or drop the hosts directory`,
+      );
+    }
     this.#plainHttp = options.plainHttp ?? false;
     this.#client = new RegistryClient(
       options.fetch ?? globalThis.fetch,
@@ -85,16 +101,40 @@ export class Resolver {
     );
   }
 
-  endpoints(ref: Reference): RegistryEndpoint[] {
-    return registryEndpoints(ref.domain, this.#hosts, { plainHttp: this.#plainHttp });
+  /**
+   * Where `ref`'s registry is reached, in order; with a hosts directory, read from it now.
+   * `needs` keeps the endpoints allowed those operations (a push asks for ["push"]).
+   */
+  async endpoints(ref: Reference, needs: readonly HostCapability[] = []): Promise<RegistryEndpoint[]> {
+    const all =
+      this.#hostsDir !== undefined
+        ? await hostsDirRegistryEndpoints(this.#hostsDir, ref.domain, {
+            plainHttp: this.#plainHttp,
+            ...(this.#hosts.auth !== undefined ? { auth: this.#hosts.auth } : {}),
+          })
+        : registryEndpoints(ref.domain, this.#hosts, { plainHttp: this.#plainHttp });
+    return all.filter((e) => allows(e, needs));
   }
 
-  fetcher(ref: Reference): Fetcher {
-    return new Fetcher(this.#client, ref, this.endpoints(ref));
+  async fetcher(ref: Reference): Promise<Fetcher> {
+    return new Fetcher(this.#client, ref, await this.endpoints(ref));
   }
 
-  /** A pusher to the registry itself: mirrors serve pulls, pushes go upstream. */
-  pusher(ref: Reference): Pusher {
+  /**
+   * A pusher to the registry itself: mirrors serve pulls, pushes go upstream. With a hosts
+   * directory, to its first host with the push capability (the server, unless a mirror
+   * was given "push"), with that host's TLS settings and headers.
+   */
+  async pusher(ref: Reference): Promise<Pusher> {
+    if (this.#hostsDir !== undefined) {
+      const [endpoint] = await this.endpoints(ref, ["push"]);
+      if (endpoint === undefined) {
+        throw failedPrecondition(
+          `no host for ${ref.domain} in ${this.#hostsDir} may be pushed to: give one capabilities = ["push"] in its hosts.toml`,
+        );
+      }
+      return new Pusher(this.#client, ref, endpoint);
+    }
     const { [ref.domain]: _, ...mirrors } = this.#hosts.mirrors ?? {};
     const hosts = { ...this.#hosts, mirrors };
     const [endpoint] = registryEndpoints(ref.domain, hosts, { plainHttp: this.#plainHttp });
@@ -105,7 +145,7 @@ export class Resolver {
   /** Finds what `ref` names: HEAD on its manifest (GET when the headers do not say enough). */
   async resolve(ref: string | Reference, signal?: AbortSignal): Promise<ResolvedImage> {
     const reference = typeof ref === "string" ? parseReference(ref) : ref;
-    const fetcher = this.fetcher(reference);
+    const fetcher = await this.fetcher(reference);
     const descriptor = await fetcher.resolve(signal);
     return { reference, name: formatReference(reference), descriptor };
   }
@@ -134,11 +174,19 @@ export class Fetcher {
    */
   async #tryEndpoints<T>(
     what: string,
+    needs: readonly HostCapability[],
     attempt: (endpoint: RegistryEndpoint) => Promise<T | undefined>,
     signal: AbortSignal | undefined,
   ): Promise<T> {
     const failures: Array<{ endpoint: RegistryEndpoint; error: unknown }> = [];
-    for (const endpoint of this.#endpoints) {
+    const endpoints = this.#endpoints.filter((e) => allows(e, needs));
+    if (endpoints.length === 0) {
+      const file = this.#endpoints[0]?.hostsFile;
+      throw notFound(
+        `${what}: no host of ${this.#ref.domain} may ${needs.join(" and ")}${file !== undefined ? ` (capabilities in ${file})` : ""}: add "${needs.join('", "')}" to a host's capabilities`,
+      );
+    }
+    for (const endpoint of endpoints) {
       try {
         const result = await attempt(endpoint);
         if (result !== undefined) return result;
@@ -159,6 +207,11 @@ export class Fetcher {
         throw notFound(`${what} not found on registry ${first.endpoint.host}: check the name and tag`);
       throw first.error;
     }
+    // Endpoints failing alike (a server listed again as a host) are one failure, said in full.
+    const messages = new Set(
+      failures.map((f) => (f.error instanceof Error ? f.error.message : String(f.error))),
+    );
+    if (messages.size === 1 && !allMissing) throw first.error;
     const tried = failures.map((f) => `${f.endpoint.baseUrl}: ${firstClause(f.error)}`).join("; ");
     if (allMissing) throw notFound(`${what} not found on any endpoint (${tried}): check the name and tag`);
     const kind = errorKind(first.error);
@@ -171,8 +224,11 @@ export class Fetcher {
   async resolve(signal?: AbortSignal): Promise<Descriptor> {
     const object = referenceObject(this.#ref);
     const what = formatReference(this.#ref);
+    // A tag is turned into a digest only by hosts trusted to (containerd's "resolve").
+    const needs: HostCapability[] = this.#ref.digest !== undefined ? ["pull"] : ["pull", "resolve"];
     return this.#tryEndpoints(
       what,
+      needs,
       async (endpoint) => {
         const path = `/${this.#repo}/manifests/${object}`;
         const base = {
@@ -230,6 +286,7 @@ export class Fetcher {
     const what = `${manifest ? "manifest" : "blob"} ${desc.digest} of ${referenceName(this.#ref)}`;
     return this.#tryEndpoints(
       what,
+      ["pull"],
       async (endpoint) => {
         const headers: Record<string, string> = {};
         if (manifest) headers.Accept = [desc.mediaType, MANIFEST_ACCEPT].join(", ");
@@ -301,6 +358,11 @@ export class Fetcher {
     }
     return data;
   }
+}
+
+/** Whether an endpoint may be used for every operation in `needs` (no capabilities listed: any). */
+function allows(endpoint: RegistryEndpoint, needs: readonly HostCapability[]): boolean {
+  return needs.every((c) => endpoint.capabilities?.includes(c) ?? true);
 }
 
 function opt(signal: AbortSignal | undefined): { signal?: AbortSignal } {

@@ -116,7 +116,12 @@ export function hostsWithAuth(
       throw invalidArgument(`invalid server address "${addr}" in the pull request's auth`);
     }
   }
-  const hosts = [registryHost, ...registryEndpoints(registryHost, config).map((e) => e.host)];
+  // With a hosts directory the endpoints are read at pull time; credentials given for the
+  // registry apply to every endpoint of it (and serverAddress may name one of them).
+  const hosts =
+    config.configPath !== undefined
+      ? [registryHost, ...(serverHost !== undefined ? [serverHost] : [])]
+      : [registryHost, ...registryEndpoints(registryHost, config).map((e) => e.host)];
   const extra: Record<string, RegistryCredentials> = {};
   for (const h of hosts) if (serverHost === undefined || serverHost === h) extra[h] = creds;
   return { ...config, auth: { ...(config.auth ?? {}), ...extra } };

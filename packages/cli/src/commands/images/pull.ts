@@ -7,9 +7,13 @@ import { PullProgressView } from "../../progress.js";
 export const pullCommand: Command = {
   name: "pull",
   summary: "fetch an image from its registry and unpack it into snapshots",
-  synopsis: "[--plain-http] [--hosts-config FILE] [--platform P] [--snapshotter S] [--no-unpack] REF",
+  synopsis:
+    "[--plain-http] [--hosts-config FILE] [--hosts-dir DIR] [--platform P] [--snapshotter S] [--no-unpack] REF",
   help: [
     "--plain-http          reach the registry over http:// instead of https://",
+    "--hosts-dir DIR       registry hosts in containerd's format, as ctr's --hosts-dir:",
+    "                        DIR/<host>/hosts.toml (or DIR/<host>_<port>_/, DIR/_default/) with",
+    '                        server, [host."<url>"] mirrors, capabilities, ca, client, skip_verify, header',
     "--hosts-config FILE   YAML with how registries are reached:",
     "                        mirrors: {docker.io: [http://127.0.0.1:5000]}  (tried in order, no fall-back)",
     "                        plainHttp: [127.0.0.1:5000]",
@@ -24,6 +28,7 @@ export const pullCommand: Command = {
       {
         "plain-http": { type: "boolean" },
         "hosts-config": { type: "string" },
+        "hosts-dir": { type: "string" },
         platform: { type: "string" },
         snapshotter: { type: "string" },
         "no-unpack": { type: "boolean" },
@@ -40,11 +45,14 @@ export const pullCommand: Command = {
     let hosts: HostsConfig | undefined;
     if (values["hosts-config"] !== undefined) hosts = await loadHostsConfig(values["hosts-config"]);
 
+    const hostsDir = values["hosts-dir"] ?? ctx.global.hostsDir;
+
     const view = new PullProgressView(ctx.stdout);
     const started = Date.now();
     try {
       const image = await pull(ctx.connect(), ref, {
         ...(hosts !== undefined ? { hosts } : {}),
+        ...(hostsDir !== undefined ? { hostsDir } : {}),
         plainHttp: values["plain-http"] === true,
         ...(values.platform !== undefined ? { platform: values.platform } : {}),
         snapshotter: values.snapshotter ?? DEFAULT_SNAPSHOTTER,

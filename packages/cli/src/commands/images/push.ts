@@ -7,9 +7,12 @@ import { PullProgressView } from "../../progress.js";
 export const pushCommand: Command = {
   name: "push",
   summary: "push an image to a registry",
-  synopsis: "[--plain-http] [--hosts-config FILE] [--user USER[:PASSWORD]] [--platform P] REMOTE [LOCAL]",
+  synopsis:
+    "[--plain-http] [--hosts-dir DIR] [--hosts-config FILE] [--user USER[:PASSWORD]] [--platform P] REMOTE [LOCAL]",
   help: [
     "--plain-http          reach the registry over http:// instead of https://",
+    "--hosts-dir DIR       containerd's hosts directory (<DIR>/<host>/hosts.toml): the first",
+    "                        host with the push capability, with its CA, client certificate and headers",
     "--hosts-config FILE   YAML with how registries are reached (see 'berthctl images pull --help')",
     "-u, --user U[:P]      registry user and password (the password may also come from",
     "                        BERTH_REGISTRY_PASSWORD)",
@@ -25,6 +28,7 @@ export const pushCommand: Command = {
       {
         "plain-http": { type: "boolean" },
         "hosts-config": { type: "string" },
+        "hosts-dir": { type: "string" },
         user: { type: "string", short: "u" },
         platform: { type: "string" },
         "max-concurrent-uploaded-layers": { type: "string" },
@@ -54,8 +58,10 @@ export const pushCommand: Command = {
     const view = new PullProgressView(ctx.stdout, { verb: "pushed" });
     const started = Date.now();
     try {
+      const hostsDir = values["hosts-dir"] ?? ctx.global.hostsDir;
       const resolver = new Resolver({
         hosts,
+        ...(hostsDir !== undefined ? { hostsDir } : {}),
         plainHttp: values["plain-http"] === true,
         credentialsHint: (host) =>
           `with --user USER:PASSWORD (or under auth."${host}" in a --hosts-config file)`,
