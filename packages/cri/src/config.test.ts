@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { ConfigError, defaultCriConfig, parseCriConfig } from "./config.js";
+import { ConfigError, defaultCriConfig, parseCriConfig, runtimeOf } from "./config.js";
 
 test("an empty file means every default", () => {
   assert.deepEqual(parseCriConfig(""), defaultCriConfig);
@@ -33,6 +33,21 @@ test("shim grouping: pooled by 16 unless configured", () => {
   assert.equal(parseCriConfig("shim:\n  policy: per-container\n").shim.policy, "per-container");
 });
 
+test("RuntimeClass handlers map to runtimes, as containerd's runtimes table", () => {
+  const d = parseCriConfig("");
+  assert.equal(runtimeOf(d, ""), "io.containerd.berth.v2");
+  assert.equal(runtimeOf(d, "runc"), "io.containerd.runc.v2");
+  assert.equal(runtimeOf(d, "berth"), "io.containerd.berth.v2");
+  assert.equal(runtimeOf(d, "kata"), undefined);
+  assert.equal(runtimeOf(d, "toString"), undefined, "no handler from the object's prototype");
+  const c = parseCriConfig(
+    "containerd:\n  runtime: io.containerd.runc.v2\n  runtimes:\n    gvisor:\n      runtimeType: io.containerd.runsc.v1\n",
+  );
+  assert.equal(runtimeOf(c, ""), "io.containerd.runc.v2");
+  assert.equal(runtimeOf(c, "gvisor"), "io.containerd.runsc.v1");
+  assert.equal(runtimeOf(c, "runc"), "io.containerd.runc.v2", "the defaults stay beside added handlers");
+});
+
 test("deploy/cri.yaml states the default shim grouping and streaming limits", () => {
   const deployed = readFileSync(new URL("../../../deploy/cri.yaml", import.meta.url), "utf8");
   assert.deepEqual(parseCriConfig(deployed).shim, defaultCriConfig.shim);
@@ -58,6 +73,19 @@ test("bad files fail with one message naming the key", () => {
     ],
     ["registry:\n  configPath: certs.d", /registry: configPath must be the absolute path/],
     ["logLevel: loud", /logLevel: must be one of/],
+    ["containerd:\n  runtimes: [runc]", /containerd\.runtimes: expected a map/],
+    [
+      "containerd:\n  runtimes:\n    x: io.containerd.runc.v2",
+      /containerd\.runtimes\.x: expected \{ runtimeType/,
+    ],
+    [
+      "containerd:\n  runtimes:\n    x:\n      runtimeType: runc",
+      /containerd\.runtimes\.x\.runtimeType: expected a runtime name/,
+    ],
+    [
+      "containerd:\n  runtimes:\n    x:\n      runtime_type: io.containerd.runc.v2",
+      /containerd\.runtimes\.x: unknown key runtime_type/,
+    ],
     ["root: [", /not valid YAML/],
     ["shim:\n  policy: per-node", /shim\.policy: must be one of per-pod, per-container, pooled/],
     ["shim:\n  poolSize: 0", /shim\.poolSize: expected a positive integer/],

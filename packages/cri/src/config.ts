@@ -18,6 +18,11 @@ import { parse } from "yaml";
 export const shimPolicies = ["per-pod", "per-container", "pooled"] as const;
 export type ShimPolicy = (typeof shimPolicies)[number];
 
+export interface RuntimeHandler {
+  /** The containerd runtime name: io.containerd.<name>.<version>. */
+  runtimeType: string;
+}
+
 export interface CriConfig {
   /** Persistent files of sandboxes (hostname, hosts, resolv.conf). */
   root: string;
@@ -29,8 +34,13 @@ export interface CriConfig {
     /** berthd's socket, or a real containerd 1.6's. */
     address: string;
     namespace: string;
-    /** Runtime name given to every container ("io.containerd.runc.v2" on a stock containerd). */
+    /** Runtime of the default handler ("" in RunPodSandbox): "io.containerd.runc.v2" on a stock containerd. */
     runtime: string;
+    /**
+     * RuntimeClass handlers (RunPodSandbox's runtimeHandler) and the runtime each names, as
+     * containerd's `runtimes` table: a pod and its containers run on its handler's runtime.
+     */
+    runtimes: Record<string, RuntimeHandler>;
     snapshotter: string;
   };
   streaming: {
@@ -69,6 +79,11 @@ export const defaultCriConfig: CriConfig = {
     address: "/run/berth/berthd.sock",
     namespace: "k8s.io",
     runtime: "io.containerd.berth.v2",
+    // As containerd's default `runc` handler; `berth` names Berth's shim whatever the default.
+    runtimes: {
+      runc: { runtimeType: "io.containerd.runc.v2" },
+      berth: { runtimeType: "io.containerd.berth.v2" },
+    },
     snapshotter: "overlayfs",
   },
   streaming: {
@@ -92,7 +107,13 @@ const shape: ConfigShape = {
   root: "string",
   state: "string",
   address: "string",
-  containerd: { address: "string", namespace: "string", runtime: "string", snapshotter: "string" },
+  containerd: {
+    address: "string",
+    namespace: "string",
+    runtime: "string",
+    runtimes: "any",
+    snapshotter: "string",
+  },
   streaming: {
     address: "string",
     tokenTtlSeconds: "number",
@@ -123,6 +144,15 @@ export function parseCriConfig(text: string, source = "config"): CriConfig {
     throw new ConfigError(`${source}: ${(err as Error).message}`);
   }
   const { registry, ...rest } = raw as Record<string, unknown>;
+  const runtimes = (rest.containerd as { runtimes?: unknown } | undefined)?.runtimes;
+  if (
+    runtimes !== undefined &&
+    (typeof runtimes !== "object" || runtimes === null || Array.isArray(runtimes))
+  ) {
+    throw new ConfigError(
+      `${source}: containerd.runtimes: expected a map of handler names to { runtimeType }`,
+    );
+  }
   const cfg = mergeConfig(defaultCriConfig, rest);
   try {
     cfg.registry = validateHostsConfig(registry, "registry");
@@ -174,6 +204,7 @@ export function parseCriConfig(text: string, source = "config"): CriConfig {
   if (!Number.isInteger(cfg.maxContainerLogLineSize) || cfg.maxContainerLogLineSize < 0) {
     throw new ConfigError(`${source}: maxContainerLogLineSize: expected a non-negative integer`);
   }
+  cfg.containerd.runtimes = validateRuntimes(cfg.containerd.runtimes, source);
   if (!shimPolicies.includes(cfg.shim.policy)) {
     throw new ConfigError(
       `${source}: shim.policy: must be one of ${shimPolicies.join(", ")}, got ${JSON.stringify(cfg.shim.policy)}`,
@@ -185,6 +216,42 @@ export function parseCriConfig(text: string, source = "config"): CriConfig {
     );
   }
   return cfg;
+}
+
+const runtimeName = /^io\.containerd\.[a-z0-9_-]+(\.[a-z0-9_-]+)+$/;
+
+function validateRuntimes(value: unknown, source: string): Record<string, RuntimeHandler> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ConfigError(
+      `${source}: containerd.runtimes: expected a map of handler names to { runtimeType }`,
+    );
+  }
+  const out: Record<string, RuntimeHandler> = {};
+  for (const [handler, entry] of Object.entries(value)) {
+    const where = `${source}: containerd.runtimes.${handler}`;
+    if (handler === "") throw new ConfigError(`${where}: the default handler is containerd.runtime`);
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+      throw new ConfigError(`${where}: expected { runtimeType: io.containerd.<name>.<version> }`);
+    }
+    const { runtimeType, ...rest } = entry as Record<string, unknown>;
+    const unknown = Object.keys(rest);
+    if (unknown.length > 0) throw new ConfigError(`${where}: unknown key ${unknown.join(", ")}`);
+    if (typeof runtimeType !== "string" || !runtimeName.test(runtimeType)) {
+      throw new ConfigError(
+        `${where}.runtimeType: expected a runtime name such as io.containerd.runc.v2, got ${JSON.stringify(runtimeType)}`,
+      );
+    }
+    out[handler] = { runtimeType };
+  }
+  return out;
+}
+
+/** The runtime a RuntimeClass handler names; undefined for a handler the config lacks. */
+export function runtimeOf(config: CriConfig, handler: string): string | undefined {
+  if (handler === "") return config.containerd.runtime;
+  return Object.hasOwn(config.containerd.runtimes, handler)
+    ? config.containerd.runtimes[handler]?.runtimeType
+    : undefined;
 }
 
 /**

@@ -33,7 +33,7 @@ export async function containerStatus(
       removing: false,
       snapshotKey: c.meta.snapshotKey,
       snapshotter: cri.config.containerd.snapshotter,
-      runtimeType: cri.config.containerd.runtime,
+      runtimeType: record?.runtime ?? cri.config.containerd.runtime,
       runtimeOptions: null,
       config: ContainerConfig.toJSON(c.meta.config),
       runtimeSpec: record?.runtimeSpec ?? null,

@@ -94,6 +94,8 @@ export interface RecordInfo {
   image: string;
   snapshotKey: string;
   snapshotter: string;
+  /** The runtime the record names (its handler's runtime when it was created). */
+  runtime: string;
   /** The OCI spec the task runs with; null when the record has none. */
   runtimeSpec: unknown;
 }
@@ -120,6 +122,7 @@ export async function recordInfo(cri: Cri, id: string): Promise<RecordInfo | und
     image: container.image,
     snapshotKey: container.snapshotKey,
     snapshotter: container.snapshotter,
+    runtime: container.runtime?.name ?? "",
     runtimeSpec,
   };
 }

@@ -15,6 +15,7 @@ import {
 } from "@berth/api/cri/runtime/v1/api";
 import { failedPrecondition, invalidArgument, isNotFound, notFound } from "@berth/client";
 import { containerSpec } from "@berth/client/oci/index";
+import { runtimeOf } from "../config.js";
 import type { Cri } from "../cri.js";
 import { imageConfigOf } from "../image/ensure-image.js";
 import { imageUserDatabase } from "../rootfs/user-database.js";
@@ -74,6 +75,13 @@ export async function createContainer(
   const sandbox = cri.sandboxes.get(req.podSandboxId);
   if (sandbox.state !== "ready" || sandbox.pid <= 0) {
     throw failedPrecondition(`sandbox ${sandbox.meta.id} is not ready: its containers cannot be created`);
+  }
+  // A pod's containers run on its handler's runtime.
+  const runtime = runtimeOf(cri.config, sandbox.meta.runtimeHandler);
+  if (runtime === undefined) {
+    throw failedPrecondition(
+      `no runtime for "${sandbox.meta.runtimeHandler}" (sandbox ${sandbox.meta.id}'s handler) is configured any more: add it under containerd.runtimes in berth-cri's config`,
+    );
   }
   const sandboxConfig = sandbox.meta.config;
   const name = containerName(config.metadata, sandboxConfig);
@@ -141,7 +149,7 @@ export async function createContainer(
           id,
           labels: { ...config.labels, [KIND_LABEL]: KIND_CONTAINER },
           image: image.references.find((r) => !r.startsWith("sha256:")) ?? image.id,
-          runtime: { name: cri.config.containerd.runtime, options: undefined },
+          runtime: { name: runtime, options: undefined },
           spec: specAny(spec),
           snapshotter: cri.config.containerd.snapshotter,
           snapshotKey: id,

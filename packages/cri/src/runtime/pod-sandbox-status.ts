@@ -3,6 +3,7 @@
 // OCI spec), so tools that read it keep working.
 import type { PodSandboxStatusRequest, PodSandboxStatusResponse } from "@berth/api/cri/runtime/v1/api";
 import { PodSandboxConfig } from "@berth/api/cri/runtime/v1/api";
+import { runtimeOf } from "../config.js";
 import type { Cri } from "../cri.js";
 import { nowNs } from "../store/records.js";
 import { recordInfo } from "./containerd-records.js";
@@ -25,7 +26,7 @@ export async function podSandboxStatus(
       snapshotKey: record?.snapshotKey ?? "",
       snapshotter: record?.snapshotter ?? cri.config.containerd.snapshotter,
       runtimeHandler: s.meta.runtimeHandler,
-      runtimeType: cri.config.containerd.runtime,
+      runtimeType: record?.runtime || (runtimeOf(cri.config, s.meta.runtimeHandler) ?? ""),
       runtimeOptions: null,
       config: PodSandboxConfig.toJSON(s.meta.config),
       runtimeSpec: record?.runtimeSpec ?? null,

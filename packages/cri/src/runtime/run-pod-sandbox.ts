@@ -13,6 +13,7 @@ import {
 } from "@berth/api/cri/runtime/v1/api";
 import { invalidArgument } from "@berth/client";
 import { sandboxSpec } from "@berth/client/oci/index";
+import { runtimeOf } from "../config.js";
 import type { Cri } from "../cri.js";
 import { ensureImage, imageConfigOf } from "../image/ensure-image.js";
 import { type CniAttachment, type PortMapping, resultIps } from "../network/cni.js";
@@ -102,9 +103,11 @@ export async function runPodSandbox(
 ): Promise<RunPodSandboxResponse> {
   const config = req.config;
   if (config === undefined) throw invalidArgument("sandbox config must not be empty");
-  if (req.runtimeHandler !== "" && req.runtimeHandler !== "berth" && req.runtimeHandler !== "runc") {
+  const runtime = runtimeOf(cri.config, req.runtimeHandler);
+  if (runtime === undefined) {
+    const known = Object.keys(cri.config.containerd.runtimes).map((h) => JSON.stringify(h));
     throw invalidArgument(
-      `no runtime for "${req.runtimeHandler}" is configured: berth-cri serves the default handler only`,
+      `no runtime for "${req.runtimeHandler}" is configured: add it under containerd.runtimes in berth-cri's config (configured: "" (the default), ${known.join(", ")})`,
     );
   }
   const name = sandboxName(config);
@@ -179,7 +182,7 @@ export async function runPodSandbox(
           id,
           labels: { ...config.labels, ...shimGroup.labels, [KIND_LABEL]: KIND_SANDBOX },
           image: image.references.find((r) => !r.startsWith("sha256:")) ?? image.id,
-          runtime: { name: cri.config.containerd.runtime, options: undefined },
+          runtime: { name: runtime, options: undefined },
           spec: specAny(spec),
           snapshotter: cri.config.containerd.snapshotter,
           snapshotKey: id,
