@@ -7,6 +7,7 @@
 import type { Image as ImageRecord } from "@berth/api/containerd/services/images/v1/images";
 import type { Descriptor } from "@berth/api/containerd/types/descriptor";
 import {
+  BerthError,
   type Connection,
   chainId,
   defaultPlatform,
@@ -165,7 +166,7 @@ export class ImageStore {
       }
       const record = await this.#get(name, signal);
       if (record === undefined) throw notFound(`image "${refOrId}" not found`);
-      id = (await this.#toCri(record, signal))?.id;
+      id = (await this.#toCri(record, signal, true))?.id;
     }
     if (id === undefined) throw notFound(`image "${refOrId}" not found`);
     let found = (await this.list(signal)).find((i) => i.id === id);
@@ -181,7 +182,7 @@ export class ImageStore {
   /** The content of the image record `name` (undefined when there is no such record). */
   async describeRecord(name: string, signal?: AbortSignal): Promise<CriImage | undefined> {
     const record = await this.#get(name, signal);
-    return record === undefined ? undefined : this.#toCri(record, signal);
+    return record === undefined ? undefined : this.#toCri(record, signal, true);
   }
 
   async #get(name: string, signal?: AbortSignal): Promise<ImageRecord | undefined> {
@@ -193,7 +194,12 @@ export class ImageStore {
     }
   }
 
-  async #toCri(record: ImageRecord, signal?: AbortSignal): Promise<CriImage | undefined> {
+  /**
+   * The CRI view of a record; undefined when it is not an image CRI can run (content of
+   * another platform only, or removed under us). Corrupt content (DataLoss) is skipped
+   * in listings and an error for the image asked for by name (`strict`).
+   */
+  async #toCri(record: ImageRecord, signal?: AbortSignal, strict = false): Promise<CriImage | undefined> {
     const target = record.target;
     if (target === undefined) return undefined;
     let content = this.#contentCache.get(target.digest);
@@ -201,9 +207,9 @@ export class ImageStore {
       try {
         content = await describeContent(this.#conn, target, signal);
       } catch (err) {
-        // Content of another platform only, or removed under us: not an image CRI can run.
         const kind = errorKind(err);
-        if (kind === "NotFound" || kind === "InvalidArgument" || kind === "DataLoss") return undefined;
+        if (kind === "NotFound" || kind === "InvalidArgument") return undefined;
+        if (kind === "DataLoss" && !strict) return undefined;
         throw err;
       }
       this.#contentCache.set(target.digest, content);
@@ -241,7 +247,10 @@ export async function describeContent(
   try {
     spec = JSON.parse(configData.toString("utf8")) as ImageSpec;
   } catch {
-    throw notFound(`image config ${manifest.config.digest} is not JSON`);
+    throw new BerthError(
+      "DataLoss",
+      `image config ${manifest.config.digest} is not JSON: the stored image is corrupt; remove it (crictl rmi) and pull it again`,
+    );
   }
   const diffIds = spec.rootfs?.diff_ids ?? [];
   return {
