@@ -9,6 +9,7 @@ import {
   connect,
   errorKind,
 } from "@berth/client";
+import { versionLine } from "@berth/client/build-info";
 import { ClientError } from "nice-grpc";
 import {
   type Command,
@@ -57,6 +58,7 @@ export function usage(
     `  -a, --address SOCK    daemon socket (default ${DEFAULT_ADDRESS}, env BERTH_ADDRESS)`,
     `  -n, --namespace NS    namespace (default "${DEFAULT_NAMESPACE}", env BERTH_NAMESPACE)`,
     "  -h, --help            show this help",
+    "  -v, --version         show berthctl's version (the daemon's too: berthctl version)",
     "",
     "Options of cri, before its command:",
     ...criOptionHelp.map((h) => `  ${h}`),
@@ -169,6 +171,10 @@ export async function run(argv: readonly string[], io: RunEnvironment): Promise<
   let connection: Connection | undefined;
   let address = DEFAULT_ADDRESS;
   try {
+    if (argv[0] === "--version" || argv[0] === "-v") {
+      io.stdout.write(versionLine("berthctl"));
+      return 0;
+    }
     const { global, help, rest } = parseGlobal(argv, io.env);
     address = global.address;
     const [groupName] = rest;

@@ -4,6 +4,9 @@
 import { run } from "./berthctl.js";
 import type { SignalHooks } from "./command.js";
 
+// ps and pgrep -x show berthctl rather than node.
+process.title = "berthctl";
+
 const controller = new AbortController();
 
 /** While a command forwards signals (to a container's process), they go to it instead. */

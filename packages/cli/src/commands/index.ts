@@ -7,7 +7,8 @@ import { criGroup } from "./cri/index.js";
 import { imagesGroup } from "./images/index.js";
 import { runCommand } from "./run.js";
 import { tasksGroup } from "./tasks/index.js";
+import { versionCommand } from "./version.js";
 
-export const topLevelCommands: readonly Command[] = [runCommand];
+export const topLevelCommands: readonly Command[] = [runCommand, versionCommand];
 
 export const commandGroups: readonly CommandGroup[] = [imagesGroup, containersGroup, tasksGroup, criGroup];
