@@ -205,7 +205,7 @@ for dir in "$prefix"/releases/*/; do
   fi
 done
 for p in berthd berth-cri; do
-  if pgrep -x "$p" >/dev/null; then
+  if command -v pgrep >/dev/null && pgrep -x "$p" >/dev/null; then
     log "$p is running: restart it to run release $name (containers and shims keep running)"
   fi
 done

@@ -7,12 +7,13 @@ cd "$here"
 bash deploy/install.sh
 # What only the tests use: a real registry, busybox for test images, umoci and skopeo,
 # protoc and the Go protobuf sources (the generated-code check), containerd (ctr, its
-# runc shim and side-by-side runs) and Docker Engine (a real client of berthd); then the
-# real peer programs built from the Go module proxy (crictl, critest), cached by version.
+# runc shim and side-by-side runs), Docker Engine (a real client of berthd) and procps (ps,
+# pgrep); then the real peer programs built from the Go module proxy (crictl, critest),
+# cached by version.
 test_packages=(docker-registry busybox-static umoci skopeo
   protobuf-compiler libprotobuf-dev golang-github-containerd-containerd-dev
   golang-github-gogo-protobuf-dev golang-github-gogo-googleapis-dev
-  containerd docker.io)
+  containerd docker.io procps)
 missing=()
 for p in "${test_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
