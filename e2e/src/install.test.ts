@@ -179,7 +179,11 @@ describe("deploy/install.sh into a temporary root", () => {
         timeoutMs: 30_000,
         what: `berthd on ${address}`,
       });
-      assert.deepEqual(await seenAs(berthd.pid, "berthd"), { args: "berthd", comm: "berthd", pgrep: true });
+      assert.deepEqual(await seenAs(berthd.pid, "berthd"), {
+        args: `berthd --config ${join(run, "berthd.yaml")}`,
+        comm: "berthd",
+        pgrep: true,
+      });
       const berthCri = await spawnManaged(join(paths.bin, "berth-cri"), ["--config", join(run, "cri.yaml")], {
         logFile: join(run, "berth-cri.log"),
         env: daemonEnv,
@@ -187,7 +191,7 @@ describe("deploy/install.sh into a temporary root", () => {
       started.push(berthCri);
       await waitFor(() => existsSync(cri), { timeoutMs: 30_000, what: `berth-cri on ${cri}` });
       assert.deepEqual(await seenAs(berthCri.pid, "berth-cri"), {
-        args: "berth-cri",
+        args: `berth-cri --config ${join(run, "cri.yaml")}`,
         comm: "berth-cri",
         pgrep: true,
       });

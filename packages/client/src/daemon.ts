@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { versionLine } from "./build-info.js";
 import { type LogLevel, type Logger, createLogger, logLevels } from "./log.js";
+import { setProcessTitle } from "./process-title.js";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -74,8 +75,8 @@ export interface DaemonProgram<C extends { logLevel: string }> {
 export function runDaemon<C extends { logLevel: string }>(program: DaemonProgram<C>): void {
   const { name } = program;
   const usage = `usage: ${name} [--config FILE] [--log-level ${logLevels.join("|")}] [--version]`;
-  // ps and pgrep -x show the program's name rather than node's (Linux: argv and comm).
-  process.title = name;
+  // ps shows "berthd --config …" rather than node and the script; pgrep -x finds "berthd".
+  setProcessTitle(name, process.argv.slice(2));
   const main = async () => {
     let values: { config?: string; "log-level"?: string; help?: boolean; version?: boolean };
     try {

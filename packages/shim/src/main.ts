@@ -3,15 +3,14 @@
 // the daemon runs; without an action the program serves the Task API (started by `start`).
 
 import { buildInfo } from "@berth/client/build-info";
+import { setProcessTitle } from "@berth/client/process-title";
 import { FlagError, parseFlags } from "./flags.js";
 
 const NAME = "containerd-shim-berth-v2";
 
-// ps shows "containerd-shim-berth-v2 -namespace … -id … -address …" rather than node and
-// the script path, and pgrep -x finds the comm "containerd-shim" (cut to 15 characters), as
-// for runc's shim. Linux can only rewrite the original argv area, which the script path
-// makes long enough.
-process.title = [NAME, ...process.argv.slice(2)].join(" ");
+// ps shows "containerd-shim-berth-v2 -namespace … -id … -address …" rather than node and the
+// script path; pgrep -x finds the comm "containerd-shim", as for runc's shim.
+setProcessTitle(NAME, process.argv.slice(2));
 
 async function main(argv: string[]): Promise<number> {
   let flags: ReturnType<typeof parseFlags>;
