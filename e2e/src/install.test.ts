@@ -255,8 +255,16 @@ describe("deploy/install.sh into a temporary root", () => {
       await installOk();
       assert.deepEqual(releases(), [previous, current()].sort(), "unused releases are removed");
     } finally {
+      // After a failure, while berthd still runs: the task and its shim go before the daemons.
+      if (started.length > 0) {
+        for (const args of [
+          ["tasks", "rm", "-f", id],
+          ["containers", "rm", id],
+        ]) {
+          await ctr(address, args, { namespace: ns, timeoutMs: 20_000 });
+        }
+      }
       for (const p of started) await p.stop();
-      await ctr(address, ["tasks", "kill", "-s", "SIGKILL", id], { namespace: ns, timeoutMs: 10_000 });
     }
   });
 
