@@ -14,6 +14,7 @@ import { type TestNetwork, createTestNetwork } from "./cri/network.js";
 import { pushPauseImage } from "./cri/pause-image.js";
 import { type DaemonUnderTest, startBerthdDaemon } from "./daemons.js";
 import { type PushedImage, buildSimpleImage } from "./fixtures/images.js";
+import { argvOf } from "./fixtures/proc.js";
 import { type Registry, startRegistry } from "./fixtures/registry.js";
 import { waitFor } from "./fixtures/tmp.js";
 
@@ -21,7 +22,7 @@ type ShimConfig = { policy: "per-pod" | "per-container" | "pooled"; poolSize?: n
 
 /** startBerthCri writes a fixed set of keys: add `shim` to its config file and restart it. */
 async function setShimConfig(cri: BerthCriUnderTest, shim: ShimConfig): Promise<void> {
-  const argv = (await readFile(`/proc/${cri.pid}/cmdline`, "utf8")).split("\0");
+  const argv = await argvOf(cri.pid);
   const file = argv[argv.indexOf("--config") + 1];
   assert.ok(file, `no --config in berth-cri's command line: ${argv.join(" ")}`);
   const config = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;

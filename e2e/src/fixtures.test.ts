@@ -18,6 +18,7 @@ import {
   chainId,
 } from "./fixtures/images.js";
 import { mountAll, mountsUnder, parseMountCommands, unmount } from "./fixtures/mounts.js";
+import { parseCmdline } from "./fixtures/proc.js";
 import { type Registry, startRegistry } from "./fixtures/registry.js";
 import { verifyRootfs } from "./fixtures/rootfs.js";
 import { cleanupTempDirs, freePort, removeDir, tempDir, waitFor } from "./fixtures/tmp.js";
@@ -25,6 +26,17 @@ import { cleanupTempDirs, freePort, removeDir, tempDir, waitFor } from "./fixtur
 const NS = "berth-fixtures";
 
 describe("fixture helpers", () => {
+  it("parseCmdline reads NUL-separated arguments, and a process title's words", () => {
+    assert.deepEqual(parseCmdline("node\0/x/main.js\0-id\0a b\0"), ["node", "/x/main.js", "-id", "a b"]);
+    assert.deepEqual(parseCmdline("containerd-shim-berth-v2 -namespace ns -id a\0\0\0"), [
+      "containerd-shim-berth-v2",
+      "-namespace",
+      "ns",
+      "-id",
+      "a",
+    ]);
+  });
+
   it("parseTable reads tabwriter columns separated by a single space and cells with spaces", () => {
     // Captured from `ctr images ls` (containerd 1.6.20).
     const da = "sha256:80046af3d70f3977c30fcbeda77e47aa74ffb5091ac64e0796ac5ed4f0725046";

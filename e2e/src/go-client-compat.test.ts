@@ -16,6 +16,7 @@ import { Status } from "@berth/api/containerd/types/task/task";
 import { type DaemonUnderTest, daemonKinds, shimBinDir } from "./daemons.js";
 import { ctr, ctrOk, parseTable } from "./fixtures/ctr.js";
 import { buildSimpleImage } from "./fixtures/images.js";
+import { argvOfSync } from "./fixtures/proc.js";
 import { type Registry, startRegistry } from "./fixtures/registry.js";
 import { sleep, tempDir, waitFor } from "./fixtures/tmp.js";
 import { type Clients, clients, sha256 } from "./grpc.js";
@@ -26,7 +27,7 @@ function shimPid(address: string, id: string): number | undefined {
     if (!/^\d+$/.test(entry)) continue;
     let argv: string[];
     try {
-      argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      argv = argvOfSync(entry);
     } catch {
       continue;
     }

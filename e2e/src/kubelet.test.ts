@@ -112,7 +112,9 @@ function chattyPod(image: string): string {
 }
 
 async function crictl(socket: string, args: string[]): Promise<string> {
-  const r = await execa(peerTool("crictl", "v1.37.0"), ["-r", `unix://${socket}`, "-t", "20s", ...args], {
+  // Both endpoints: a node's /etc/crictl.yaml (install.sh writes one) names another image endpoint.
+  const endpoints = ["-r", `unix://${socket}`, "-i", `unix://${socket}`];
+  const r = await execa(peerTool("crictl", "v1.37.0"), [...endpoints, "-t", "20s", ...args], {
     reject: false,
     timeout: 60_000,
   });

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { type Containerd, startContainerd } from "./fixtures/containerd.js";
 import { ctr, ctrOk, parseTable } from "./fixtures/ctr.js";
 import { buildSimpleImage } from "./fixtures/images.js";
+import { argvOfSync } from "./fixtures/proc.js";
 import { type Registry, startRegistry } from "./fixtures/registry.js";
 import { cleanupTempDirs, sleep, tempDir, waitFor } from "./fixtures/tmp.js";
 
@@ -19,19 +20,19 @@ const NS = "berth-shim-e2e";
 const RUNTIME = "io.containerd.berth.v2";
 const SHIM_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../packages/shim/dist/main.js");
 
-/** Pids of our shims serving the containerd at `address` (node running SHIM_MAIN). */
+/** Pids of our shims serving the containerd at `address` (their process title names them). */
 function shimPids(address: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     let argv: string[];
     try {
-      argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      argv = argvOfSync(entry);
     } catch {
       continue;
     }
     const i = argv.indexOf("-address");
-    if (argv.includes(SHIM_MAIN) && i >= 0 && argv[i + 1] === address) pids.push(Number(entry));
+    if (argv[0] === "containerd-shim-berth-v2" && i >= 0 && argv[i + 1] === address) pids.push(Number(entry));
   }
   return pids;
 }

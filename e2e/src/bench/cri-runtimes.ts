@@ -14,6 +14,7 @@ import { pushPauseImage } from "../cri/pause-image.js";
 import { type DaemonUnderTest, repoRoot, startBerthdDaemon } from "../daemons.js";
 import { CONTAINERD_BINARY, type Containerd, startContainerd } from "../fixtures/containerd.js";
 import { buildSimpleImage } from "../fixtures/images.js";
+import { argvOf } from "../fixtures/proc.js";
 import { type ManagedProcess, spawnManaged } from "../fixtures/process.js";
 import { removeDir, tempDir, waitFor } from "../fixtures/tmp.js";
 import { shimPids } from "./measure.js";
@@ -120,7 +121,7 @@ export async function removeAllPods(client: CriClient): Promise<void> {
 
 /** The command-line value after `flag` of a running process. */
 async function argOf(pid: number, flag: string): Promise<string> {
-  const argv = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
+  const argv = await argvOf(pid);
   const value = argv[argv.indexOf(flag) + 1];
   if (argv.indexOf(flag) < 0 || value === undefined) throw new Error(`no ${flag} in ${argv.join(" ")}`);
   return value;

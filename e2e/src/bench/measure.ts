@@ -1,6 +1,7 @@
 // Process measurements for benchmarks: PSS from /proc/PID/smaps_rollup, CPU time from
 // /proc/PID/stat, and the shims serving a daemon's socket.
 import { readFileSync, readdirSync } from "node:fs";
+import { argvOfSync } from "../fixtures/proc.js";
 
 export function pssKiB(pid: number): number {
   try {
@@ -38,7 +39,7 @@ export function shimPids(address: string): number[] {
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0");
+      const cmd = argvOfSync(name);
       const isShim =
         cmd.some((a) => a.includes("containerd-shim")) || cmd.some((a) => a.endsWith("shim/dist/main.js"));
       if (isShim && cmd.includes(address)) out.push(Number(name));

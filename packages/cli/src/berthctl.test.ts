@@ -48,6 +48,14 @@ describe("global options", () => {
 });
 
 describe("dispatch", () => {
+  test("--version prints berthctl's version and revision in one line, like containerd's", async () => {
+    for (const flag of ["--version", "-v"]) {
+      const r = await berthctl([flag]);
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /^berthctl berth \d+\.\d+\.\d+\S* \S+\n$/);
+    }
+  });
+
   test("no command prints the usage and fails; --help succeeds", async () => {
     const none = await berthctl([]);
     assert.equal(none.code, 1);

@@ -9,6 +9,7 @@ import {
   connect,
   errorKind,
 } from "@berth/client";
+import { versionLine } from "@berth/client/build-info";
 import { ClientError } from "nice-grpc";
 import {
   type Command,
@@ -58,6 +59,7 @@ export function usage(
     `  -n, --namespace NS    namespace (default "${DEFAULT_NAMESPACE}", env BERTH_NAMESPACE)`,
     "      --hosts-dir DIR   registry hosts in containerd's format (DIR/<host>/hosts.toml), for pull and push",
     "  -h, --help            show this help",
+    "  -v, --version         show berthctl's version (the daemon's too: berthctl version)",
     "",
     "Options of cri, before its command:",
     ...criOptionHelp.map((h) => `  ${h}`),
@@ -173,6 +175,10 @@ export async function run(argv: readonly string[], io: RunEnvironment): Promise<
   let connection: Connection | undefined;
   let address = DEFAULT_ADDRESS;
   try {
+    if (argv[0] === "--version" || argv[0] === "-v") {
+      io.stdout.write(versionLine("berthctl"));
+      return 0;
+    }
     const { global, help, rest } = parseGlobal(argv, io.env);
     address = global.address;
     const [groupName] = rest;

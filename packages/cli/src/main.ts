@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 // berthctl: only wires the process (argv, stdio, signals, exit code) to run().
 
+import { setProcessTitle } from "@berth/client/process-title";
 import { run } from "./berthctl.js";
 import type { SignalHooks } from "./command.js";
+
+// ps shows "berthctl …" rather than node and the script; pgrep -x finds "berthctl".
+setProcessTitle("berthctl", process.argv.slice(2));
 
 const controller = new AbortController();
 

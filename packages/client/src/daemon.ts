@@ -4,7 +4,9 @@
 // and reports a failed start as one JSON line. Imported as @berth/client/daemon.
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { versionLine } from "./build-info.js";
 import { type LogLevel, type Logger, createLogger, logLevels } from "./log.js";
+import { setProcessTitle } from "./process-title.js";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -72,15 +74,18 @@ export interface DaemonProgram<C extends { logLevel: string }> {
 /** A daemon's main: runs it until SIGINT or SIGTERM, then stops it. */
 export function runDaemon<C extends { logLevel: string }>(program: DaemonProgram<C>): void {
   const { name } = program;
-  const usage = `usage: ${name} [--config FILE] [--log-level ${logLevels.join("|")}]`;
+  const usage = `usage: ${name} [--config FILE] [--log-level ${logLevels.join("|")}] [--version]`;
+  // ps shows "berthd --config …" rather than node and the script; pgrep -x finds "berthd".
+  setProcessTitle(name, process.argv.slice(2));
   const main = async () => {
-    let values: { config?: string; "log-level"?: string; help?: boolean };
+    let values: { config?: string; "log-level"?: string; help?: boolean; version?: boolean };
     try {
       ({ values } = parseArgs({
         options: {
           config: { type: "string", short: "c" },
           "log-level": { type: "string", short: "l" },
           help: { type: "boolean", short: "h" },
+          version: { type: "boolean", short: "v" },
         },
       }));
     } catch (err) {
@@ -89,6 +94,10 @@ export function runDaemon<C extends { logLevel: string }>(program: DaemonProgram
     }
     if (values.help) {
       process.stdout.write(`${usage}\n`);
+      return;
+    }
+    if (values.version) {
+      process.stdout.write(versionLine(name));
       return;
     }
     const config = await program.loadConfig(values.config);

@@ -27,7 +27,10 @@ const stringFlags = {
   socket: "socket",
 } as const satisfies Record<string, keyof ShimFlags>;
 
-const boolFlags = { debug: "debug", v: "version" } as const satisfies Record<string, keyof ShimFlags>;
+const boolFlags = { debug: "debug", v: "version", version: "version" } as const satisfies Record<
+  string,
+  keyof ShimFlags
+>;
 
 export class FlagError extends Error {
   override name = "FlagError";

@@ -2,10 +2,15 @@
 // containerd-shim-berth-v2: the shim v2 binary. `start` and `delete` are one-shot actions
 // the daemon runs; without an action the program serves the Task API (started by `start`).
 
+import { buildInfo } from "@berth/client/build-info";
+import { setProcessTitle } from "@berth/client/process-title";
 import { FlagError, parseFlags } from "./flags.js";
-import { VERSION } from "./version.js";
 
 const NAME = "containerd-shim-berth-v2";
+
+// ps shows "containerd-shim-berth-v2 -namespace … -id … -address …" rather than node and the
+// script path; pgrep -x finds the comm "containerd-shim", as for runc's shim.
+setProcessTitle(NAME, process.argv.slice(2));
 
 async function main(argv: string[]): Promise<number> {
   let flags: ReturnType<typeof parseFlags>;
@@ -21,7 +26,10 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   if (flags.version) {
-    process.stdout.write(`${NAME}:\n  Version:  ${VERSION}\n  Node:     ${process.version}\n\n`);
+    const { version, revision } = buildInfo();
+    process.stdout.write(
+      `${NAME}:\n  Version:  ${version}\n  Revision: ${revision}\n  Node:     ${process.version}\n\n`,
+    );
     return 0;
   }
   if (flags.namespace === "") throw new Error("shim namespace cannot be empty");

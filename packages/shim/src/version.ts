@@ -1,2 +1,4 @@
-/** The shim's version, reported by `-v` and by the Connect call. */
-export const VERSION = "0.1.0";
+import { buildInfo } from "@berth/client/build-info";
+
+/** The shim's version (Berth's), reported by `-v` and by the Connect call. */
+export const VERSION = buildInfo().version;

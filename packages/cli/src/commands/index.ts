@@ -8,7 +8,8 @@ import { imagesGroup } from "./images/index.js";
 import { infoCommand } from "./info.js";
 import { runCommand } from "./run.js";
 import { tasksGroup } from "./tasks/index.js";
+import { versionCommand } from "./version.js";
 
-export const topLevelCommands: readonly Command[] = [runCommand, infoCommand];
+export const topLevelCommands: readonly Command[] = [runCommand, infoCommand, versionCommand];
 
 export const commandGroups: readonly CommandGroup[] = [imagesGroup, containersGroup, tasksGroup, criGroup];
