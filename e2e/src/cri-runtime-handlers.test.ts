@@ -5,7 +5,7 @@
 // containers run on the pod's runtime, as berthd's records and the shim processes show.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { ContainerState, type PodSandboxConfig } from "@berth/api/cri/runtime/v1/api";
+import { ContainerConfig, ContainerState, PodSandboxConfig } from "@berth/api/cri/runtime/v1/api";
 import { Status } from "nice-grpc";
 import { type BerthCriUnderTest, startBerthCri } from "./cri/berth-cri.js";
 import { type CriClient, criClient } from "./cri/client.js";
@@ -24,17 +24,12 @@ describe("RuntimeClass handlers through berth-cri", { timeout: 300_000 }, () => 
   let cri: BerthCriUnderTest;
   let client: CriClient;
   const uid = `handlers-${process.pid}`;
-  const podConfig = (name: string): PodSandboxConfig => ({
-    metadata: { name, namespace: "handlers", uid: `${uid}-${name}`, attempt: 0 },
-    hostname: name,
-    logDirectory: "",
-    dnsConfig: undefined,
-    portMappings: [],
-    labels: { test: uid },
-    annotations: {},
-    linux: undefined,
-    windows: undefined,
-  });
+  const podConfig = (name: string): PodSandboxConfig =>
+    PodSandboxConfig.fromPartial({
+      metadata: { name, namespace: "handlers", uid: `${uid}-${name}`, attempt: 0 },
+      hostname: name,
+      labels: { test: uid },
+    });
 
   before(async () => {
     registry = await startRegistry();
@@ -89,24 +84,11 @@ describe("RuntimeClass handlers through berth-cri", { timeout: 300_000 }, () => 
     const { podSandboxId } = await client.runtime.runPodSandbox({ config, runtimeHandler });
     const { containerId } = await client.runtime.createContainer({
       podSandboxId,
-      config: {
+      config: ContainerConfig.fromPartial({
         metadata: { name: "app", attempt: 0 },
         image: { image: image.ref, annotations: {} },
         command: ["sleep", "100000"],
-        args: [],
-        workingDir: "",
-        envs: [],
-        mounts: [],
-        devices: [],
-        labels: {},
-        annotations: {},
-        logPath: "",
-        stdin: false,
-        stdinOnce: false,
-        tty: false,
-        linux: undefined,
-        windows: undefined,
-      },
+      }),
       sandboxConfig: config,
     });
     await client.runtime.startContainer({ containerId });

@@ -6,29 +6,17 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { WriteAction, type WriteContentResponse } from "@berth/api/containerd/services/content/v1/content";
-import { type Connection, connect } from "@berth/client/connection";
+import type { Connection } from "@berth/client/connection";
 import { WriteSession } from "@berth/client/content";
-import { BerthError, errorKind, errorMessage, notImplemented } from "@berth/client/errdefs";
+import { BerthError, notImplemented } from "@berth/client/errdefs";
 import { silentLogger } from "@berth/client/log";
-import { defaultBerthdConfig } from "../config/config.js";
 import type { RequestContext } from "../metadata/context.js";
 import { Metadata } from "../metadata/metadata.js";
-import { startBerthd } from "../server/berthd.js";
+import { startTestBerthd, translated } from "../server/test-berthd.js";
 import { NativeSnapshotter } from "../snapshots/native.js";
 import { LocalContentStore } from "./local.js";
 import type { ContentInfo, ContentReader, ContentStore, ContentWriter, IngestStatus } from "./store.js";
 import { contentStoreSuite } from "./testsuite.js";
-
-/** A gRPC failure as the error the local store throws: same kind, the server's message. */
-async function translated<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    if (err instanceof BerthError) throw err;
-    const details = (err as { details?: unknown }).details;
-    throw new BerthError(errorKind(err), typeof details === "string" ? details : errorMessage(err));
-  }
-}
 
 contentStoreSuite("the metadata layer's namespaced store", async () => {
   const dir = await mkdtemp("/var/tmp/berth-conformance-");
@@ -70,27 +58,11 @@ contentStoreSuite("the metadata layer's namespaced store", async () => {
 
 contentStoreSuite("berthd's Content service over gRPC", async () => {
   const dir = await mkdtemp("/var/tmp/berth-conformance-");
-  const address = join(dir, "berthd.sock");
-  const berthd = await startBerthd(
-    {
-      ...defaultBerthdConfig,
-      root: join(dir, "root"),
-      state: join(dir, "state"),
-      grpc: { address },
-      ttrpc: { address: `${address}.ttrpc` },
-    },
-    silentLogger,
-  );
-  // Everything the suite writes is held by a lease: berthd's GC would take unreferenced blobs.
-  const setup = connect({ address, namespace: "conformance" });
-  const { lease } = await setup.leases.create({ id: "conformance", labels: {} });
-  setup.close();
-  const conn = connect({ address, namespace: "conformance", lease: lease?.id ?? "" });
+  const { conn, stop } = await startTestBerthd(dir, "conformance", "conformance");
   return {
     store: grpcContentStore(conn),
     teardown: async () => {
-      conn.close();
-      await berthd.stop();
+      await stop();
       await rm(dir, { recursive: true, force: true });
     },
   };

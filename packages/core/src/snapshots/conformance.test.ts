@@ -7,31 +7,18 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Kind, type Info as WireInfo } from "@berth/api/containerd/services/snapshots/v1/snapshots";
-import { type Connection, connect } from "@berth/client/connection";
-import { BerthError, errorKind, errorMessage } from "@berth/client/errdefs";
+import { BerthError } from "@berth/client/errdefs";
 import { silentLogger } from "@berth/client/log";
-import { defaultBerthdConfig } from "../config/config.js";
 import { LocalContentStore } from "../content/local.js";
 import type { RequestContext } from "../metadata/context.js";
 import { Metadata } from "../metadata/metadata.js";
-import { type Berthd, startBerthd } from "../server/berthd.js";
+import { startTestBerthd, translated } from "../server/test-berthd.js";
 import { OverlaySnapshotter } from "./overlay.js";
 import type { SnapshotInfo, SnapshotKind, Snapshotter } from "./snapshotter.js";
 import { snapshotterSuite } from "./testsuite.js";
 
 const NAMESPACE = "conformance";
 const LEASE = "conformance";
-
-/** A gRPC failure as the error the local snapshotter throws: same kind, the server's message. */
-async function translated<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    if (err instanceof BerthError) throw err;
-    const details = (err as { details?: unknown }).details;
-    throw new BerthError(errorKind(err), typeof details === "string" ? details : errorMessage(err));
-  }
-}
 
 snapshotterSuite("the metadata layer's namespaced overlayfs", {
   directoryLayout: false,
@@ -63,29 +50,6 @@ snapshotterSuite("the metadata layer's namespaced overlayfs", {
   },
 });
 
-/** berthd on `root`, and a client holding the suite's lease. */
-async function berthdOn(root: string): Promise<{ berthd: Berthd; conn: Connection }> {
-  const address = join(root, "berthd.sock");
-  const berthd = await startBerthd(
-    {
-      ...defaultBerthdConfig,
-      root: join(root, "root"),
-      state: join(root, "state"),
-      grpc: { address },
-      ttrpc: { address: `${address}.ttrpc` },
-    },
-    silentLogger,
-  );
-  const setup = connect({ address, namespace: NAMESPACE });
-  try {
-    const { leases } = await setup.leases.list({ filters: [] });
-    if (!leases.some((l) => l.id === LEASE)) await setup.leases.create({ id: LEASE, labels: {} });
-  } finally {
-    setup.close();
-  }
-  return { berthd, conn: connect({ address, namespace: NAMESPACE, lease: LEASE }) };
-}
-
 const kinds: Record<number, SnapshotKind> = {
   [Kind.VIEW]: "view",
   [Kind.ACTIVE]: "active",
@@ -109,7 +73,7 @@ function fromWire(info: WireInfo | undefined): SnapshotInfo {
 snapshotterSuite("berthd's Snapshots service over gRPC", {
   directoryLayout: false,
   async open(root) {
-    const { berthd, conn } = await berthdOn(root);
+    const { conn, stop } = await startTestBerthd(root, NAMESPACE, LEASE);
     const s = conn.snapshots;
     const snapshotter = "overlayfs";
     return {
@@ -155,10 +119,7 @@ snapshotterSuite("berthd's Snapshots service over gRPC", {
         translated(async () => {
           await s.cleanup({ snapshotter });
         }),
-      close: async () => {
-        conn.close();
-        await berthd.stop();
-      },
+      close: stop,
     } satisfies Snapshotter;
   },
 });
