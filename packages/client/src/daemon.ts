@@ -13,6 +13,17 @@ export class ConfigError extends Error {
 }
 
 /** A config file's expected keys: a leaf type, or a nested mapping. "any" is checked elsewhere. */
+/** `host:port` or `[v6]:port`: a TCP listen address as both daemons' configs take it. */
+const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[^:[\]]+):\d{1,5}$/;
+
+/** Throws a ConfigError naming `key` unless `value` is a host:port address (or "" when `optional`). */
+export function checkHostPort(value: string, key: string, source: string, optional = false): void {
+  if (optional && value === "") return;
+  if (!HOST_PORT.test(value) || Number(value.slice(value.lastIndexOf(":") + 1)) > 65535) {
+    throw new ConfigError(`${source}: ${key}: expected host:port or [v6]:port, got ${JSON.stringify(value)}`);
+  }
+}
+
 export type ConfigShape = { [key: string]: "string" | "number" | "any" | ConfigShape };
 
 /** Throws a ConfigError naming the first key that is unknown or of the wrong type. */

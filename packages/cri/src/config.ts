@@ -5,6 +5,7 @@ import {
   ConfigError,
   type ConfigShape,
   checkConfigShape,
+  checkHostPort,
   loadConfigFile,
   mergeConfig,
 } from "@berth/client/daemon";
@@ -129,8 +130,6 @@ const shape: ConfigShape = {
   shim: { policy: "string", poolSize: "number" },
 };
 
-const hostPort = /^(\[[0-9a-fA-F:]+\]|[^:]+):\d+$/;
-
 export function parseCriConfig(text: string, source = "config"): CriConfig {
   let raw: unknown;
   try {
@@ -182,11 +181,7 @@ export function parseCriConfig(text: string, source = "config"): CriConfig {
   ] as const) {
     if (v === "") throw new ConfigError(`${source}: ${k}: must not be empty`);
   }
-  if (!hostPort.test(cfg.streaming.address)) {
-    throw new ConfigError(
-      `${source}: streaming.address: expected host:port, got ${JSON.stringify(cfg.streaming.address)}`,
-    );
-  }
+  checkHostPort(cfg.streaming.address, "streaming.address", source);
   for (const [k, v] of [
     ["streaming.tokenTtlSeconds", cfg.streaming.tokenTtlSeconds],
     ["streaming.maxWaitingTokens", cfg.streaming.maxWaitingTokens],
@@ -196,11 +191,7 @@ export function parseCriConfig(text: string, source = "config"): CriConfig {
       throw new ConfigError(`${source}: ${k}: expected a positive integer, got ${JSON.stringify(v)}`);
     }
   }
-  if (cfg.metrics.address !== "" && !hostPort.test(cfg.metrics.address)) {
-    throw new ConfigError(
-      `${source}: metrics.address: expected host:port, got ${JSON.stringify(cfg.metrics.address)}`,
-    );
-  }
+  checkHostPort(cfg.metrics.address, "metrics.address", source, true);
   if (!Number.isInteger(cfg.maxContainerLogLineSize) || cfg.maxContainerLogLineSize < 0) {
     throw new ConfigError(`${source}: maxContainerLogLineSize: expected a non-negative integer`);
   }

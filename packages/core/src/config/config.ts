@@ -4,6 +4,7 @@ import {
   ConfigError,
   type ConfigShape,
   checkConfigShape,
+  checkHostPort,
   loadConfigFile,
   mergeConfig,
 } from "@berth/client/daemon";
@@ -69,11 +70,7 @@ export function parseBerthdConfig(text: string, source = "config"): BerthdConfig
       throw new ConfigError(`${source}: ${k}: must be an absolute path, got ${JSON.stringify(v)}`);
   }
   if (cfg.ttrpc.address === "") cfg.ttrpc.address = `${cfg.grpc.address}.ttrpc`;
-  if (cfg.metrics.address !== "" && !/^[^:]+:\d+$/.test(cfg.metrics.address)) {
-    throw new ConfigError(
-      `${source}: metrics.address: expected host:port, got ${JSON.stringify(cfg.metrics.address)}`,
-    );
-  }
+  checkHostPort(cfg.metrics.address, "metrics.address", source, true);
   return cfg;
 }
 

@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { ConfigError, defaultBerthdConfig, parseBerthdConfig } from "./config.js";
+
+test("an empty file means every default; the ttrpc socket sits beside the gRPC one", () => {
+  const c = parseBerthdConfig("");
+  assert.equal(c.grpc.address, "/run/berth/berthd.sock");
+  assert.equal(c.ttrpc.address, "/run/berth/berthd.sock.ttrpc");
+  assert.equal(c.root, defaultBerthdConfig.root);
+  assert.equal(c.metrics.address, "");
+});
+
+test("deploy/berthd.yaml parses to the defaults it documents", () => {
+  const deployed = readFileSync(new URL("../../../../deploy/berthd.yaml", import.meta.url), "utf8");
+  const c = parseBerthdConfig(deployed);
+  assert.equal(c.grpc.address, defaultBerthdConfig.grpc.address);
+  assert.equal(c.root, defaultBerthdConfig.root);
+});
+
+test("metrics.address takes host:port and [v6]:port, as berth-cri's does", () => {
+  assert.equal(parseBerthdConfig("metrics:\n  address: 127.0.0.1:1338\n").metrics.address, "127.0.0.1:1338");
+  assert.equal(parseBerthdConfig("metrics:\n  address: '[::1]:1338'\n").metrics.address, "[::1]:1338");
+  assert.equal(parseBerthdConfig("metrics:\n  address: localhost:1338\n").metrics.address, "localhost:1338");
+});
+
+test("bad files fail with one message naming the key", () => {
+  for (const [text, message] of [
+    ["root: relative", /root: must be an absolute path/],
+    ["grpc:\n  adress: /x", /grpc\.adress: unknown key/],
+    ["metrics:\n  address: '1338'", /metrics\.address: expected host:port or \[v6\]:port/],
+    ["metrics:\n  address: 127.0.0.1:99999", /metrics\.address: expected host:port/],
+    ["metrics:\n  address: '::1:1338'", /metrics\.address: expected host:port/],
+    ["logLevel: loud", /logLevel: must be one of/],
+  ] as const) {
+    assert.throws(
+      () => parseBerthdConfig(text, "berthd.yaml"),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.match(err.message, message);
+        assert.match(err.message, /^berthd\.yaml: /);
+        return true;
+      },
+    );
+  }
+});
