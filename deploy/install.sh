@@ -159,7 +159,7 @@ install_bin() { # name package [node flags]
 # Berth's $1, from deploy/install.sh: runs the current release in $prefix.
 release=\$(readlink -f "$prefix/current") && [ -f "\$release/packages/$2/dist/main.js" ] ||
   { echo "$1: no Berth release in $prefix: run deploy/install.sh" >&2; exit 1; }
-BERTH_RELEASE=\$release exec "$node_bin" ${3:+$3 }"\$release/packages/$2/dist/main.js" "\$@"
+BERTH_RELEASE=\$release BERTH_PROGRAM="$bindir/$1" exec "$node_bin" ${3:+$3 }"\$release/packages/$2/dist/main.js" "\$@"
 SCRIPT
   chmod 0755 "$bindir/.$1.new"
   mv -f "$bindir/.$1.new" "$bindir/$1"

@@ -223,6 +223,10 @@ describe("deploy/install.sh into a temporary root", () => {
         shim.args.startsWith(`containerd-shim-berth-v2 -namespace ${ns} -id ${id} -address ${address} `),
         shim.args,
       );
+      assert.ok(
+        shim.args.includes(` -publish-binary ${join(paths.bin, "berthd")}`),
+        `berthd names itself as its wrapper in the installed bin directory: ${shim.args}`,
+      );
       const environ = readFileSync(`/proc/${shimPid}/environ`, "utf8").split("\0");
       assert.ok(environ.includes(`BERTH_RELEASE=${release}`), "the shim runs from the release it started in");
 

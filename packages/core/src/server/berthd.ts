@@ -1,7 +1,6 @@
 // berthd as a library: builds the plugin graph from a config, serves containerd's v1
 // API on a unix socket (and its ttrpc events service for shims), and stops cleanly.
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ContainersDefinition } from "@berth/api/containerd/services/containers/v1/containers";
@@ -191,9 +190,9 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
       state: config.state,
       grpcAddress: config.grpc.address,
       ttrpcAddress: config.ttrpc.address,
-      publishBinary: existsSync("/usr/local/bin/berthd")
-        ? "/usr/local/bin/berthd"
-        : (process.argv[1] ?? "berthd"),
+      // The program berthd was started as (install.sh's wrapper says which, wherever its
+      // bin directory is), as containerd passes its own binary to shims.
+      publishBinary: process.env.BERTH_PROGRAM || process.argv[1] || "berthd",
     },
     publisher,
     log.child({ module: "runtime" }),
