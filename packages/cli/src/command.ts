@@ -1,7 +1,7 @@
 // What a berthctl command is: a name, a one-line summary, its synopsis and a run function
 // that gets the global settings and its own arguments. Groups ("images", "tasks",
-// "containers", later "cri") hold commands, a few (run) stand alone; each command lives
-// in its own file under commands/.
+// "containers", "cri") hold commands, a few (run, info, version) stand alone; each command
+// lives in its own file under commands/.
 
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import type { Connection } from "@berth/client";

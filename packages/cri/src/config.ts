@@ -1,5 +1,6 @@
 // berth-cri's YAML configuration: every key optional, validated once at start; a bad
-// file is one clear error naming the key. Defaults are ARCHITECTURE.md's.
+// file is one clear error naming the key. The defaults are the design's (docs/berth-cri.md,
+// deploy/cri.yaml).
 import { type HostsConfig, checkHostsDir, validateHostsConfig } from "@berth/client";
 import {
   ConfigError,
