@@ -18,6 +18,11 @@ test("deploy/berthd.yaml parses to the defaults it documents", () => {
   assert.equal(c.root, defaultBerthdConfig.root);
 });
 
+test("gc.scheduleDelayMs is read", () => {
+  assert.equal(parseBerthdConfig("gc:\n  scheduleDelayMs: 2500\n").gc.scheduleDelayMs, 2500);
+  assert.equal(parseBerthdConfig("").gc.scheduleDelayMs, 100);
+});
+
 test("metrics.address takes host:port and [v6]:port, as berth-cri's does", () => {
   assert.equal(parseBerthdConfig("metrics:\n  address: 127.0.0.1:1338\n").metrics.address, "127.0.0.1:1338");
   assert.equal(parseBerthdConfig("metrics:\n  address: '[::1]:1338'\n").metrics.address, "[::1]:1338");
@@ -32,6 +37,9 @@ test("bad files fail with one message naming the key", () => {
     ["metrics:\n  address: 127.0.0.1:99999", /metrics\.address: expected host:port/],
     ["metrics:\n  address: '::1:1338'", /metrics\.address: expected host:port/],
     ["logLevel: loud", /logLevel: must be one of/],
+    ["gc:\n  scheduleDelayMs: -1", /gc\.scheduleDelayMs: expected a non-negative integer/],
+    // Nothing read it: the snapshotter is the client's to name, as with containerd.
+    ["defaultSnapshotter: native", /defaultSnapshotter: unknown key/],
   ] as const) {
     assert.throws(
       () => parseBerthdConfig(text, "berthd.yaml"),

@@ -19,8 +19,6 @@ export interface BerthdConfig {
   ttrpc: { address: string };
   metrics: { address: string };
   logLevel: LogLevel;
-  /** Snapshotter used when a client names none. */
-  defaultSnapshotter: string;
   gc: { scheduleDelayMs: number };
 }
 
@@ -31,7 +29,6 @@ export const defaultBerthdConfig: BerthdConfig = {
   ttrpc: { address: "" },
   metrics: { address: "" },
   logLevel: "info",
-  defaultSnapshotter: "overlayfs",
   gc: { scheduleDelayMs: 100 },
 };
 
@@ -42,7 +39,6 @@ const shape: ConfigShape = {
   ttrpc: { address: "string" },
   metrics: { address: "string" },
   logLevel: "string",
-  defaultSnapshotter: "string",
   gc: { scheduleDelayMs: "number" },
 };
 
@@ -71,6 +67,9 @@ export function parseBerthdConfig(text: string, source = "config"): BerthdConfig
   }
   if (cfg.ttrpc.address === "") cfg.ttrpc.address = `${cfg.grpc.address}.ttrpc`;
   checkHostPort(cfg.metrics.address, "metrics.address", source, true);
+  if (!Number.isInteger(cfg.gc.scheduleDelayMs) || cfg.gc.scheduleDelayMs < 0) {
+    throw new ConfigError(`${source}: gc.scheduleDelayMs: expected a non-negative integer (milliseconds)`);
+  }
   return cfg;
 }
 

@@ -13,6 +13,11 @@ import { LeaseStore } from "./leases.js";
 import { NamespaceStore } from "./namespaces.js";
 import { NamespacedSnapshotter } from "./snapshots.js";
 
+export interface MetadataOptions {
+  /** How long after a deletion garbage collection runs, coalescing a burst into one (ms). */
+  gcScheduleDelayMs?: number;
+}
+
 export class Metadata {
   readonly namespaces: NamespaceStore;
   readonly images: ImageStore;
@@ -28,6 +33,7 @@ export class Metadata {
     contentStore: ContentStore,
     snapshotters: Record<string, Snapshotter>,
     log: GcLogger,
+    options: MetadataOptions = {},
   ) {
     this.namespaces = new NamespaceStore(db);
     this.images = new ImageStore(db, this.namespaces);
@@ -40,7 +46,14 @@ export class Metadata {
         new NamespacedSnapshotter(name, db, sn, this.namespaces, this.leases, this.gcLock),
       );
     }
-    this.gc = new GarbageCollector(db, contentStore, this.snapshotters, this.gcLock, log);
+    this.gc = new GarbageCollector(
+      db,
+      contentStore,
+      this.snapshotters,
+      this.gcLock,
+      log,
+      options.gcScheduleDelayMs,
+    );
   }
 
   static open(
@@ -48,8 +61,9 @@ export class Metadata {
     contentStore: ContentStore,
     snapshotters: Record<string, Snapshotter>,
     log: GcLogger,
+    options: MetadataOptions = {},
   ): Metadata {
-    return new Metadata(openMetadataDB(join(dir, "meta.lmdb")), contentStore, snapshotters, log);
+    return new Metadata(openMetadataDB(join(dir, "meta.lmdb")), contentStore, snapshotters, log, options);
   }
 
   async close(): Promise<void> {

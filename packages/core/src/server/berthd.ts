@@ -112,6 +112,7 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
           get("io.containerd.content.v1", "content"),
           snapshotters,
           log.child({ module: "gc" }),
+          { gcScheduleDelayMs: config.gc.scheduleDelayMs },
         ),
       };
     },
