@@ -173,6 +173,11 @@ install_bin berthctl cli
 install_bin containerd-shim-berth-v2 shim
 
 mkdir -p "$etc"
+# Keys earlier releases wrote that berthd no longer reads (it refuses unknown keys).
+if grep -q '^defaultSnapshotter:' "$etc/berthd.yaml" 2>/dev/null; then
+  log "removing defaultSnapshotter from $etc/berthd.yaml: berthd no longer reads it (clients name their snapshotter)"
+  sed -i '/^defaultSnapshotter:/d' "$etc/berthd.yaml"
+fi
 for f in deploy/*.yaml; do
   [ -e "$etc/$(basename "$f")" ] || install -m 0644 "$f" "$etc/$(basename "$f")"
 done

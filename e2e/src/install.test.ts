@@ -9,6 +9,7 @@ import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { appendFile, cp, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { parseBerthdConfig } from "@berth/core/config/config";
 import { execa } from "execa";
 import { repoRoot } from "./daemons.js";
 import { ctr, ctrOk, parseTable } from "./fixtures/ctr.js";
@@ -141,12 +142,16 @@ describe("deploy/install.sh into a temporary root", () => {
 
   test("a reinstall keeps edited configs and the previous release", async () => {
     const before = current();
-    await appendFile(join(paths.etc, "berthd.yaml"), "# edited\n");
+    // A config an earlier release wrote carries a key berthd no longer reads.
+    await appendFile(join(paths.etc, "berthd.yaml"), "defaultSnapshotter: overlayfs\n# edited\n");
     await writeFile(paths.crictl, "runtime-endpoint: unix:///elsewhere.sock\n");
     await installOk();
     assert.notEqual(current(), before);
     assert.deepEqual(releases(), [before, current()].sort());
-    assert.match(await readFile(join(paths.etc, "berthd.yaml"), "utf8"), /# edited\n$/);
+    const kept = await readFile(join(paths.etc, "berthd.yaml"), "utf8");
+    assert.match(kept, /# edited\n$/);
+    assert.doesNotMatch(kept, /defaultSnapshotter/, "the install drops the key berthd refuses");
+    assert.doesNotThrow(() => parseBerthdConfig(kept), "the kept config loads");
     assert.equal(await readFile(paths.crictl, "utf8"), "runtime-endpoint: unix:///elsewhere.sock\n");
   });
 

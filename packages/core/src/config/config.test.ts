@@ -39,7 +39,7 @@ test("bad files fail with one message naming the key", () => {
     ["logLevel: loud", /logLevel: must be one of/],
     ["gc:\n  scheduleDelayMs: -1", /gc\.scheduleDelayMs: expected a non-negative integer/],
     // Nothing read it: the snapshotter is the client's to name, as with containerd.
-    ["defaultSnapshotter: native", /defaultSnapshotter: unknown key/],
+    ["defaultSnapshotter: native", /defaultSnapshotter: no longer a berthd key .*: remove it/],
   ] as const) {
     assert.throws(
       () => parseBerthdConfig(text, "berthd.yaml"),

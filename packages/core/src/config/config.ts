@@ -49,6 +49,11 @@ export function parseBerthdConfig(text: string, source = "config"): BerthdConfig
   } catch (err) {
     throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message.split("\n")[0]}`);
   }
+  if (typeof raw === "object" && raw !== null && "defaultSnapshotter" in raw) {
+    throw new ConfigError(
+      `${source}: defaultSnapshotter: no longer a berthd key (clients name their snapshotter, as with containerd): remove it`,
+    );
+  }
   try {
     checkConfigShape(raw, shape);
   } catch (err) {
