@@ -4,6 +4,7 @@
 // and reports a failed start as one JSON line. Imported as @berth/client/daemon.
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { stringify } from "yaml";
 import { versionLine } from "./build-info.js";
 import { type LogLevel, type Logger, createLogger, logLevels } from "./log.js";
 import { setProcessTitle } from "./process-title.js";
@@ -79,29 +80,47 @@ export interface DaemonProgram<C extends { logLevel: string }> {
   name: string;
   /** Reads the config file (undefined: the default path). */
   loadConfig(path: string | undefined): Promise<C>;
+  /** Every key with its default, for `config default`. */
+  defaults: C;
   start(config: C, log: Logger): Promise<{ stop(): Promise<void> }>;
 }
 
 /** A daemon's main: runs it until SIGINT or SIGTERM, then stops it. */
 export function runDaemon<C extends { logLevel: string }>(program: DaemonProgram<C>): void {
   const { name } = program;
-  const usage = `usage: ${name} [--config FILE] [--log-level ${logLevels.join("|")}] [--version]`;
+  const usage = [
+    `usage: ${name} [--config FILE] [--log-level ${logLevels.join("|")}] [--version]`,
+    `       ${name} config default            print every key with its default (YAML)`,
+    `       ${name} config dump [--config FILE]  print the configuration the daemon would run with`,
+  ].join("\n");
   // ps shows "berthd --config …" rather than node and the script; pgrep -x finds "berthd".
   setProcessTitle(name, process.argv.slice(2));
   const main = async () => {
     let values: { config?: string; "log-level"?: string; help?: boolean; version?: boolean };
+    let positionals: string[];
     try {
-      ({ values } = parseArgs({
+      ({ values, positionals } = parseArgs({
         options: {
           config: { type: "string", short: "c" },
           "log-level": { type: "string", short: "l" },
           help: { type: "boolean", short: "h" },
           version: { type: "boolean", short: "v" },
         },
+        allowPositionals: true,
       }));
     } catch (err) {
       process.stderr.write(`${name}: ${(err as Error).message}\n${usage}\n`);
       process.exit(2);
+    }
+    if (positionals.length > 0) {
+      const [command, sub, ...extra] = positionals;
+      if (command !== "config" || (sub !== "default" && sub !== "dump") || extra.length > 0) {
+        process.stderr.write(`${name}: unknown command "${positionals.join(" ")}"\n${usage}\n`);
+        process.exit(2);
+      }
+      const config = sub === "default" ? program.defaults : await program.loadConfig(values.config);
+      process.stdout.write(stringify(config));
+      return;
     }
     if (values.help) {
       process.stdout.write(`${usage}\n`);

@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 // berthd: parses flags and config, then runs the daemon library until SIGINT/SIGTERM.
 import { runDaemon } from "@berth/client/daemon";
-import { loadBerthdConfig } from "./config/config.js";
+import { defaultBerthdConfig, loadBerthdConfig } from "./config/config.js";
 import { startBerthd } from "./server/berthd.js";
 
-runDaemon({ name: "berthd", loadConfig: loadBerthdConfig, start: startBerthd });
+runDaemon({
+  name: "berthd",
+  loadConfig: loadBerthdConfig,
+  defaults: defaultBerthdConfig,
+  start: startBerthd,
+});

@@ -105,3 +105,11 @@ test("bad files fail with one message naming the key", () => {
     );
   }
 });
+
+test("berth-cri config default prints every key, and parses back to the defaults", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const main = new URL("./main.js", import.meta.url).pathname;
+  const printed = execFileSync(process.execPath, [main, "config", "default"], { encoding: "utf8" });
+  assert.deepEqual(parseCriConfig(printed), defaultCriConfig);
+  assert.match(printed, /^ {2}runtimes:$/m);
+});

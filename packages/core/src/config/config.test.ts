@@ -52,3 +52,29 @@ test("bad files fail with one message naming the key", () => {
     );
   }
 });
+
+test("berthd config default prints every key, and parses back to the defaults; config dump shows what a file makes", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const main = new URL("../main.js", import.meta.url).pathname;
+  const printed = execFileSync(process.execPath, [main, "config", "default"], { encoding: "utf8" });
+  assert.deepEqual(parseBerthdConfig(printed), parseBerthdConfig(""));
+  for (const key of ["root:", "grpc:", "ttrpc:", "metrics:", "logLevel:", "gc:"])
+    assert.match(printed, new RegExp(`^${key}`, "m"));
+  const dir = mkdtempSync("/var/tmp/berthd-config-");
+  try {
+    writeFileSync(join(dir, "berthd.yaml"), "grpc:\n  address: /x/b.sock\n");
+    const dumped = execFileSync(
+      process.execPath,
+      [main, "config", "dump", "--config", join(dir, "berthd.yaml")],
+      {
+        encoding: "utf8",
+      },
+    );
+    assert.match(dumped, /^ {2}address: \/x\/b\.sock\.ttrpc$/m, "the derived ttrpc address");
+    assert.equal(parseBerthdConfig(dumped).grpc.address, "/x/b.sock");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
