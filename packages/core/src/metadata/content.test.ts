@@ -68,3 +68,35 @@ test("a writer for a digest another namespace has holds it already; its commit r
   assert.equal(info.size, data.length);
   assert.deepEqual(info.labels, { team: "c" });
 });
+
+test("a writer that finds another namespace's blob while a collection sweeps it gets a private ingest, not a lost blob", async () => {
+  const own = await mkdtemp("/var/tmp/berth-content-");
+  const content = await LocalContentStore.open(join(own, "content"));
+  const native = await NativeSnapshotter.open(join(own, "native"));
+  const m = Metadata.open(own, content, { native }, silentLogger);
+  try {
+    const blob = "a blob nothing references\n";
+    const blobDigest = `sha256:${createHash("sha256").update(blob).digest("hex")}`;
+    const first = await m.content.writer(a, "unreferenced", blob.length, "");
+    await first.write(Buffer.from(blob));
+    await first.commit(blob.length, "", {});
+    // The collection takes the lock first; the writer finds the blob, then waits for it.
+    const collected = m.gc.collect();
+    const w = await m.content.writer(b, "after-gc", blob.length, blobDigest);
+    await collected;
+    // As a client does: write what the status says is missing, then commit.
+    const { offset } = await w.status();
+    if (offset < blob.length) await w.write(Buffer.from(blob).subarray(offset));
+    assert.equal(await w.commit(blob.length, blobDigest, {}), blobDigest);
+    assert.equal((await m.content.info(b, blobDigest)).size, blob.length);
+    const r = await m.content.reader(b, blobDigest);
+    try {
+      assert.equal(Buffer.from(await r.readAt(0, blob.length)).toString(), blob);
+    } finally {
+      await r.close();
+    }
+  } finally {
+    await m.close();
+    await rm(own, { recursive: true, force: true });
+  }
+});

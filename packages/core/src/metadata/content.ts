@@ -223,6 +223,9 @@ export class NamespacedContentStore {
     // Under the GC lock until the ingest is recorded: a collection running meanwhile would
     // take the new ingest directory for a stray one and remove it under the writer.
     const w = await this.gcLock.shared(async () => {
+      // A collection that ran while this waited for the lock may have swept the blob found
+      // above (its only namespace had let it go): share it only if it is still there.
+      if (shared && !(await this.backend.info(shared.digest).catch(() => undefined))) shared = undefined;
       const w = shared ? undefined : await this.openBackend(backendRef, ref, { total, expected });
       this.meta.write(() => {
         this.namespaces.ensure(ns);
