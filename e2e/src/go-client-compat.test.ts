@@ -100,10 +100,20 @@ for (const { kind, start } of daemonKinds) {
       const dir = await tempDir("shared-");
       await writeFile(join(dir, "blob"), data);
       const otherNs = `${ns}-other`;
-      await ctrOk(daemon.address, ["content", "ingest", "--expected-digest", digest, `first-${digest}`], {
-        namespace: otherNs,
-        inputFile: join(dir, "blob"),
-      });
+      // `ctr content ingest` takes no lease: the blob is garbage until labelled a root, and a
+      // collection (one runs soon after the daemon starts) may take it first. Ingest again then.
+      for (let attempt = 1; ; attempt++) {
+        await ctrOk(daemon.address, ["content", "ingest", "--expected-digest", digest, `first-${digest}`], {
+          namespace: otherNs,
+          inputFile: join(dir, "blob"),
+        });
+        const rooted = await ctr(daemon.address, ["content", "label", digest, "containerd.io/gc.root=1"], {
+          namespace: otherNs,
+        });
+        if (rooted.exitCode === 0) break;
+        if (attempt >= 3 || !/not found/.test(rooted.stderr))
+          assert.fail(`ctr content label: ${rooted.stderr}`);
+      }
       const ref = `shared-${randomBytes(4).toString("hex")}`;
       async function* requests() {
         yield { action: WriteAction.STAT, ref, total: data.length, expected: digest };
