@@ -182,10 +182,9 @@ export function snapshotterSuite(name: string, options: SnapshotterSuiteOptions)
       await inMount(mounts, (dir) => assert.equal(readFileSync(join(dir, "hello"), "utf8"), "two"));
     });
 
-    it(
-      "cleans up directories left by a crash, and works around them",
-      { skip: !options.directoryLayout },
-      async () => {
+    // Only where the suite knows where snapshot directories are (not through a layer above).
+    if (options.directoryLayout)
+      it("cleans up directories left by a crash, and works around them", async () => {
         const dir = join(root, "snapshots");
         const before = readdirSync(dir).sort();
         const nextId = Math.max(...before.map(Number).filter(Number.isInteger)) + 1;
@@ -211,7 +210,6 @@ export function snapshotterSuite(name: string, options: SnapshotterSuiteOptions)
         await inMount(await sn.mounts("after-crash"), (d) =>
           assert.equal(readFileSync(join(d, "hello"), "utf8"), "one"),
         );
-      },
-    );
+      });
   });
 }
