@@ -69,7 +69,16 @@ async function main(): Promise<void> {
           const ms = await timed(() =>
             execa(
               crictl,
-              ["--runtime-endpoint", `unix://${rt.address}`, "--timeout", "600s", "pull", image.ref],
+              [
+                "--runtime-endpoint",
+                `unix://${rt.address}`,
+                "--image-endpoint",
+                `unix://${rt.address}`,
+                "--timeout",
+                "600s",
+                "pull",
+                image.ref,
+              ],
               {
                 timeout: 600_000,
               },

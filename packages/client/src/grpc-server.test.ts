@@ -9,7 +9,7 @@ import { Envelope, EventsDefinition } from "@berth/api/containerd/services/event
 import { VersionDefinition, VersionResponse } from "@berth/api/containerd/services/version/v1/version";
 import { createChannel, createClient, createServer } from "nice-grpc";
 import { notFound } from "./errdefs.js";
-import { GrpcServer } from "./grpc-server.js";
+import { FLOW_CONTROL_WINDOW_BYTES, GrpcServer } from "./grpc-server.js";
 import { errorMiddleware } from "./server.js";
 
 const dir = mkdtempSync(join(tmpdir(), "grpc-server-"));
@@ -160,6 +160,22 @@ test("nice-grpc clients, middleware and error kinds work as with nice-grpc's ser
     assert.ok(seen.includes("/containerd.services.events.v1.Events/Forward"));
   } finally {
     channel.close();
+  }
+});
+
+test("the server's receive windows are widened: per stream in its SETTINGS, and the connection's", async () => {
+  const session = http2.connect("http://localhost", { createConnection: () => net.connect(socket) });
+  try {
+    const settings = await new Promise<http2.Settings>((resolve) => session.once("remoteSettings", resolve));
+    assert.equal(settings.initialWindowSize, FLOW_CONTROL_WINDOW_BYTES);
+    // The connection's window comes as a WINDOW_UPDATE right after the settings.
+    const deadline = Date.now() + 2_000;
+    while ((session.state.remoteWindowSize ?? 0) < FLOW_CONTROL_WINDOW_BYTES && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(session.state.remoteWindowSize, FLOW_CONTROL_WINDOW_BYTES);
+  } finally {
+    session.destroy();
   }
 });
 

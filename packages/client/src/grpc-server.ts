@@ -52,6 +52,37 @@ export interface GrpcServerOptions {
   onConnectionError?: (message: string) => void;
 }
 
+/**
+ * HTTP/2 flow-control windows of the server's receiving side. grpc-js leaves Node's 64 KiB
+ * defaults, so a client streaming content in (1 MiB Write messages) waits for a
+ * WINDOW_UPDATE every 64 KiB; grpc-go grows its windows to several MiB by itself. Both
+ * the per-stream window (SETTINGS_INITIAL_WINDOW_SIZE) and the connection's are widened.
+ */
+export const FLOW_CONTROL_WINDOW_BYTES = 8 << 20;
+
+/** The part of grpc-js's Server this reaches into: the HTTP/2 servers its injectors made. */
+interface GrpcServerInternals {
+  http2Servers?: Map<
+    { on(event: "session", fn: (s: { setLocalWindowSize(n: number): void }) => void): void },
+    unknown
+  >;
+}
+
+function widenFlowControl(server: Server): void {
+  const internals = server as unknown as GrpcServerInternals;
+  for (const http2Server of internals.http2Servers?.keys() ?? []) {
+    const withSettings = http2Server as unknown as { updateSettings?(s: Record<string, unknown>): void };
+    withSettings.updateSettings?.({ initialWindowSize: FLOW_CONTROL_WINDOW_BYTES });
+    http2Server.on("session", (session) => {
+      try {
+        session.setLocalWindowSize(FLOW_CONTROL_WINDOW_BYTES);
+      } catch {
+        // a session closed before its settings were exchanged
+      }
+    });
+  }
+}
+
 /** A gRPC server on a unix socket that accepts any HTTP/2 :authority. */
 export class GrpcServer {
   readonly #grpc: Server;
@@ -93,6 +124,7 @@ export class GrpcServer {
   async listen(path: string, mode = 0o660): Promise<void> {
     if (this.#listener !== undefined) throw new Error("GrpcServer.listen() was called already");
     const injector = this.#grpc.createConnectionInjector(ServerCredentials.createInsecure());
+    widenFlowControl(this.#grpc);
     const listener = createNetServer((socket) => {
       this.#sockets.add(socket);
       socket.once("close", () => this.#sockets.delete(socket));
