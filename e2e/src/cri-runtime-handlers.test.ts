@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import { ContainerConfig, ContainerState, PodSandboxConfig } from "@berth/api/cri/runtime/v1/api";
 import { Status } from "nice-grpc";
 import { type BerthCriUnderTest, startBerthCri } from "./cri/berth-cri.js";
-import { type CriClient, criClient } from "./cri/client.js";
+import { type CriClient, criClient, removePodsQuietly } from "./cri/client.js";
 import { type TestNetwork, createTestNetwork } from "./cri/network.js";
 import { pushPauseImage } from "./cri/pause-image.js";
 import { type DaemonUnderTest, startBerthdDaemon } from "./daemons.js";
@@ -60,11 +60,7 @@ describe("RuntimeClass handlers through berth-cri", { timeout: 300_000 }, () => 
 
   after(async () => {
     if (client !== undefined) {
-      const pods = await client.runtime.listPodSandbox({}).catch(() => ({ items: [] }));
-      for (const p of pods.items) {
-        await client.runtime.stopPodSandbox({ podSandboxId: p.id }).catch(() => undefined);
-        await client.runtime.removePodSandbox({ podSandboxId: p.id }).catch(() => undefined);
-      }
+      await removePodsQuietly(client);
       client.close();
     }
     await cri?.remove();

@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { ContainerState, type PodSandboxConfig } from "@berth/api/cri/runtime/v1/api";
 import { shimPids } from "./bench/measure.js";
 import { type BerthCriUnderTest, startBerthCri } from "./cri/berth-cri.js";
-import { type CriClient, criClient } from "./cri/client.js";
+import { type CriClient, criClient, removePodsQuietly } from "./cri/client.js";
 import { type TestNetwork, createTestNetwork } from "./cri/network.js";
 import { pushPauseImage } from "./cri/pause-image.js";
 import { type DaemonUnderTest, startBerthdDaemon } from "./daemons.js";

@@ -12,3 +12,12 @@ export function criClient(address: string) {
 }
 
 export type CriClient = ReturnType<typeof criClient>;
+
+/** Stops and removes every pod the runtime lists, ignoring failures: a test's clean-up. */
+export async function removePodsQuietly(client: CriClient): Promise<void> {
+  const pods = await client.runtime.listPodSandbox({}).catch(() => ({ items: [] }));
+  for (const p of pods.items) {
+    await client.runtime.stopPodSandbox({ podSandboxId: p.id }).catch(() => undefined);
+    await client.runtime.removePodSandbox({ podSandboxId: p.id }).catch(() => undefined);
+  }
+}
