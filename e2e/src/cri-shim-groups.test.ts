@@ -138,11 +138,7 @@ for (const shim of [
 
     after(async () => {
       if (client !== undefined) {
-        const pods = await client.runtime.listPodSandbox({}).catch(() => ({ items: [] }));
-        for (const p of pods.items) {
-          await client.runtime.stopPodSandbox({ podSandboxId: p.id }).catch(() => undefined);
-          await client.runtime.removePodSandbox({ podSandboxId: p.id }).catch(() => undefined);
-        }
+        await removePodsQuietly(client);
         client.close();
       }
       await cri?.remove();

@@ -153,116 +153,144 @@ export async function startBerthd(config: BerthdConfig, log: Logger): Promise<Be
     });
   }
 
-  await registry.init((info, err) =>
-    log.warn("plugin failed to load", { type: info.type, id: info.id, error: String(err) }),
-  );
-  const metadata = registry.get<Metadata>("io.containerd.metadata.v1", "bolt");
-  const differ = registry.get<Differ>("io.containerd.differ.v1", "walking");
-
-  closeOnExecAll();
-  // Crash leftovers (ingests without records, half-made snapshots) go at start.
-  await metadata.gc
-    .collect()
-    .catch((err) => log.warn("start-up garbage collection failed", { error: String(err) }));
-
-  const metrics = new DaemonMetrics();
-  const server = new GrpcServer({
-    middleware: [metrics.middleware(), errorMiddleware(log)],
-    onConnectionError: (message) =>
-      log.warn("gRPC connection closed: its request headers cannot be decoded", { error: message }),
-  });
-  const health = new HealthStatus();
-  server.add(HealthDefinition, healthService(health));
-  server.add(VersionDefinition, versionService());
-  server.add(NamespacesDefinition, namespacesService(metadata.namespaces, publisher));
-  server.add(ContainersDefinition, containersService(metadata.containers, metadata.gc, publisher));
-  server.add(ContentDefinition, contentService(metadata.content, metadata.gc, publisher));
-  server.add(ImagesDefinition, imagesService(metadata.images, metadata.gc, publisher));
-  server.add(LeasesDefinition, leasesService(metadata.leases, metadata.gc));
-  server.add(SnapshotsDefinition, snapshotsService(metadata.snapshotters, metadata.gc, publisher));
-  server.add(DiffDefinition, diffService(differ));
-  server.add(EventsDefinition, eventsService(exchange));
-  server.add(IntrospectionDefinition, introspectionService(registry, await serverUUID(config.root)));
-
-  await mkdir(dirname(config.grpc.address), { recursive: true, mode: 0o711 });
-  await rm(config.grpc.address, { force: true });
-  const runtime = new RuntimeManager(
-    {
-      state: config.state,
-      grpcAddress: config.grpc.address,
-      ttrpcAddress: config.ttrpc.address,
-      // The program berthd was started as (install.sh's wrapper says which, wherever its
-      // bin directory is), as containerd passes its own binary to shims.
-      publishBinary: process.env.BERTH_PROGRAM || process.argv[1] || "berthd",
-    },
-    publisher,
-    log.child({ module: "runtime" }),
-  );
-  server.add(TasksDefinition, tasksService(runtime, metadata.containers, log.child({ module: "tasks" })));
-
-  const ttrpc = new TtrpcServer();
-  ttrpc.register(TtrpcEventsDefinition, {
-    async forward(req: {
-      envelope?: {
-        timestamp?: Date;
-        namespace: string;
-        topic: string;
-        event?: { typeUrl: string; value: Buffer };
-      };
-    }) {
-      const e = req.envelope;
-      if (!e?.event || !validTopic(e.topic)) return {};
-      validateNamespace(e.namespace);
-      exchange.publish({
-        timestamp: e.timestamp ?? new Date(),
-        namespace: e.namespace,
-        topic: e.topic,
-        event: e.event,
-      });
-      return {};
-    },
-  });
-  await mkdir(dirname(config.ttrpc.address), { recursive: true, mode: 0o711 });
-  await ttrpc.listen(config.ttrpc.address);
-
-  // Tasks are known again before the first client can ask for them.
-  await runtime.restore();
-  await server.listen(config.grpc.address, 0o660);
-  metrics.watchTasks(runtime);
-  const metricsServer =
-    config.metrics.address !== "" ? await metrics.serve(config.metrics.address, log) : null;
-  log.info("berthd serving", {
-    grpc: config.grpc.address,
-    ttrpc: config.ttrpc.address,
-    root: config.root,
-    state: config.state,
-  });
-
-  let stopped = false;
-  return {
-    config,
-    metadata,
-    events: exchange,
-    plugins: registry,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      health.shutdown();
-      server.forceShutdown();
-      runtime.close();
-      metricsServer?.close();
-      await ttrpc.close().catch(() => undefined);
-      await metadata.close();
-      for (const [id] of snapshotterRegistrations) {
-        try {
-          await registry.get<Snapshotter>("io.containerd.snapshotter.v1", id).close();
-        } catch {
-          // not loaded
-        }
+  // What a start that fails half-way has opened is closed again, newest first, so that the
+  // error is the only trace it leaves (no lmdb environment, socket or listener held).
+  const undo: Array<() => Promise<void> | void> = [];
+  const closeSnapshotters = async () => {
+    for (const [id] of snapshotterRegistrations) {
+      try {
+        await registry.get<Snapshotter>("io.containerd.snapshotter.v1", id).close();
+      } catch {
+        // not loaded
       }
-      await rm(config.grpc.address, { force: true });
-      await rm(config.ttrpc.address, { force: true });
-      log.info("berthd stopped");
-    },
+    }
   };
+  undo.push(closeSnapshotters);
+  try {
+    return await serve();
+  } catch (err) {
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch (closeErr) {
+        log.warn("closing after a failed start", { error: String(closeErr) });
+      }
+    }
+    throw err;
+  }
+
+  async function serve(): Promise<Berthd> {
+    await registry.init((info, err) =>
+      log.warn("plugin failed to load", { type: info.type, id: info.id, error: String(err) }),
+    );
+    const metadata = registry.get<Metadata>("io.containerd.metadata.v1", "bolt");
+    undo.push(() => metadata.close());
+    const differ = registry.get<Differ>("io.containerd.differ.v1", "walking");
+
+    closeOnExecAll();
+    // Crash leftovers (ingests without records, half-made snapshots) go at start.
+    await metadata.gc
+      .collect()
+      .catch((err) => log.warn("start-up garbage collection failed", { error: String(err) }));
+
+    const metrics = new DaemonMetrics();
+    const server = new GrpcServer({
+      middleware: [metrics.middleware(), errorMiddleware(log)],
+      onConnectionError: (message) =>
+        log.warn("gRPC connection closed: its request headers cannot be decoded", { error: message }),
+    });
+    const health = new HealthStatus();
+    server.add(HealthDefinition, healthService(health));
+    server.add(VersionDefinition, versionService());
+    server.add(NamespacesDefinition, namespacesService(metadata.namespaces, publisher));
+    server.add(ContainersDefinition, containersService(metadata.containers, metadata.gc, publisher));
+    server.add(ContentDefinition, contentService(metadata.content, metadata.gc, publisher));
+    server.add(ImagesDefinition, imagesService(metadata.images, metadata.gc, publisher));
+    server.add(LeasesDefinition, leasesService(metadata.leases, metadata.gc));
+    server.add(SnapshotsDefinition, snapshotsService(metadata.snapshotters, metadata.gc, publisher));
+    server.add(DiffDefinition, diffService(differ));
+    server.add(EventsDefinition, eventsService(exchange));
+    server.add(IntrospectionDefinition, introspectionService(registry, await serverUUID(config.root)));
+
+    await mkdir(dirname(config.grpc.address), { recursive: true, mode: 0o711 });
+    await rm(config.grpc.address, { force: true });
+    const runtime = new RuntimeManager(
+      {
+        state: config.state,
+        grpcAddress: config.grpc.address,
+        ttrpcAddress: config.ttrpc.address,
+        // The program berthd was started as (install.sh's wrapper says which, wherever its
+        // bin directory is), as containerd passes its own binary to shims.
+        publishBinary: process.env.BERTH_PROGRAM || process.argv[1] || "berthd",
+      },
+      publisher,
+      log.child({ module: "runtime" }),
+    );
+    server.add(TasksDefinition, tasksService(runtime, metadata.containers, log.child({ module: "tasks" })));
+
+    const ttrpc = new TtrpcServer();
+    ttrpc.register(TtrpcEventsDefinition, {
+      async forward(req: {
+        envelope?: {
+          timestamp?: Date;
+          namespace: string;
+          topic: string;
+          event?: { typeUrl: string; value: Buffer };
+        };
+      }) {
+        const e = req.envelope;
+        if (!e?.event || !validTopic(e.topic)) return {};
+        validateNamespace(e.namespace);
+        exchange.publish({
+          timestamp: e.timestamp ?? new Date(),
+          namespace: e.namespace,
+          topic: e.topic,
+          event: e.event,
+        });
+        return {};
+      },
+    });
+    await mkdir(dirname(config.ttrpc.address), { recursive: true, mode: 0o711 });
+    undo.push(() => rm(config.ttrpc.address, { force: true }));
+    await ttrpc.listen(config.ttrpc.address);
+    undo.push(() => ttrpc.close().catch(() => undefined));
+
+    // Tasks are known again before the first client can ask for them.
+    undo.push(() => runtime.close());
+    await runtime.restore();
+    undo.push(() => rm(config.grpc.address, { force: true }));
+    await server.listen(config.grpc.address, 0o660);
+    undo.push(() => server.forceShutdown());
+    metrics.watchTasks(runtime);
+    const metricsServer =
+      config.metrics.address !== "" ? await metrics.serve(config.metrics.address, log) : null;
+    log.info("berthd serving", {
+      grpc: config.grpc.address,
+      ttrpc: config.ttrpc.address,
+      root: config.root,
+      state: config.state,
+    });
+
+    let stopped = false;
+    return {
+      config,
+      metadata,
+      events: exchange,
+      plugins: registry,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        health.shutdown();
+        server.forceShutdown();
+        runtime.close();
+        metricsServer?.close();
+        await ttrpc.close().catch(() => undefined);
+        await metadata.close();
+        await closeSnapshotters();
+        await rm(config.grpc.address, { force: true });
+        await rm(config.ttrpc.address, { force: true });
+        log.info("berthd stopped");
+      },
+    };
+  }
 }
