@@ -4,7 +4,7 @@
 // forwarded, and with a terminal: raw mode, resizes passed on, the terminal restored.
 
 import { constants } from "node:os";
-import type { Connection } from "@berth/client";
+import { type Connection, errorMessage } from "@berth/client";
 import {
   type ExitStatus,
   ProcessStdio,
@@ -79,7 +79,12 @@ export async function runAttached(ctx: CommandContext, p: AttachedProcess): Prom
         const width = ctx.stdout.columns ?? 0;
         const height = ctx.stdout.rows ?? 0;
         if (width > 0 && height > 0) {
-          resizePty(conn, id, execId, { width, height }).catch(() => undefined);
+          // As ctr's "console resize" error: said, not fatal.
+          resizePty(conn, id, execId, { width, height }).catch((err: unknown) =>
+            ctx.stderr.write(
+              `berthctl: resizing the terminal to ${width}x${height} failed: ${errorMessage(err)}\r\n`,
+            ),
+          );
         }
       };
       resize();
