@@ -49,7 +49,7 @@ export async function startBerthCri(options: BerthCriOptions): Promise<BerthCriU
   const address = join(dir, "cri.sock");
   const logFile = join(dir, "berth-cri.log");
   const configFile = join(dir, "cri.yaml");
-  const metricsAddress = `127.0.0.1:${await freePort()}`;
+  let metricsAddress = `127.0.0.1:${await freePort()}`;
   const config = {
     root,
     state,
@@ -65,7 +65,29 @@ export async function startBerthCri(options: BerthCriOptions): Promise<BerthCriU
   // JSON is YAML.
   await writeFile(configFile, JSON.stringify(config, null, 2));
   let proc: ManagedProcess | undefined;
+  /**
+   * Starts berth-cri on its config file. The metrics port was free when it was picked; by
+   * a restart another process's outgoing connection may hold it (it is an ephemeral port):
+   * then the file gets another free port and the start is tried again, a few times at most.
+   */
   const start = async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startOnce();
+      } catch (err) {
+        const taken = `EADDRINUSE: address already in use ${metricsAddress}`;
+        if (attempt >= 3 || !proc?.exited || !(err as Error).message.includes(taken)) throw err;
+        const file = JSON.parse(await readFile(configFile, "utf8")) as { metrics?: { address?: string } };
+        if (file.metrics?.address !== metricsAddress) throw err;
+        metricsAddress = `127.0.0.1:${await freePort()}`;
+        await writeFile(
+          configFile,
+          JSON.stringify({ ...file, metrics: { address: metricsAddress } }, null, 2),
+        );
+      }
+    }
+  };
+  const startOnce = async () => {
     proc = await spawnManaged(
       process.execPath,
       [...DAEMON_NODE_FLAGS, berthCriMain, "--config", configFile],
@@ -75,13 +97,19 @@ export async function startBerthCri(options: BerthCriOptions): Promise<BerthCriU
     );
     const client = criClient(address);
     try {
+      let exited = false;
       await waitFor(
         async () => {
-          if (proc?.exited) throw new Error(`berth-cri exited (${proc.exitDescription()})`);
+          // A daemon that exited will not come up: stop waiting, and say why below.
+          if (proc?.exited) {
+            exited = true;
+            return true;
+          }
           return (await client.runtime.version({}, { signal: AbortSignal.timeout(2_000) })).runtimeName;
         },
         { what: `berth-cri serving on ${address} (log ${logFile})`, timeoutMs: 60_000, intervalMs: 100 },
       );
+      if (exited) throw new Error(`berth-cri exited (${proc?.exitDescription()})`);
     } catch (err) {
       const log = await readFile(logFile, "utf8").catch(() => "");
       throw new Error(`${(err as Error).message}\n--- berth-cri log ---\n${log.slice(-4000)}`);
@@ -95,7 +123,9 @@ export async function startBerthCri(options: BerthCriOptions): Promise<BerthCriU
     root,
     state,
     logFile,
-    metricsAddress,
+    get metricsAddress() {
+      return metricsAddress;
+    },
     get pid() {
       return proc?.pid ?? -1;
     },
