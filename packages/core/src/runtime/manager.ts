@@ -354,6 +354,13 @@ export class RuntimeManager {
     }
     // Side by side: a node's hundreds of tasks, or a dead pooled shim's, do not wait in line.
     await eachLimited(bundles, RESTORE_CONCURRENCY, ({ ns, id }) => this.restoreTask(ns, id));
+    // Only once every task is restored: a pooled shim's connection may serve a task still
+    // being restored when another of its tasks is found gone.
+    for (const conn of [...this.shims.values()]) {
+      if (conn.tasks.size > 0 || conn.closing) continue;
+      conn.closing = true;
+      conn.client.close();
+    }
   }
 
   private async restoreTask(ns: string, id: string): Promise<void> {
@@ -375,10 +382,6 @@ export class RuntimeManager {
       state = await this.taskApi(conn, ns).state({ id, execId: "" }, { timeoutMs: 10_000 });
     } catch (err) {
       this.log.warn("shim of a task is gone: cleaning up", { namespace: ns, id, error: String(err) });
-      if (conn && conn.tasks.size === 0) {
-        conn.closing = true;
-        conn.client.close();
-      }
       await this.cleanupDeadShim(ns, id, bundle, rec.binary, 0);
       return;
     }
