@@ -7,7 +7,7 @@
 // printed: every info key containerd shows, berth-cri shows; every error has the same code.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { readFile, readdir, rmdir, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { get as httpGet } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -20,6 +20,7 @@ import {
 } from "./bench/cri-runtimes.js";
 import { type TestNetwork, createTestNetwork } from "./cri/network.js";
 import { pushPauseImage } from "./cri/pause-image.js";
+import { removeCgroupParent } from "./fixtures/cgroups.js";
 import { type PushedImage, buildSimpleImage } from "./fixtures/images.js";
 import { peerTool } from "./fixtures/peers.js";
 import { type Registry, startRegistry } from "./fixtures/registry.js";
@@ -74,24 +75,6 @@ function httpText(port: number, path: string): Promise<string> {
     req.once("timeout", () => req.destroy(new Error(`GET 127.0.0.1:${port}${path}: no answer in 10 s`)));
     req.once("error", reject);
   });
-}
-
-/** A cgroupfs parent the pods' cgroups go under (containerd reports no pod stats without one). */
-async function removeCgroupParent(name: string): Promise<void> {
-  const roots = existsSync("/sys/fs/cgroup/cgroup.controllers")
-    ? ["/sys/fs/cgroup"]
-    : (await readdir("/sys/fs/cgroup", { withFileTypes: true }))
-        .filter((d) => d.isDirectory())
-        .map((d) => join("/sys/fs/cgroup", d.name));
-  for (const root of roots) {
-    const parent = join(root, name);
-    if (!existsSync(parent)) continue;
-    // Only empty cgroups go: a leftover process keeps its cgroup (and shows it).
-    for (const child of await readdir(parent, { withFileTypes: true }).catch(() => [])) {
-      if (child.isDirectory()) await rmdir(join(parent, child.name)).catch(() => undefined);
-    }
-    await rmdir(parent).catch(() => undefined);
-  }
 }
 
 /** The environment without crictl's own variables: only the config file says where the runtime is. */
@@ -167,6 +150,7 @@ describe("crictl against berth-cri and containerd 1.6", { timeout: 1_200_000 }, 
       let dir: string;
       let config: string;
       let failed = false;
+      // A cgroupfs parent the pods' cgroups go under (containerd reports no pod stats without one).
       const cgroupParent = `berth-e2e-crictl-${stack.kind}-${process.pid}`;
       const record: Seen = { infoKeys: [], containerInfoKeys: [], sandboxInfoKeys: [], errorCodes: {} };
 
@@ -197,7 +181,7 @@ describe("crictl against berth-cri and containerd 1.6", { timeout: 1_200_000 }, 
           }
           await rt.stop();
         }
-        await removeCgroupParent(cgroupParent);
+        removeCgroupParent(cgroupParent);
         if (dir !== undefined) await removeDir(dir);
         if (!failed) seen[stack.kind] = record;
       });

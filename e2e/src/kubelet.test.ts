@@ -18,7 +18,8 @@ import {
   startContainerdRuntime,
 } from "./bench/cri-runtimes.js";
 import { type TestNetwork, createTestNetwork } from "./cri/network.js";
-import { type KubeletUnderTest, cgroupsUnder, startKubelet } from "./fixtures/kubelet.js";
+import { cgroupsUnder } from "./fixtures/cgroups.js";
+import { type KubeletUnderTest, startKubelet } from "./fixtures/kubelet.js";
 import { peerTool } from "./fixtures/peers.js";
 import { type Registry, startRegistry } from "./fixtures/registry.js";
 import { sleep, waitFor } from "./fixtures/tmp.js";

@@ -36,7 +36,23 @@ export interface CriRuntime {
   logFiles(): string[];
   /** Kills one of daemons() by name (SIGKILL) and starts it again on the same state; its containers run on. */
   restart(daemon: string): Promise<void>;
+  /** Where the stack keeps what it makes, for checks of what a run left behind. */
+  layout: RuntimeLayout;
   stop(): Promise<void>;
+}
+
+export interface RuntimeLayout {
+  /** The containerd API socket (berthd's or containerd's), for ctr. */
+  apiAddress: string;
+  /** The daemon's state: task bundles are under `<state>/io.containerd.runtime.v2.task/<ns>/<id>`. */
+  daemonState: string;
+  /** The daemons' roots and states: the stack's mounts and pinned netns are below them. */
+  dirs: string[];
+  /**
+   * runc's --root of the k8s.io namespace. Berth's shim uses the node's /run/berth/runc,
+   * shared with every berthd on the node: tell ours by their bundle (under daemonState).
+   */
+  runcRoot: string;
 }
 
 export interface BenchImages {
@@ -181,6 +197,12 @@ export async function startBerthRuntime(options: BerthRuntimeOptions): Promise<C
     ],
     shimPids: () => shimPids(berthd.address),
     logFiles: () => [berthd.logFile, criDaemon.logFile],
+    layout: {
+      apiAddress: berthd.address,
+      daemonState: berthd.state,
+      dirs: [berthd.root, berthd.state, criDaemon.root, criDaemon.state],
+      runcRoot: "/run/berth/runc/k8s.io",
+    },
     async restart(daemon) {
       if (daemon === "berthd") {
         await berthd.kill();
@@ -207,7 +229,9 @@ export async function startBerthRuntime(options: BerthRuntimeOptions): Promise<C
  * config puts the streaming server on 127.0.0.1, on a free port, without TLS
  * (`enable_tls_streaming` is false by default), as berth-cri's is. Pulls from
  * `mirroredHosts` go to the local registry too: their hosts.toml names it as the server, so
- * containerd has no upstream to fall back to.
+ * containerd has no upstream to fall back to. Pods' network namespaces are pinned under
+ * its private state (`netns_mounts_under_state_dir`), as berth-cri's are, not in the
+ * node's /run/netns.
  */
 export async function startContainerdRuntime(
   network: TestNetwork,
@@ -238,7 +262,13 @@ export async function startContainerdRuntime(
     const config = await readFile(c.configFile, "utf8");
     const header = /^( *)\[plugins\."io\.containerd\.grpc\.v1\.cri"\]\n/m;
     if (!header.test(config)) throw new Error(`no CRI plugin table in ${c.configFile}`);
-    await writeFile(c.configFile, config.replace(header, "$&$1  restrict_oom_score_adj = true\n"));
+    await writeFile(
+      c.configFile,
+      config.replace(
+        header,
+        "$&$1  restrict_oom_score_adj = true\n$1  netns_mounts_under_state_dir = true\n",
+      ),
+    );
     const first = c.pid;
     process.kill(first, "SIGTERM");
     await waitFor(() => !existsSync(`/proc/${first}`), {
@@ -279,6 +309,12 @@ export async function startContainerdRuntime(
     daemons: () => [{ name: "containerd", pid: daemon.pid }],
     shimPids: () => shimPids(fixture.address),
     logFiles: () => [fixture.logFile],
+    layout: {
+      apiAddress: fixture.address,
+      daemonState: fixture.state,
+      dirs: [fixture.root, fixture.state],
+      runcRoot: join(fixture.runcRoot, "k8s.io"),
+    },
     async restart(name) {
       if (name !== "containerd") throw new Error(`no daemon ${name} in containerd 1.6`);
       process.kill(daemon.pid, "SIGKILL");
