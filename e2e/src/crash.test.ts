@@ -3,23 +3,12 @@
 // collection leaves no orphan snapshot or ingest. Run against berthd and containerd.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { type DaemonUnderTest, daemonKinds } from "./daemons.js";
-import { ctr, ctrOk, parseTable } from "./fixtures/ctr.js";
+import { contentDigest, ctr, ctrOk, parseTable } from "./fixtures/ctr.js";
 import { type PushedImage, buildLargeImage } from "./fixtures/images.js";
 import { type Registry, startRegistry } from "./fixtures/registry.js";
 import { waitFor } from "./fixtures/tmp.js";
-
-async function blobDigest(address: string, digest: string): Promise<string> {
-  const child = spawn("/usr/bin/ctr", ["--address", address, "content", "get", digest], {
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  const hash = createHash("sha256");
-  child.stdout.on("data", (d: Buffer) => hash.update(d));
-  await new Promise((r) => child.on("close", r));
-  return `sha256:${hash.digest("hex")}`;
-}
 
 for (const { kind, start } of daemonKinds) {
   describe(`${kind} killed mid-pull`, () => {
@@ -64,7 +53,7 @@ for (const { kind, start } of daemonKinds) {
           content.some((r) => r.DIGEST === d),
           `missing ${d}`,
         );
-        assert.equal(await blobDigest(daemon.address, d), d, `blob ${d} is corrupt`);
+        assert.equal(await contentDigest(daemon.address, d), d, `blob ${d} is corrupt`);
       }
       const snaps = parseTable((await ctrOk(daemon.address, ["snapshots", "ls"])).stdout);
       assert.ok(snaps.some((s) => s.KEY === image.chainId && s.KIND === "Committed"));

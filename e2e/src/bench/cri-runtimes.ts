@@ -91,35 +91,52 @@ export function benchPodConfig(
 }
 
 /** kubelet's sequence for a pod of one `sleep` container. */
-export async function startSleepPod(
+export function startSleepPod(
   client: CriClient,
   images: BenchImages,
   config: PodSandboxConfig,
 ): Promise<{ podSandboxId: string; containerId: string }> {
-  const { podSandboxId } = await client.runtime.runPodSandbox({ config, runtimeHandler: "" });
-  const { containerId } = await client.runtime.createContainer({
-    podSandboxId,
-    config: {
-      metadata: { name: "sleep", attempt: 0 },
-      image: { image: images.app, annotations: {} },
-      command: ["sleep", "100000"],
-      args: [],
-      workingDir: "",
-      envs: [],
-      mounts: [],
-      devices: [],
-      labels: {},
-      annotations: {},
-      logPath: "sleep/0.log",
-      stdin: false,
-      stdinOnce: false,
-      tty: false,
-      linux: undefined,
-      windows: undefined,
+  return startOneContainerPod(client, images.app, config, { name: "sleep", command: ["sleep", "100000"] });
+}
+
+/**
+ * kubelet's sequence for a pod of one container of `image`: RunPodSandbox, CreateContainer
+ * (its log at `<pod log dir>/<name>/0.log`), StartContainer. `signal` bounds each call.
+ */
+export async function startOneContainerPod(
+  client: CriClient,
+  image: string,
+  config: PodSandboxConfig,
+  container: { name: string; command: string[] },
+  signal?: AbortSignal,
+): Promise<{ podSandboxId: string; containerId: string }> {
+  const { podSandboxId } = await client.runtime.runPodSandbox({ config, runtimeHandler: "" }, { signal });
+  const { containerId } = await client.runtime.createContainer(
+    {
+      podSandboxId,
+      config: {
+        metadata: { name: container.name, attempt: 0 },
+        image: { image, annotations: {} },
+        command: container.command,
+        args: [],
+        workingDir: "",
+        envs: [],
+        mounts: [],
+        devices: [],
+        labels: {},
+        annotations: {},
+        logPath: `${container.name}/0.log`,
+        stdin: false,
+        stdinOnce: false,
+        tty: false,
+        linux: undefined,
+        windows: undefined,
+      },
+      sandboxConfig: config,
     },
-    sandboxConfig: config,
-  });
-  await client.runtime.startContainer({ containerId });
+    { signal },
+  );
+  await client.runtime.startContainer({ containerId }, { signal });
   return { podSandboxId, containerId };
 }
 
