@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rm, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { CreateTaskRequest, ExecProcessRequest } from "@berth/api/containerd/runtime/v2/task/shim";
 import type { Any } from "@berth/api/google/protobuf/any";
@@ -194,6 +194,7 @@ export class Container {
     } catch (err) {
       if (setup !== undefined) abandonStdio(setup);
       if (created) await runc.delete(request.id, true).catch(() => {});
+      else await removeAbortedCreate(runc, request.id, bundle, options.systemdCgroup);
       if (rootfs !== "") safeUnmount(rootfs);
       throw err;
     }
@@ -380,6 +381,46 @@ function safeUnmount(target: string): void {
     unmountAll(target);
   } catch {
     // best effort on a failure path
+  }
+}
+
+/**
+ * What a `runc create` killed half-way leaves, which its own failures clean up: runc's
+ * state dir without a state.json (`runc delete --force` removes it, as after containerd's
+ * failed creates) and the container's cgroups, named by nothing any more.
+ */
+async function removeAbortedCreate(runc: Runc, id: string, bundle: string, systemdCgroup: boolean) {
+  await runc.delete(id, true).catch(() => {});
+  if (!systemdCgroup) await removeSpecCgroups(bundle);
+}
+
+/**
+ * Removes the spec's cgroupfs cgroup (`linux.cgroupsPath`, absolute) in every hierarchy
+ * under `cgroupRoot`, and in cgroup v2's root, once empty: runc init may take a moment to
+ * exit after its runc was killed, so a busy one is tried again a few times. Quiet.
+ */
+export async function removeSpecCgroups(bundle: string, cgroupRoot = "/sys/fs/cgroup"): Promise<void> {
+  let path: string | undefined;
+  try {
+    const spec = JSON.parse(await readFile(join(bundle, "config.json"), "utf8")) as {
+      linux?: { cgroupsPath?: string };
+    };
+    path = spec.linux?.cgroupsPath;
+  } catch {
+    return;
+  }
+  if (path === undefined || !path.startsWith("/") || path.split("/").includes("..")) return;
+  const hierarchies = await readdir(cgroupRoot).catch(() => [] as string[]);
+  const dirs = [join(cgroupRoot, path), ...hierarchies.map((h) => join(cgroupRoot, h, path))];
+  for (let attempt = 0; attempt < 5; attempt++) {
+    let busy = false;
+    for (const dir of dirs) {
+      await rmdir(dir).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === "EBUSY") busy = true;
+      });
+    }
+    if (!busy) return;
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
