@@ -102,7 +102,7 @@ export interface ChaosReport {
     missing: number;
     /** Pods that should run, listed but not READY. */
     notReady: number;
-    /** Pods of this run listed that it did not create or had removed. */
+    /** Pods of this run listed that neither should run nor failed to be removed: left by failed creations. */
     stray: number;
   };
   containers: {
@@ -131,6 +131,8 @@ export interface ChaosReport {
   leaks: Record<keyof Leaks, number>;
   /** The first few of each leak, to look at. */
   leakSamples: Partial<Record<keyof Leaks, string[]>>;
+  /** Leases left with an expiry (garbage collection drops them then): not counted as leaks. */
+  expiringLeases: string[];
 }
 
 type PodPhase = "starting" | "running" | "removing" | "removed" | "failed";
@@ -483,7 +485,9 @@ async function drive(
     logs.malformed += count.malformed;
     if (count.lost > 0) logs.withGaps++;
   }
-  const stray = listedPods.items.filter((p) => !expectedIds.has(p.id)).length;
+  // Pods whose removal failed are known leftovers; stray ones are what failed creations left.
+  const removing = new Set(pods.filter((p) => p.phase === "removing").map((p) => p.podSandboxId));
+  const stray = listedPods.items.filter((p) => !expectedIds.has(p.id) && !removing.has(p.id)).length;
 
   ctx.log(`chaos ${options.stack}: checking blobs`);
   const blobs = await checkBlobs(rt.layout);
@@ -499,7 +503,7 @@ async function drive(
       await sleep(2_000);
     }
   }
-  let leaks: Leaks | undefined;
+  let left: Awaited<ReturnType<typeof findLeaks>> | undefined;
   const leakCheck = () =>
     findLeaks(rt.layout, () => rt.shimPids(), {
       cgroupParent: ctx.cgroupParent,
@@ -509,12 +513,12 @@ async function drive(
     });
   await waitFor(
     async () => {
-      leaks = await leakCheck();
-      return Object.values(leaks).every((l) => l.length === 0);
+      left = await leakCheck();
+      return Object.values(left.leaks).every((l) => l.length === 0);
     },
     { what: "no leaks", timeoutMs: 15_000, intervalMs: 1_000 },
   ).catch(() => undefined);
-  const found = leaks ?? (await leakCheck());
+  const { leaks: found, expiringLeases } = left ?? (await leakCheck());
 
   const injected = faultLog.filter((f) => !f.target.startsWith("skipped"));
   const skipped = faultLog.filter((f) => f.target.startsWith("skipped"));
@@ -551,6 +555,7 @@ async function drive(
       keyof Leaks,
       number
     >,
+    expiringLeases,
     leakSamples: Object.fromEntries(
       Object.entries(found)
         .filter(([, v]) => v.length > 0)

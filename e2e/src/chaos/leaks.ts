@@ -24,9 +24,12 @@ export interface Leaks {
   runcState: string[];
   /** iptables rules naming the test network's bridge, subnet or CNI network, beyond the network's own. */
   iptables: string[];
-  /** Leases in the k8s.io namespace. */
+  /** Leases in the k8s.io namespace without an expiry (ones with `containerd.io/gc.expire` go by themselves). */
   leases: string[];
 }
+
+/** Leases with `containerd.io/gc.expire`: garbage collection drops them when they expire. */
+export type ExpiringLeases = string[];
 
 const under = (path: string, dirs: readonly string[]) =>
   dirs.some((d) => path === d || path.startsWith(`${d}/`));
@@ -85,12 +88,13 @@ export async function networkRules(network: TestNetwork): Promise<string[]> {
     .sort();
 }
 
-async function leaseLeaks(layout: RuntimeLayout): Promise<string[]> {
+/** The k8s.io leases: without an expiry, and with one. */
+async function leasesLeft(layout: RuntimeLayout): Promise<{ lasting: string[]; expiring: string[] }> {
   const r = await ctr(layout.apiAddress, ["leases", "ls"], { namespace: "k8s.io", timeoutMs: 30_000 });
-  if (r.exitCode !== 0) return [`(ctr leases ls failed: ${r.stderr.trim()})`];
-  return parseTable(r.stdout)
-    .map((l) => `${l.ID ?? "?"} ${l.LABELS ?? ""}`.trim())
-    .sort();
+  if (r.exitCode !== 0) return { lasting: [`(ctr leases ls failed: ${r.stderr.trim()})`], expiring: [] };
+  const all = parseTable(r.stdout).map((l) => `${l.ID ?? "?"} ${l.LABELS ?? ""}`.trim());
+  const expiring = all.filter((l) => l.includes("containerd.io/gc.expire="));
+  return { lasting: all.filter((l) => !expiring.includes(l)).sort(), expiring: expiring.sort() };
 }
 
 /** The cgroups below the parent, each once whatever the number of hierarchies holding it. */
@@ -117,17 +121,19 @@ export async function findLeaks(
   layout: RuntimeLayout,
   shimPids: () => number[],
   scope: LeakScope,
-): Promise<Leaks> {
+): Promise<{ leaks: Leaks; expiringLeases: ExpiringLeases }> {
   const before = new Set(scope.rulesBefore);
-  return {
+  const leases = await leasesLeft(layout);
+  const leaks: Leaks = {
     netns: await netnsLeaks(layout),
     mounts: await mountLeaks(layout),
     cgroups: cgroupLeaks(scope.cgroupParent),
     shims: shimPids(),
     runcState: await runcStateLeaks(layout, scope.killedCreates),
     iptables: (await networkRules(scope.network)).filter((l) => !before.has(l)),
-    leases: await leaseLeaks(layout),
+    leases: leases.lasting,
   };
+  return { leaks, expiringLeases: leases.expiring };
 }
 
 export interface BlobCheck {

@@ -9,7 +9,7 @@ const LEAK_ROWS: Array<[keyof Leaks, string]> = [
   ["shims", "leaked shims"],
   ["runcState", "leaked runc state dirs"],
   ["iptables", "leaked iptables rules"],
-  ["leases", "leases left"],
+  ["leases", "leaked leases (no expiry)"],
 ];
 
 const byKind = (counts: Partial<Record<string, number>>) =>
@@ -44,6 +44,7 @@ export function reportTable(reports: readonly ChaosReport[]): string {
     ["log lines malformed", (r) => r.logs.malformed],
     ["corrupt blobs", (r) => `${r.blobs.corrupt} of ${r.blobs.checked}`],
     ...LEAK_ROWS.map(([key, label]): [string, (r: ChaosReport) => number] => [label, (r) => r.leaks[key]]),
+    ["leases left, expiring", (r) => r.expiringLeases.length],
   ];
   const cells = rows.map(([label, f]) => [label, ...reports.map((r) => String(f(r)))]);
   const widths = [0, ...reports.map(() => 0)].map((_, i) =>
