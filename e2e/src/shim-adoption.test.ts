@@ -216,8 +216,10 @@ describe("a dead Berth shim's containers are adopted by a new shim", () => {
     });
     try {
       await new Promise((r) => setTimeout(r, 300));
-      // Freeze the shim, so that it cannot see the exit, then kill both.
+      // Freeze the shim, so that it cannot see the exit (nor read), then kill both.
       process.kill(shim, "SIGSTOP");
+      const readBefore = sequence(await readFile(join(logs, `${ids[0]}.log`), "utf8"), ids[0]!).length;
+      await new Promise((r) => setTimeout(r, 300)); // lines the frozen shim does not read
       process.kill(victim!, "SIGKILL");
       await waitFor(() => !alive(victim!) || readFileSync(`/proc/${victim}/stat`, "utf8").includes(") Z "), {
         timeoutMs: 5_000,
@@ -236,6 +238,14 @@ describe("a dead Berth shim's containers are adopted by a new shim", () => {
       // Killed by SIGKILL: 137 when the zombie was still there to read, else unknown (255, pid 0).
       assert.match(exit, /"exit_status":(137|255)/, exit);
       t.diagnostic(`reported: ${exit}`);
+      // What it wrote while nobody read waited in its FIFO, held open by berthd, and the
+      // new shim copied it into the log.
+      const seq = sequence(await readFile(join(logs, `${ids[0]}.log`), "utf8"), ids[0]!);
+      assert.deepEqual(gaps(seq), [], "lines lost");
+      assert.ok(
+        seq.length >= readBefore + 5,
+        `lines written while the shim was frozen: ${readBefore} → ${seq.length}`,
+      );
       const now = await tasks();
       assert.equal(now.get(ids[1]!)?.STATUS, "RUNNING");
       assert.equal(now.get(ids[2]!)?.STATUS, "RUNNING");
