@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -44,6 +44,23 @@ function gaps(seq: number[]): Array<[number, number]> {
 async function shimPidOf(socket: string): Promise<number> {
   const { stdout } = await execa("fuser", [socket], { reject: false });
   return Number(stdout.trim().split(/\s+/)[0]);
+}
+
+const sleep = (ms: number) => new Promise<false>((r) => setTimeout(() => r(false), ms));
+
+/** The pid of a running `runc ... create ... <id>`, or 0. */
+function runcCreateOf(id: string): number {
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue;
+    }
+    if (argv[0]?.endsWith("runc") && argv.includes("create") && argv.includes(id)) return Number(name);
+  }
+  return 0;
 }
 
 function alive(pid: number): boolean {
@@ -256,6 +273,50 @@ describe("a dead Berth shim's containers are adopted by a new shim", () => {
     t.diagnostic(deleted.stdout.trim());
     await ok(["containers", "rm", ids[0]!]);
     await removeAll(ids.slice(1));
+  });
+
+  test("runc killed in the middle of a create: the create fails, nothing is left, the id works again", async (t) => {
+    let caught = 0;
+    for (let attempt = 0; attempt < 5 && caught === 0; attempt++) {
+      const id = `midcreate-${attempt}`;
+      const running = ctr(
+        daemon.address,
+        ["run", "-d", "--runtime", RUNTIME, image.ref, id, "sleep", "1000"],
+        {
+          namespace: ns,
+        },
+      );
+      // Bounded: the create takes some tens of milliseconds.
+      const until = Date.now() + 10_000;
+      while (Date.now() < until && caught === 0) {
+        const pid = runcCreateOf(id);
+        if (pid > 0) {
+          process.kill(pid, "SIGKILL");
+          caught = pid;
+        }
+        if (caught === 0 && (await Promise.race([running.then(() => true), sleep(2)]))) break;
+      }
+      const r = await running;
+      if (caught === 0) {
+        // Too quick to catch this time: take it away and try again.
+        await ctr(daemon.address, ["tasks", "rm", "-f", id], { namespace: ns });
+        await ctr(daemon.address, ["containers", "rm", id], { namespace: ns });
+        continue;
+      }
+      t.diagnostic(`runc create ${caught} killed; ctr: ${r.stderr.trim().split("\n").pop()}`);
+      assert.notEqual(r.exitCode, 0, "the create fails");
+      assert.equal((await tasks()).has(id), false, "no task");
+      const runcList = await execa("runc", ["--root", `/run/berth/runc/${ns}`, "list", "-q"], {
+        reject: false,
+      });
+      assert.equal(runcList.stdout.split("\n").includes(id), false, "runc state left behind");
+      assert.equal(existsSync(bundleOf(id)), false, "bundle left behind");
+      await ctr(daemon.address, ["containers", "rm", id], { namespace: ns });
+      await ok(["run", "-d", "--runtime", RUNTIME, image.ref, id, "sleep", "1000"]);
+      assert.equal((await tasks()).get(id)?.STATUS, "RUNNING", "the same id runs");
+      await removeAll([id]);
+    }
+    assert.ok(caught > 0, "a runc create was caught and killed in 5 tries");
   });
 
   test("SIGKILL of a shim while berthd is down: berthd adopts on its return", async () => {

@@ -216,7 +216,10 @@ export class Container {
       return container;
     } catch (err) {
       if (setup !== undefined) abandonStdio(setup);
-      if (created) await runc.delete(request.id, true).catch(() => {});
+      // Also when runc create itself failed: killed half-way, it may leave its state and a
+      // waiting `runc init` behind, and the id could never be created again. Not when it
+      // failed because a container of that id exists: that one is not ours to remove.
+      if (created || !/exists/i.test(messageOf(err))) await runc.delete(request.id, true).catch(() => {});
       if (rootfs !== "") safeUnmount(rootfs);
       throw err;
     }
