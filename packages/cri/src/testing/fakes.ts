@@ -22,6 +22,7 @@ import type { CriImage, ImageSpec } from "../image/image-store.js";
 import type { CniAttachment, CniConfigList, CniStatus } from "../network/cni.js";
 import type { ImageUsers } from "../rootfs/user-database.js";
 import type { PodFiles, SandboxFiles } from "../sandbox/files.js";
+import type { StreamingRequest, StreamingServer } from "../streaming/server.js";
 
 type Req<C, K extends keyof C> = C[K] extends (req: infer R, ...rest: never[]) => unknown ? R : never;
 type WaitOptions = { signal?: AbortSignal } | undefined;
@@ -70,7 +71,8 @@ export class FakeDaemon implements Containerd {
   onExecStart: (p: FakeProcess) => void | Promise<void> = () => undefined;
   /** Fails Version (the daemon is away) when set. */
   down: Error | undefined;
-  #nextPid = 1000;
+  /** Above any pid a test machine hands out, so no /proc/<pid> of a real process is read. */
+  #nextPid = 4_194_000;
 
   #call(call: string, request: unknown): void {
     this.calls.push(call);
@@ -572,3 +574,13 @@ export class FakePodFiles implements PodFiles {
 
 /** Every image has an empty /etc/passwd and /etc/group. */
 export const noImageUsers: ImageUsers = async () => userDatabase(undefined, undefined);
+
+/** The streaming server's URL minting: the requests it was given, and a URL per token. */
+export class FakeStreaming implements Pick<StreamingServer, "url"> {
+  readonly requests: StreamingRequest[] = [];
+
+  url(request: StreamingRequest): string {
+    this.requests.push(request);
+    return `http://127.0.0.1:1/${request.kind}/token${this.requests.length}`;
+  }
+}

@@ -91,7 +91,14 @@ export async function newHarness(config: Partial<CriConfig> = {}): Promise<Harne
     cni,
     netns,
     podFiles,
-    close: () => rm(dir, { recursive: true, force: true }),
+    async close() {
+      // Output copies of containers still running (FIFO-fed logs) would keep the test alive.
+      for (const c of cri.containers.list()) {
+        c.io?.close();
+        await c.io?.log.close();
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
     async runPod(name = `pod${pods++}`, config = {}) {
       const req: RunPodSandboxRequest = {
         config: PodSandboxConfig.fromPartial({
