@@ -4,6 +4,7 @@
 // the output a test writes goes through the real FIFOs berth-cri made.
 
 import { type FileHandle, open } from "node:fs/promises";
+import { Metrics as CgroupV1Metrics } from "@berth/api/cgroups/stats/v1/metrics";
 import {
   Container as ContainerRecord,
   type ContainersClient,
@@ -61,6 +62,8 @@ export class FakeDaemon implements Containerd {
   readonly snapshotTable = new Map<string, { parent: string; lease: string; view: boolean }>();
   readonly leaseIds = new Set<string>();
   readonly imageRecords = new Map<string, Image>();
+  /** What Metrics reports of each task (cgroup v1, as runc's shim does). */
+  readonly metricsTable = new Map<string, CgroupV1Metrics>();
   /** Requests of the calls that carry data tests look at. */
   readonly requests: Array<{ call: string; request: unknown }> = [];
   /** Errors the next call of a method fails with (`tasks.start` → error). */
@@ -276,7 +279,19 @@ export class FakeDaemon implements Containerd {
     },
     metrics: async (req) => {
       this.#call("tasks.metrics", req);
-      return { metrics: [] };
+      const wanted = (req.filters ?? []).map((f) => f?.replace(/^id==/, ""));
+      return {
+        metrics: [...this.metricsTable]
+          .filter(([id]) => wanted.length === 0 || wanted.includes(id))
+          .map(([id, m]) => ({
+            id,
+            timestamp: new Date(),
+            data: {
+              typeUrl: "io.containerd.cgroups.v1.Metrics",
+              value: Buffer.from(CgroupV1Metrics.encode(m).finish()),
+            },
+          })),
+      };
     },
     wait: (req, options?: WaitOptions) => {
       const call = `tasks.wait ${req.containerId} ${req.execId ?? ""}`.trim();
