@@ -471,6 +471,11 @@ export function fakeImage(ref: string, spec: ImageSpec = {}): CriImage {
   };
 }
 
+/** A daemon image record named `name` pointing at `image`'s target. */
+export function imageRecord(name: string, image: CriImage, labels: Record<string, string> = {}): Image {
+  return { name, labels, target: image.target, createdAt: undefined, updatedAt: undefined };
+}
+
 /** The daemon's images as berth-cri sees them: a list tests fill. */
 export class FakeImageStore implements CriImages {
   readonly images: CriImage[] = [];
