@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { newHarness } from "../testing/harness.js";
+import { harness } from "../testing/harness.js";
 import { imageFsInfo } from "./image-fs-info.js";
 
 test("ImageFsInfo sums the snapshots' usage under the snapshotter's root, read at most every few seconds", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   await h.runContainer(await h.runPod());
   const { imageFilesystems } = await imageFsInfo(h.cri, {});
   const [fs] = imageFilesystems;

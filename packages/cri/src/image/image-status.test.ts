@@ -1,15 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { fakeImage } from "../testing/fakes.js";
-import { newHarness } from "../testing/harness.js";
+import { harness } from "../testing/harness.js";
 import { imageStatus } from "./image-status.js";
 
 const signal = new AbortController().signal;
 const spec = (image: string) => ({ image, annotations: {} });
 
 test("ImageStatus finds an image by short name, full name or ID", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const img = h.images.add(fakeImage("quay.io/app/web:v2", { config: { User: "1001" } }));
   for (const ref of ["quay.io/app/web:v2", img.id]) {
     const { image } = await imageStatus(h.cri, { image: spec(ref), verbose: false }, signal);
@@ -23,8 +22,7 @@ test("ImageStatus finds an image by short name, full name or ID", async (t) => {
 });
 
 test("an image that is not there is an empty answer, not an error; verbose adds the config", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   assert.deepEqual(await imageStatus(h.cri, { image: spec("absent:1"), verbose: true }, signal), {
     image: undefined,
     info: {},

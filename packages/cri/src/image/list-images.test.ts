@@ -1,15 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { fakeImage } from "../testing/fakes.js";
-import { newHarness } from "../testing/harness.js";
+import { harness } from "../testing/harness.js";
 import { listImages } from "./list-images.js";
 
 const signal = new AbortController().signal;
 const filter = (image: string) => ({ filter: { image: { image, annotations: {} } } });
 
 test("ListImages lists every image, or the one its filter names", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const web = h.images.add(fakeImage("quay.io/app/web:v2"));
   const all = await listImages(h.cri, { filter: undefined }, signal);
   assert.equal(all.images.length, 3, "the pause image, busybox and web");

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import type { Image } from "@berth/api/containerd/services/images/v1/images";
 import type { AuthConfig } from "@berth/api/cri/runtime/v1/api";
 import { fakeImage, imageRecord } from "../testing/fakes.js";
-import { newHarness, rejectsWith } from "../testing/harness.js";
+import { harness, rejectsWith } from "../testing/harness.js";
 import { IMAGE_LABEL_KEY } from "./image-store.js";
 import { hostsWithAuth, parseAuth, pullImage } from "./pull-image.js";
 
@@ -49,8 +49,7 @@ test("credentials go to the registry and its mirrors, or only to the server name
 });
 
 test("PullImage records the image under its ID, its tag and its repo digest, marked as CRI's", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const img = fakeImage("quay.io/app/web:v2");
   h.daemon.onPull = (name, options) => {
     assert.equal(options.snapshotter, h.cri.config.containerd.snapshotter);
@@ -72,8 +71,7 @@ test("PullImage records the image under its ID, its tag and its repo digest, mar
 });
 
 test("PullImage refuses an empty or unparsable reference; a missing image is NotFound", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   await rejectsWith(pullImage(h.cri, pullOf(""), signal), "InvalidArgument", /image must not be empty/);
   await rejectsWith(
     pullImage(h.cri, pullOf("UPPER/Case::x"), signal),

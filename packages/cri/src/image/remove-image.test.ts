@@ -1,15 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { fakeImage, imageRecord } from "../testing/fakes.js";
-import { newHarness } from "../testing/harness.js";
+import { harness } from "../testing/harness.js";
 import { removeImage } from "./remove-image.js";
 
 const signal = new AbortController().signal;
 const spec = (image: string) => ({ image: { image, annotations: {} } });
 
 test("RemoveImage deletes every reference of the image, the last one synchronously", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const img = fakeImage("quay.io/app/web:v2");
   img.references.push("quay.io/app/web@sha256:".padEnd(87, "e"));
   h.images.add(img);
@@ -29,8 +28,7 @@ test("RemoveImage deletes every reference of the image, the last one synchronous
 });
 
 test("removing an image that is not there, or whose records went meanwhile, is no error", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   await removeImage(h.cri, spec("absent:1"), signal);
   await removeImage(h.cri, spec("busybox"), signal);
   assert.equal(h.daemon.requestsOf("images.delete").length, 2, "both references of busybox were tried");

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { AttachRequest } from "@berth/api/cri/runtime/v1/api";
-import { FakeStreaming } from "../testing/fakes.js";
-import { newHarness, rejectsWith } from "../testing/harness.js";
+import { harness, rejectsWith } from "../testing/harness.js";
 import { attach } from "./attach.js";
 
 const req = (r: Partial<AttachRequest>): AttachRequest => ({
@@ -15,10 +14,9 @@ const req = (r: Partial<AttachRequest>): AttachRequest => ({
 });
 
 test("Attach to a running container returns a streaming URL for the full container ID", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const c = await h.runContainer(await h.runPod());
-  const streaming = new FakeStreaming();
+  const { streaming } = h;
   const { url } = await attach(h.cri, streaming, req({ containerId: c.meta.id.slice(0, 6), stdin: true }));
   assert.match(url, /\/attach\/token1$/);
   assert.deepEqual(streaming.requests, [
@@ -27,10 +25,9 @@ test("Attach to a running container returns a streaming URL for the full contain
 });
 
 test("Attach refuses bad requests and containers that do not run", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const created = await h.createContainer(await h.runPod());
-  const streaming = new FakeStreaming();
+  const { streaming } = h;
   const id = created.meta.id;
   await rejectsWith(attach(h.cri, streaming, req({})), "InvalidArgument", /missing required container_id/);
   await rejectsWith(

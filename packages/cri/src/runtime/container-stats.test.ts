@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Metrics } from "@berth/api/cgroups/stats/v1/metrics";
 import { ContainerStatsFilter } from "@berth/api/cri/runtime/v1/api";
-import { newHarness, rejectsWith } from "../testing/harness.js";
+import { harness, rejectsWith } from "../testing/harness.js";
 import { containerStats, listContainerStats } from "./container-stats.js";
 
 const metrics = (cpuNs: bigint, memory: bigint) =>
@@ -12,8 +12,7 @@ const metrics = (cpuNs: bigint, memory: bigint) =>
   });
 
 test("ContainerStats reads CPU and memory from the task's cgroup and the writable layer's usage", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const c = await h.runContainer(await h.runPod(), "app");
   h.daemon.metricsTable.set(c.meta.id, metrics(5_000_000n, 1100n));
   const { stats } = await containerStats(h.cri, { containerId: c.meta.id });
@@ -28,13 +27,8 @@ test("ContainerStats reads CPU and memory from the task's cgroup and the writabl
 });
 
 test("ListContainerStats filters by ID, pod and labels", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
-  const a = await h.runPod("a");
-  const b = await h.runPod("b");
-  const web = await h.runContainer(a, "web");
-  const job = await h.createContainer(a, "job", { labels: { kind: "job" } });
-  const other = await h.runContainer(b, "other");
+  const h = await harness(t);
+  const { b, web, job, other } = await h.twoPods();
   const ids = async (filter?: Parameters<typeof ContainerStatsFilter.fromPartial>[0]) =>
     (await listContainerStats(h.cri, { filter: filter && ContainerStatsFilter.fromPartial(filter) })).stats
       .map((s) => s.attributes?.id)
@@ -42,5 +36,5 @@ test("ListContainerStats filters by ID, pod and labels", async (t) => {
   assert.deepEqual(await ids(), [web.meta.id, job.meta.id, other.meta.id].sort());
   assert.deepEqual(await ids({ podSandboxId: b.meta.id }), [other.meta.id]);
   assert.deepEqual(await ids({ id: web.meta.id }), [web.meta.id]);
-  assert.deepEqual(await ids({ labelSelector: { kind: "job" } }), [job.meta.id]);
+  assert.deepEqual(await ids({ labelSelector: { role: "batch" } }), [job.meta.id]);
 });

@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ContainerState } from "@berth/api/cri/runtime/v1/api";
-import { APP_IMAGE, newHarness, rejectsWith } from "../testing/harness.js";
+import { APP_IMAGE, harness, rejectsWith } from "../testing/harness.js";
 import { containerStatus } from "./container-status.js";
 import { stopContainer } from "./stop-container.js";
 
 test("ContainerStatus follows a container from created to running to exited", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod();
   const created = await h.createContainer(pod, "idle");
   const st = async (id: string) => (await containerStatus(h.cri, { containerId: id, verbose: false })).status;
@@ -25,8 +24,7 @@ test("ContainerStatus follows a container from created to running to exited", as
 });
 
 test("verbose status adds the pid, the pod and the OCI spec", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod();
   const c = await h.runContainer(pod);
   const { info } = await containerStatus(h.cri, { containerId: c.meta.id, verbose: true });
@@ -38,8 +36,7 @@ test("verbose status adds the pid, the pod and the OCI spec", async (t) => {
 });
 
 test("ContainerStatus of an unknown container is NotFound", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   await rejectsWith(
     containerStatus(h.cri, { containerId: "nope", verbose: false }),
     "NotFound",

@@ -4,15 +4,14 @@ import { test } from "node:test";
 import { ContainerConfig } from "@berth/api/cri/runtime/v1/api";
 import { KIND_CONTAINER, KIND_LABEL, decodeContainerStatus } from "../store/records.js";
 import { containerState } from "../store/stores.js";
-import { APP_IMAGE, newHarness, rejectsWith } from "../testing/harness.js";
+import { APP_IMAGE, harness, rejectsWith } from "../testing/harness.js";
 import { createContainer } from "./create-container.js";
 import { stopPodSandbox } from "./stop-pod-sandbox.js";
 
 const signal = new AbortController().signal;
 
 test("a created container has its record, spec, snapshot of the image, and no task yet", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod("web");
   const c = await h.createContainer(pod, "nginx", { labels: { tier: "front" }, logPath: "nginx/0.log" });
   assert.equal(containerState(c), "created");
@@ -32,8 +31,7 @@ test("a created container has its record, spec, snapshot of the image, and no ta
 });
 
 test("bad requests fail with InvalidArgument, unknown pods and images with NotFound", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod();
   const podSandboxId = pod.meta.id;
   const sandboxConfig = pod.meta.config;
@@ -54,16 +52,14 @@ test("bad requests fail with InvalidArgument, unknown pods and images with NotFo
 });
 
 test("a second container of the same name in the pod is refused", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod();
   const first = await h.createContainer(pod, "app");
   await rejectsWith(h.createContainer(pod, "app"), "AlreadyExists", new RegExp(first.meta.id));
 });
 
 test("no container is created in a pod that is not ready", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod();
   await stopPodSandbox(h.cri, { podSandboxId: pod.meta.id });
   await rejectsWith(

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { newHarness } from "../testing/harness.js";
+import { harness } from "../testing/harness.js";
 import { containerProcess, execProcessSpec, runExecProcess } from "./exec-process.js";
 
 test("an exec's process is the container's with another argv; a terminal gets TERM once", () => {
@@ -18,14 +18,9 @@ test("an exec's process is the container's with another argv; a terminal gets TE
 });
 
 test("the process starts after its wait, its output arrives, then it and its FIFOs are deleted", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const c = await h.runContainer(await h.runPod());
-  h.daemon.onExecStart = async (p) => {
-    await h.daemon.write(p, "stdout", "out");
-    await h.daemon.write(p, "stderr", "err");
-    await h.daemon.exit(p, 7);
-  };
+  h.daemon.execsWrite("out", "err", 7);
   const base = await containerProcess(h.cri, c.meta.id);
   assert.ok(base, "the container's spec has its process");
   const spec = execProcessSpec(base, ["ls"], false);
@@ -53,8 +48,7 @@ test("the process starts after its wait, its output arrives, then it and its FIF
 });
 
 test("a failure while the process runs still deletes it and its FIFOs", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const c = await h.runContainer(await h.runPod());
   const spec = execProcessSpec({ args: [], cwd: "/", user: { uid: 0, gid: 0 } }, ["sleep", "1d"], false);
   await assert.rejects(

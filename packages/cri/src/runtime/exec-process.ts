@@ -5,8 +5,7 @@
 // the output (collect it, or join it to a client's streams) is its own.
 
 import { randomBytes } from "node:crypto";
-import { constants, open } from "node:fs";
-import net from "node:net";
+import type net from "node:net";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { errorMessage, isNotFound } from "@berth/client";
@@ -16,6 +15,7 @@ import {
   type FifoSet,
   type PendingReader,
   createFifoSet,
+  openFifoWriter,
   openReaderWaiting,
   removeFifoSet,
 } from "../io/fifo.js";
@@ -50,18 +50,6 @@ export function execProcessSpec(
     terminal: tty,
     ...(tty && consoleSize !== undefined ? { consoleSize } : {}),
   };
-}
-
-/** Opens a FIFO for writing without waiting for its reader (read-write never blocks). */
-export function openFifoWriter(path: string): Promise<net.Socket> {
-  return new Promise((resolve, reject) =>
-    open(path, constants.O_RDWR | constants.O_NONBLOCK, (err, fd) => {
-      if (err) return reject(err);
-      const s = new net.Socket({ fd, readable: false, writable: true });
-      s.on("error", () => {});
-      resolve(s);
-    }),
-  );
 }
 
 /** Settles with `p`'s value, or undefined once `ms` have passed. */

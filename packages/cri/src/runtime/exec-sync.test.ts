@@ -1,20 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { newHarness, rejectsWith } from "../testing/harness.js";
+import { harness, rejectsWith } from "../testing/harness.js";
 import { execSync } from "./exec-sync.js";
 
 const signal = new AbortController().signal;
 const request = (containerId: string, cmd: string[], timeout = 0n) => ({ containerId, cmd, timeout });
 
 test("ExecSync returns stdout and stderr apart and the exit code", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const c = await h.runContainer(await h.runPod());
-  h.daemon.onExecStart = async (p) => {
-    await h.daemon.write(p, "stdout", "hello\n");
-    await h.daemon.write(p, "stderr", "warning\n");
-    await h.daemon.exit(p, 2);
-  };
+  h.daemon.execsWrite("hello\n", "warning\n", 2);
   const r = await execSync(h.cri, request(c.meta.id, ["sh", "-c", "echo hello"]), signal);
   assert.equal(r.stdout.toString(), "hello\n");
   assert.equal(r.stderr.toString(), "warning\n");
@@ -22,8 +17,7 @@ test("ExecSync returns stdout and stderr apart and the exit code", async (t) => 
 });
 
 test("ExecSync past its timeout kills the process and fails with DeadlineExceeded", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const c = await h.runContainer(await h.runPod());
   await rejectsWith(
     execSync(h.cri, request(c.meta.id, ["sleep", "60"], 1n), signal),
@@ -35,8 +29,7 @@ test("ExecSync past its timeout kills the process and fails with DeadlineExceede
 });
 
 test("ExecSync checks the container and the command first", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod();
   const created = await h.createContainer(pod, "idle");
   await rejectsWith(

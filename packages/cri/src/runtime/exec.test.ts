@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ExecRequest } from "@berth/api/cri/runtime/v1/api";
-import { FakeStreaming } from "../testing/fakes.js";
-import { newHarness, rejectsWith } from "../testing/harness.js";
+import { harness, rejectsWith } from "../testing/harness.js";
 import { exec } from "./exec.js";
 
 const req = (r: Partial<ExecRequest>): ExecRequest => ({
@@ -16,10 +15,9 @@ const req = (r: Partial<ExecRequest>): ExecRequest => ({
 });
 
 test("Exec of a running container returns a streaming URL for the full container ID", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const c = await h.runContainer(await h.runPod());
-  const streaming = new FakeStreaming();
+  const { streaming } = h;
   const { url } = await exec(
     h.cri,
     streaming,
@@ -32,10 +30,9 @@ test("Exec of a running container returns a streaming URL for the full container
 });
 
 test("Exec refuses bad requests and containers that do not run", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const created = await h.createContainer(await h.runPod());
-  const streaming = new FakeStreaming();
+  const { streaming } = h;
   const id = created.meta.id;
   await rejectsWith(exec(h.cri, streaming, req({})), "InvalidArgument", /missing required container_id/);
   await rejectsWith(

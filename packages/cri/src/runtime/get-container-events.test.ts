@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ContainerEventType } from "@berth/api/cri/runtime/v1/api";
-import { newHarness } from "../testing/harness.js";
+import { harness } from "../testing/harness.js";
 import { getContainerEvents } from "./get-container-events.js";
 import { removeContainer } from "./remove-container.js";
 import { stopContainer } from "./stop-container.js";
 
 test("GetContainerEvents streams a container's life with its pod's status, until cancelled", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod();
   const cancel = new AbortController();
   const stream = getContainerEvents(h.cri, {}, cancel.signal);

@@ -1,17 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ContainerFilter, ContainerState } from "@berth/api/cri/runtime/v1/api";
-import { newHarness } from "../testing/harness.js";
+import { harness } from "../testing/harness.js";
 import { listContainers } from "./list-containers.js";
 
 test("ListContainers filters by ID or prefix, pod, state and labels", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
-  const a = await h.runPod("a");
-  const b = await h.runPod("b");
-  const web = await h.runContainer(a, "web");
-  const idle = await h.createContainer(a, "idle", { labels: { role: "batch" } });
-  const other = await h.runContainer(b, "other");
+  const h = await harness(t);
+  const { a, b, web, job: idle, other } = await h.twoPods();
   const ids = async (filter?: Parameters<typeof ContainerFilter.fromPartial>[0]) =>
     (await listContainers(h.cri, { filter: filter && ContainerFilter.fromPartial(filter) })).containers
       .map((c) => c.id)

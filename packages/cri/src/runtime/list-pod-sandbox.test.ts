@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { PodSandboxFilter, PodSandboxState } from "@berth/api/cri/runtime/v1/api";
-import { newHarness } from "../testing/harness.js";
+import { harness } from "../testing/harness.js";
 import { listPodSandbox } from "./list-pod-sandbox.js";
 import { stopPodSandbox } from "./stop-pod-sandbox.js";
 
 test("ListPodSandbox filters by ID or prefix, state and labels", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const web = await h.runPod("web", { labels: { app: "web", env: "prod" } });
   const db = await h.runPod("db", { labels: { app: "db", env: "prod" } });
   await stopPodSandbox(h.cri, { podSandboxId: db.meta.id });

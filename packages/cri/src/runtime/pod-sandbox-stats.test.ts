@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Metrics } from "@berth/api/cgroups/stats/v1/metrics";
 import { PodSandboxStatsFilter } from "@berth/api/cri/runtime/v1/api";
-import { newHarness, rejectsWith } from "../testing/harness.js";
+import { harness, rejectsWith } from "../testing/harness.js";
 import { listPodSandboxStats, podSandboxStats } from "./pod-sandbox-stats.js";
 import { stopPodSandbox } from "./stop-pod-sandbox.js";
 
@@ -10,8 +10,7 @@ const memory = (bytes: bigint) =>
   Metrics.fromPartial({ memory: { usage: { usage: bytes } }, pids: { current: 1n } });
 
 test("PodSandboxStats sums the pause and application containers, and lists each container", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod("web", { labels: { app: "web" } });
   const c = await h.runContainer(pod, "app");
   h.daemon.metricsTable.set(pod.meta.id, memory(1000n));
@@ -29,8 +28,7 @@ test("PodSandboxStats sums the pause and application containers, and lists each 
 });
 
 test("pods that are not ready have no stats, and are left out of the list", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const up = await h.runPod("up", { labels: { tier: "a" } });
   const down = await h.runPod("down", { labels: { tier: "a" } });
   const other = await h.runPod("other", { labels: { tier: "b" } });

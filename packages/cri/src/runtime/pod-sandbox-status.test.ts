@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { PodSandboxState } from "@berth/api/cri/runtime/v1/api";
-import { newHarness, rejectsWith } from "../testing/harness.js";
+import { harness, rejectsWith } from "../testing/harness.js";
 import { podSandboxStatus } from "./pod-sandbox-status.js";
 import { stopPodSandbox } from "./stop-pod-sandbox.js";
 
 test("PodSandboxStatus reports the state, the IP and the pod's metadata", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod("web", { labels: { app: "web" } });
   const { status } = await podSandboxStatus(h.cri, {
     podSandboxId: pod.meta.id.slice(0, 12),
@@ -24,8 +23,7 @@ test("PodSandboxStatus reports the state, the IP and the pod's metadata", async 
 });
 
 test("verbose status adds the pid, namespace path, CNI result and the pause container's spec", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod();
   const { info } = await podSandboxStatus(h.cri, { podSandboxId: pod.meta.id, verbose: true });
   const parsed = JSON.parse(info.info ?? "{}");
@@ -38,8 +36,7 @@ test("verbose status adds the pid, namespace path, CNI result and the pause cont
 });
 
 test("PodSandboxStatus of an unknown pod is NotFound", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   await rejectsWith(
     podSandboxStatus(h.cri, { podSandboxId: "nope", verbose: false }),
     "NotFound",

@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { FakeStreaming } from "../testing/fakes.js";
-import { newHarness, rejectsWith } from "../testing/harness.js";
+import { harness, rejectsWith } from "../testing/harness.js";
 import { portForward } from "./port-forward.js";
 import { stopPodSandbox } from "./stop-pod-sandbox.js";
 
 test("PortForward to a ready pod returns a streaming URL for the full pod ID", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod();
-  const streaming = new FakeStreaming();
+  const { streaming } = h;
   const { url } = await portForward(h.cri, streaming, {
     podSandboxId: pod.meta.id.slice(0, 5),
     port: [80, 8080],
@@ -21,10 +19,9 @@ test("PortForward to a ready pod returns a streaming URL for the full pod ID", a
 });
 
 test("PortForward refuses bad ports, unknown pods and pods that are not ready", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod();
-  const streaming = new FakeStreaming();
+  const { streaming } = h;
   const podSandboxId = pod.meta.id;
   await rejectsWith(
     portForward(h.cri, streaming, { podSandboxId: "", port: [] }),

@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { newHarness } from "../testing/harness.js";
+import { harness } from "../testing/harness.js";
 import { listContainers } from "./list-containers.js";
 import { removeContainer } from "./remove-container.js";
 
 test("RemoveContainer of a running container kills it and deletes its task, record and snapshot", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod();
   const c = await h.runContainer(pod, "app");
   await removeContainer(h.cri, { containerId: c.meta.id });
@@ -19,8 +18,7 @@ test("RemoveContainer of a running container kills it and deletes its task, reco
 });
 
 test("removing a container that is gone, or twice, is no error", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const c = await h.createContainer(await h.runPod());
   await removeContainer(h.cri, { containerId: c.meta.id });
   await removeContainer(h.cri, { containerId: c.meta.id });

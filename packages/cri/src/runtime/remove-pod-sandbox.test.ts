@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { newHarness } from "../testing/harness.js";
+import { harness } from "../testing/harness.js";
 import { listPodSandbox } from "./list-pod-sandbox.js";
 import { removePodSandbox } from "./remove-pod-sandbox.js";
 
 test("RemovePodSandbox of a running pod stops it and removes its containers, records and files", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod("gone");
   const c = await h.runContainer(pod);
   await removePodSandbox(h.cri, { podSandboxId: pod.meta.id });
@@ -23,8 +22,7 @@ test("RemovePodSandbox of a running pod stops it and removes its containers, rec
 });
 
 test("removing a pod that is gone, or twice, is no error", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod();
   await removePodSandbox(h.cri, { podSandboxId: pod.meta.id });
   await removePodSandbox(h.cri, { podSandboxId: pod.meta.id });

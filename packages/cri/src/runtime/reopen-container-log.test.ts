@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { REOPEN_LOG_ANNOTATION } from "../io/shim-log.js";
-import { newHarness, rejectsWith } from "../testing/harness.js";
+import { harness, rejectsWith } from "../testing/harness.js";
 import { reopenContainerLog } from "./reopen-container-log.js";
 
 test("ReopenContainerLog asks Berth's shim, which writes the log, to reopen it", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const c = await h.runContainer(await h.runPod());
   await reopenContainerLog(h.cri, { containerId: c.meta.id });
   const [sent] = h.daemon.requestsOf<{ annotations: Record<string, string> }>("tasks.update");
@@ -14,8 +13,7 @@ test("ReopenContainerLog asks Berth's shim, which writes the log, to reopen it",
 });
 
 test("only a running container with a log writer can reopen its log", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod();
   const created = await h.createContainer(pod, "idle");
   await rejectsWith(

@@ -3,14 +3,13 @@ import { test } from "node:test";
 import { NamespaceMode, PodSandboxConfig } from "@berth/api/cri/runtime/v1/api";
 import { BerthError } from "@berth/client";
 import { KIND_LABEL, KIND_SANDBOX } from "../store/records.js";
-import { newHarness, rejectsWith } from "../testing/harness.js";
+import { harness, rejectsWith } from "../testing/harness.js";
 import { runPodSandbox } from "./run-pod-sandbox.js";
 
 const signal = new AbortController().signal;
 
 test("a pod gets a pinned namespace, an IP from CNI, its record and a started pause task", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const s = await h.runPod("web", { labels: { app: "web" } });
   assert.equal(s.state, "ready");
   assert.equal(s.pid, h.process(s.meta.id).pid);
@@ -33,8 +32,7 @@ test("a pod gets a pinned namespace, an IP from CNI, its record and a started pa
 });
 
 test("a host-network pod has no namespace of its own and no CNI", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const s = await h.runPod("host", {
     linux: { securityContext: { namespaceOptions: { network: NamespaceMode.NODE } } },
   });
@@ -44,8 +42,7 @@ test("a host-network pod has no namespace of its own and no CNI", async (t) => {
 });
 
 test("bad requests fail with InvalidArgument saying what is missing", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   await rejectsWith(
     runPodSandbox(h.cri, { config: undefined, runtimeHandler: "" }, signal),
     "InvalidArgument",
@@ -65,15 +62,13 @@ test("bad requests fail with InvalidArgument saying what is missing", async (t) 
 });
 
 test("a second pod of the same name is refused while the first one exists", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const s = await h.runPod("twice");
   await rejectsWith(h.runPod("twice"), "AlreadyExists", new RegExp(`reserved for "${s.meta.id}"`));
 });
 
 test("a failed CNI ADD undoes every step: namespace, CNI, and the name is free again", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   h.cni.addFailure = new BerthError("Unknown", "plugin bridge failed");
   await rejectsWith(h.runPod("flaky"), "Unknown", /plugin bridge failed/);
   assert.equal(h.netns.pinned.size, 0);
@@ -88,8 +83,7 @@ test("a failed CNI ADD undoes every step: namespace, CNI, and the name is free a
 });
 
 test("a pause task that fails to start leaves no record, snapshot, task or files", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   h.daemon.failures.set("tasks.start", new BerthError("Unknown", "runc create failed"));
   await rejectsWith(h.runPod("broken"), "Unknown", /runc create failed/);
   assert.equal(h.daemon.records.size, 0);

@@ -5,14 +5,13 @@ import { BerthError } from "@berth/client";
 import { defaultCriConfig } from "../config.js";
 import { decodeContainerStatus } from "../store/records.js";
 import { containerState } from "../store/stores.js";
-import { newHarness, rejectsWith } from "../testing/harness.js";
+import { harness, rejectsWith } from "../testing/harness.js";
 import { startContainer } from "./start-container.js";
 import { stopContainer } from "./stop-container.js";
 import { stopPodSandbox } from "./stop-pod-sandbox.js";
 
 test("a started container runs with Berth's shim writing its CRI log, and the start is recorded", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const c = await h.runContainer(await h.runPod());
   assert.equal(containerState(c), "running");
   const task = h.process(c.meta.id);
@@ -23,10 +22,9 @@ test("a started container runs with Berth's shim writing its CRI log, and the st
 });
 
 test("with another runtime berth-cri copies the output from FIFOs into the CRI log", async (t) => {
-  const h = await newHarness({
+  const h = await harness(t, {
     containerd: { ...defaultCriConfig.containerd, runtime: "io.containerd.runc.v2" },
   });
-  t.after(h.close);
   const c = await h.runContainer(await h.runPod());
   const task = h.process(c.meta.id);
   assert.match(task.stdio.stdout, /^\//, "a FIFO path");
@@ -41,8 +39,7 @@ test("with another runtime berth-cri copies the output from FIFOs into the CRI l
 });
 
 test("only a created container can be started, in a ready pod", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod();
   const c = await h.runContainer(pod);
   await rejectsWith(
@@ -61,8 +58,7 @@ test("only a created container can be started, in a ready pod", async (t) => {
 });
 
 test("a task that fails to start leaves the container exited with StartError, and no task", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const c = await h.createContainer(await h.runPod());
   h.daemon.failures.set("tasks.start", new BerthError("Unknown", "exec: no such file"));
   await rejectsWith(startContainer(h.cri, { containerId: c.meta.id }), "Unknown", /no such file/);

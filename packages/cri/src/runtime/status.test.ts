@@ -1,15 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BerthError } from "@berth/client";
-import { newHarness } from "../testing/harness.js";
+import { harness } from "../testing/harness.js";
 import { status } from "./status.js";
 
 const condition = (r: Awaited<ReturnType<typeof status>>, type: string) =>
   r.status?.conditions.find((c) => c.type === type);
 
 test("Status is ready when the daemon answers and CNI has a config", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const r = await status(h.cri, { verbose: false });
   assert.deepEqual(condition(r, "RuntimeReady"), {
     type: "RuntimeReady",
@@ -22,8 +21,7 @@ test("Status is ready when the daemon answers and CNI has a config", async (t) =
 });
 
 test("Status says why the runtime or the network is not ready", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   h.daemon.down = new BerthError("Unavailable", "connect ENOENT /run/fake/daemon.sock");
   h.cni.state = {
     ready: false,
@@ -45,10 +43,9 @@ test("Status says why the runtime or the network is not ready", async (t) => {
 });
 
 test("verbose Status shows the config without registry passwords", async (t) => {
-  const h = await newHarness({
+  const h = await harness(t, {
     registry: { auth: { "reg.example": { username: "me", password: "s3cret" } } },
   });
-  t.after(h.close);
   const { info } = await status(h.cri, { verbose: true });
   assert.doesNotMatch(info.config ?? "", /s3cret/);
   assert.deepEqual(JSON.parse(info.config ?? "{}").registry.auth, {

@@ -2,15 +2,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { containerState } from "../store/stores.js";
 import { fakeImage, ignoreSignals } from "../testing/fakes.js";
-import { newHarness, rejectsWith } from "../testing/harness.js";
+import { harness, rejectsWith } from "../testing/harness.js";
 import { startContainer } from "./start-container.js";
 import { stopContainer } from "./stop-container.js";
 
 const kills = (calls: string[], id: string) => calls.filter((c) => c.startsWith(`tasks.kill ${id}`));
 
 test("StopContainer sends SIGTERM, records the exit and deletes the task", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const c = await h.runContainer(await h.runPod());
   await stopContainer(h.cri, { containerId: c.meta.id, timeout: 30n });
   assert.equal(containerState(c), "exited");
@@ -21,8 +20,7 @@ test("StopContainer sends SIGTERM, records the exit and deletes the task", async
 });
 
 test("the image's stop signal goes first, SIGKILL once the timeout passes", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   h.images.add(fakeImage("quitter:1", { config: { Cmd: ["sh"], StopSignal: "SIGQUIT" } }));
   const pod = await h.runPod();
   const c = await h.createContainer(pod, "q", { image: { image: "quitter:1" } });
@@ -37,8 +35,7 @@ test("the image's stop signal goes first, SIGKILL once the timeout passes", asyn
 });
 
 test("stopping a stopped or never started container does nothing, and is no error", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod();
   const c = await h.runContainer(pod);
   await stopContainer(h.cri, { containerId: c.meta.id, timeout: 0n });

@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { containerState } from "../store/stores.js";
-import { newHarness, rejectsWith } from "../testing/harness.js";
+import { harness, rejectsWith } from "../testing/harness.js";
 import { stopPodSandbox } from "./stop-pod-sandbox.js";
 
 test("StopPodSandbox stops the containers and the pause task, then takes the network down", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod();
   const c = await h.runContainer(pod);
   const [add] = h.cni.calls;
@@ -25,8 +24,7 @@ test("StopPodSandbox stops the containers and the pause task, then takes the net
 });
 
 test("StopPodSandbox again is harmless; an unknown pod is NotFound", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod();
   await stopPodSandbox(h.cri, { podSandboxId: pod.meta.id });
   await stopPodSandbox(h.cri, { podSandboxId: pod.meta.id });

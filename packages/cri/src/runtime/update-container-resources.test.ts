@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LinuxContainerResources } from "@berth/api/cri/runtime/v1/api";
-import { newHarness, rejectsWith } from "../testing/harness.js";
+import { harness, rejectsWith } from "../testing/harness.js";
 import { stopContainer } from "./stop-container.js";
 import { updateContainerResources } from "./update-container-resources.js";
 
@@ -18,8 +18,7 @@ const update = (containerId: string, l: LinuxContainerResources | undefined = li
 });
 
 test("new limits of a running container go into its spec and, through the task, its cgroup", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const c = await h.runContainer(await h.runPod());
   await updateContainerResources(h.cri, update(c.meta.id));
   const spec = JSON.parse(Buffer.from(h.daemon.records.get(c.meta.id)?.spec?.value ?? []).toString());
@@ -34,8 +33,7 @@ test("new limits of a running container go into its spec and, through the task, 
 });
 
 test("a created container only has its spec changed; an exited one cannot be updated", async (t) => {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const pod = await h.runPod();
   const created = await h.createContainer(pod, "idle");
   await updateContainerResources(h.cri, update(created.meta.id));

@@ -3,7 +3,7 @@ import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { defaultCriConfig } from "../config.js";
-import { newHarness, rejectsWith } from "../testing/harness.js";
+import { harness, rejectsWith } from "../testing/harness.js";
 import { TEMPLATE_CONF_NAME, updateRuntimeConfig } from "./update-runtime-config.js";
 
 const cidr = (podCidr: string) => ({
@@ -11,8 +11,7 @@ const cidr = (podCidr: string) => ({
 });
 
 async function withTemplate(t: { after(fn: () => Promise<void>): void }) {
-  const h = await newHarness();
-  t.after(h.close);
+  const h = await harness(t);
   const confDir = join(h.cri.config.root, "net.d");
   const template = join(h.cri.config.root, "template.conflist");
   await mkdir(confDir, { recursive: true });

@@ -105,6 +105,15 @@ export class FakeDaemon implements Containerd {
     return p;
   }
 
+  /** Execs from now on write `stdout` and `stderr`, then exit with `exitCode`. */
+  execsWrite(stdout: string, stderr: string, exitCode: number): void {
+    this.onExecStart = async (p) => {
+      await this.write(p, "stdout", stdout);
+      await this.write(p, "stderr", stderr);
+      await this.exit(p, exitCode);
+    };
+  }
+
   /** Writes to a running process's stdout or stderr FIFO. */
   async write(p: FakeProcess, stream: "stdout" | "stderr", data: string): Promise<void> {
     const path = p.stdio[stream];

@@ -27,6 +27,7 @@ import {
   FakeNetwork,
   FakePodFiles,
   type FakeProcess,
+  FakeStreaming,
   fakeImage,
   noImageUsers,
 } from "./fakes.js";
@@ -54,6 +55,10 @@ export interface Harness {
   runContainer(pod: Sandbox, name?: string): Promise<Container>;
   /** The fake daemon's init process of a container or sandbox. */
   process(id: string): FakeProcess;
+  /** Pods a and b: a runs web and has job (created, labelled role=batch), b runs other. */
+  twoPods(): Promise<{ a: Sandbox; b: Sandbox; web: Container; job: Container; other: Container }>;
+  /** What Exec, Attach and PortForward handed the streaming server. */
+  streaming: FakeStreaming;
 }
 
 /** A Cri over fresh fakes, removed when the test ends (`t.after(h.close)`). */
@@ -130,7 +135,26 @@ export async function newHarness(config: Partial<CriConfig> = {}): Promise<Harne
       return c;
     },
     process: (id) => daemon.process(id),
+    async twoPods() {
+      const a = await h.runPod("a");
+      const b = await h.runPod("b");
+      const web = await h.runContainer(a, "web");
+      const job = await h.createContainer(a, "job", { labels: { role: "batch" } });
+      const other = await h.runContainer(b, "other");
+      return { a, b, web, job, other };
+    },
+    streaming: new FakeStreaming(),
   };
+  return h;
+}
+
+/** newHarness for one test, its dirs removed when the test ends. */
+export async function harness(
+  t: { after(fn: () => Promise<void>): void },
+  config: Partial<CriConfig> = {},
+): Promise<Harness> {
+  const h = await newHarness(config);
+  t.after(h.close);
   return h;
 }
 
