@@ -15,7 +15,7 @@ import {
 import { type ErrorKind, errorKind } from "@berth/client";
 import { silentLogger } from "@berth/client/log";
 import { type CriConfig, defaultCriConfig } from "../config.js";
-import { Cri } from "../cri.js";
+import { Cri, type CriDeps } from "../cri.js";
 import { createContainer } from "../runtime/create-container.js";
 import { runPodSandbox } from "../runtime/run-pod-sandbox.js";
 import { startContainer } from "../runtime/start-container.js";
@@ -57,6 +57,8 @@ export interface Harness {
   process(id: string): FakeProcess;
   /** Pods a and b: a runs web and has job (created, labelled role=batch), b runs other. */
   twoPods(): Promise<{ a: Sandbox; b: Sandbox; web: Container; job: Container; other: Container }>;
+  /** A new Cri over the same fakes, its caches empty: berth-cri restarted, the daemon kept everything. */
+  restarted(): Cri;
   /** What Exec, Attach and PortForward handed the streaming server. */
   streaming: FakeStreaming;
 }
@@ -77,7 +79,7 @@ export async function newHarness(config: Partial<CriConfig> = {}): Promise<Harne
   };
   images.add(fakeImage(full.sandboxImage, { config: { Entrypoint: ["/pause"] } }));
   images.add(fakeImage(APP_IMAGE, { config: { Cmd: ["sh"], Env: ["PATH=/bin"] } }));
-  const cri = new Cri({
+  const deps: CriDeps = {
     config: full,
     log: silentLogger,
     containerd: daemon,
@@ -86,7 +88,8 @@ export async function newHarness(config: Partial<CriConfig> = {}): Promise<Harne
     netns,
     podFiles,
     imageUsers: noImageUsers,
-  });
+  };
+  const cri = new Cri(deps);
   const signal = new AbortController().signal;
   let pods = 0;
   const h: Harness = {
@@ -143,6 +146,7 @@ export async function newHarness(config: Partial<CriConfig> = {}): Promise<Harne
       const other = await h.runContainer(b, "other");
       return { a, b, web, job, other };
     },
+    restarted: () => new Cri(deps),
     streaming: new FakeStreaming(),
   };
   return h;
