@@ -38,7 +38,7 @@ export class EventMonitor {
     let first = true;
     while (!signal.aborted) {
       try {
-        const stream = cri.containerd.conn.events.subscribe(
+        const stream = cri.containerd.events.subscribe(
           { filters: ['topic=="/tasks/exit"', 'topic=="/tasks/oom"'] },
           { signal },
         );
