@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { execa } from "execa";
@@ -331,10 +331,13 @@ for (const { kind, start } of daemonKinds) {
           for (const id of ids) await ok(["containers", "rm", id]);
         });
 
-        test("a shim killed with SIGKILL: its task is cleaned up, nothing leaks", async () => {
+        // Berth's shim is started again and adopts its containers (shim-adoption.test.ts);
+        // here the container is one it cannot adopt (its adoption record removed).
+        test("a shim killed with SIGKILL: a task it cannot adopt is cleaned up, nothing leaks", async () => {
           const id = `${short}-doomed`;
           await run(["-d", image.ref, id, "sleep", "1000"]);
           const bundle = join(daemon.state, "io.containerd.runtime.v2.task", ns, id);
+          await rm(join(bundle, "shim-init.json"), { force: true });
           const address = readFileSync(join(bundle, "address"), "utf8").trim().replace("unix://", "");
           const shimPid = (await execa("fuser", [address], { reject: false })).stdout.trim().split(/\s+/)[0];
           const { stdout: pgrep } = await execa("pgrep", ["-f", `-id ${id}`], { reject: false });
@@ -363,7 +366,9 @@ for (const { kind, start } of daemonKinds) {
         });
 
         if (runtime === "io.containerd.berth.v2") {
-          test("a pooled shim killed: every task it served is cleaned up and reported", async (t) => {
+          // Containers a new shim cannot adopt (a terminal's, whose pty died with the shim;
+          // here: their adoption records removed) are cleaned up, side by side.
+          test("a pooled shim killed with containers it cannot adopt: every task is cleaned up and reported", async (t) => {
             const group = `${short}-pool-${randomBytes(3).toString("hex")}`;
             const ids = Array.from({ length: 8 }, (_, i) => `${group}-${i}`);
             for (const id of ids) {
@@ -387,6 +392,8 @@ for (const { kind, start } of daemonKinds) {
             );
             assert.equal(addresses.size, 1, `one shim serves the group: ${[...addresses].join(", ")}`);
             const socket = [...addresses][0]?.replace("unix://", "") ?? "";
+            for (const id of ids)
+              await rm(join(daemon.state, "io.containerd.runtime.v2.task", ns, id, "shim-init.json"));
             const { stdout } = await execa("fuser", [socket], { reject: false });
             const pid = Number(stdout.trim().split(/\s+/)[0]);
             assert.ok(pid > 0, "shim pid");

@@ -12,7 +12,7 @@ import type { Logger } from "@berth/client/log";
 import { GrpcServer, errorMiddleware } from "@berth/client/server";
 import type { CriConfig } from "./config.js";
 import { connectContainerd } from "./containerd.js";
-import { Cri } from "./cri.js";
+import { Cri, nodeCriDeps } from "./cri.js";
 import { EventMonitor } from "./events/monitor.js";
 import { imageService } from "./image/service.js";
 import { CriMetrics } from "./metrics.js";
@@ -33,7 +33,7 @@ async function waitForDaemon(cri: Cri, log: Logger): Promise<void> {
   const deadline = Date.now() + DAEMON_WAIT_MS;
   for (let attempt = 0; ; attempt++) {
     try {
-      await cri.containerd.conn.version.version({}, { signal: AbortSignal.timeout(5_000) });
+      await cri.containerd.version.version({}, { signal: AbortSignal.timeout(5_000) });
       return;
     } catch (err) {
       if (Date.now() > deadline) {
@@ -50,7 +50,7 @@ export async function startBerthCri(config: CriConfig, log: Logger): Promise<Ber
   await mkdir(config.root, { recursive: true, mode: 0o711 });
   await mkdir(config.state, { recursive: true, mode: 0o711 });
   const containerd = connectContainerd(config.containerd.address, config.containerd.namespace);
-  const cri = new Cri(config, containerd, log);
+  const cri = new Cri(nodeCriDeps(config, containerd, log));
   const monitor = new EventMonitor(cri);
   let server: GrpcServer | undefined;
   const health = new HealthStatus();

@@ -1,5 +1,5 @@
-import { mkdir, readFile, readdir, rm, rmdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readFile, readdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import type { CreateTaskRequest, ExecProcessRequest } from "@berth/api/containerd/runtime/v2/task/shim";
 import type { Any } from "@berth/api/google/protobuf/any";
 import type { ConsoleSocket } from "./console.js";
@@ -7,7 +7,7 @@ import { alreadyExists, failedPrecondition, invalidArgument, messageOf, notFound
 import { mountAll, unmountAll } from "./mount.js";
 import { decodeOptions } from "./options.js";
 import { ShimProcess, type StdioCopy } from "./process.js";
-import type { Reaper } from "./reaper.js";
+import { type ForeignWatch, type Reaper, readStat } from "./reaper.js";
 import { DEFAULT_RUNC_BINARY, DEFAULT_RUNC_ROOT, Runc, readPidFile } from "./runc.js";
 import { ProcessIO, type StdioPaths, parseStdio } from "./stdio.js";
 import type { ChildExit } from "./sys.js";
@@ -16,6 +16,27 @@ import type { ChildExit } from "./sys.js";
 // processes exec'd into it. Each method is one Task API call's work, without events.
 
 export const PROCESS_DETAILS_TYPE_URL = "containerd.runc.v1.ProcessDetails";
+
+/** What a new shim needs to adopt the container after this one died (docs/faults.md). */
+export const ADOPTION_RECORD = "shim-init.json";
+/** The FIFOs of the init process's output, in the bundle. */
+const INIT_IO_DIR = "io";
+
+interface AdoptionRecord {
+  id: string;
+  pid: number;
+  /** /proc/<pid>/stat's start time: a later process under the same pid is not the container. */
+  startTime: number;
+  stdio: StdioPaths;
+  rootfs: string;
+  killAllOnExit: boolean;
+}
+
+interface RuncOptionsFile {
+  binary_name?: string;
+  root?: string;
+  systemd_cgroup?: boolean;
+}
 
 /**
  * Without CAP_SYS_RESOURCE a process cannot lower its oom_score_adj, and runc would fail
@@ -51,14 +72,15 @@ interface StdioSetup {
   console: ConsoleSocket | undefined;
 }
 
-async function prepareStdio(stdio: StdioPaths): Promise<StdioSetup> {
+/** `fifoDir`: the output goes through FIFOs there, which a new shim can reopen (not for terminals). */
+async function prepareStdio(stdio: StdioPaths, fifoDir?: string): Promise<StdioSetup> {
   if (stdio.terminal) {
     // Terminals are rare for shims: load the pty code only when one is asked for.
     parseStdio(stdio);
     const { ConsoleSocket } = await import("./console.js");
     return { io: undefined, pipes: undefined, console: await ConsoleSocket.create() };
   }
-  const pipes = ProcessIO.create(stdio);
+  const pipes = ProcessIO.create(stdio, fifoDir);
   return { io: pipes, pipes, console: undefined };
 }
 
@@ -169,7 +191,7 @@ export class Container {
     try {
       await clampOomScoreAdj(bundle);
       container.killAllOnExit = await sharesHostPidNamespace(bundle);
-      setup = await prepareStdio(init.stdio);
+      setup = await prepareStdio(init.stdio, join(bundle, INIT_IO_DIR));
       const s = setup;
       await reaper.hold(async () => {
         try {
@@ -190,14 +212,80 @@ export class Container {
       init.io = await startStdio(s, init.stdio);
       if (init.exited) init.io?.processExited?.();
       container.memoryCgroup = await memoryCgroupOf(init.pid);
+      if (!init.stdio.terminal) await container.#writeAdoptionRecord();
       return container;
     } catch (err) {
       if (setup !== undefined) abandonStdio(setup);
+      // Also when runc create itself failed: killed half-way, it may leave its state, its
+      // cgroups and a waiting `runc init` behind, and the id could never be created again.
+      // Not when it failed because a container of that id exists: that one is not ours.
       if (created) await runc.delete(request.id, true).catch(() => {});
-      else await removeAbortedCreate(runc, request.id, bundle, options.systemdCgroup);
+      else if (!/exists/i.test(messageOf(err)))
+        await removeAbortedCreate(runc, request.id, bundle, options.systemdCgroup);
       if (rootfs !== "") safeUnmount(rootfs);
       throw err;
     }
+  }
+
+  async #writeAdoptionRecord(): Promise<void> {
+    const stat = await readStat(this.init.pid);
+    if (stat === undefined) return; // exited already: nothing left to adopt
+    const record: AdoptionRecord = {
+      id: this.id,
+      pid: this.init.pid,
+      startTime: stat.startTime,
+      stdio: this.init.stdio,
+      rootfs: this.rootfs,
+      killAllOnExit: this.killAllOnExit,
+    };
+    const tmp = join(this.bundle, `.${ADOPTION_RECORD}`);
+    await writeFile(tmp, JSON.stringify(record), { mode: 0o600 });
+    await rename(tmp, join(this.bundle, ADOPTION_RECORD));
+  }
+
+  /**
+   * Takes over a container another shim of this group created and then died serving: its
+   * runc state, its output FIFOs (copying on into the same destination), and a watch on
+   * its init process, which is not our child (its exit is read from /proc). Exec'd
+   * processes are not taken over: their stdio died with the old shim. Undefined when the
+   * bundle holds no record (a terminal, or a create that did not finish).
+   */
+  static async adopt(
+    bundle: string,
+    reaper: Reaper,
+    foreign: ForeignWatch,
+    onExit: ExitListener,
+  ): Promise<Container | undefined> {
+    let record: AdoptionRecord;
+    try {
+      record = JSON.parse(await readFile(join(bundle, ADOPTION_RECORD), "utf8")) as AdoptionRecord;
+    } catch {
+      return undefined;
+    }
+    const options = JSON.parse(await readFile(join(bundle, "options.json"), "utf8")) as RuncOptionsFile;
+    const namespace = basename(dirname(bundle));
+    const runc = new Runc({
+      binary: options.binary_name || DEFAULT_RUNC_BINARY,
+      root: join(options.root || DEFAULT_RUNC_ROOT, namespace),
+      log: join(bundle, "log.json"),
+      systemdCgroup: options.systemd_cgroup === true,
+    });
+    const request = { id: record.id, bundle, ...record.stdio } as CreateTaskRequest;
+    const container = new Container(request, runc, record.rootfs, reaper, onExit);
+    const init = container.init;
+    init.pid = record.pid;
+    container.killAllOnExit = record.killAllOnExit;
+    const status = await runc.state(record.id).then(
+      (s) => s.status,
+      () => "stopped",
+    );
+    init.state = status === "created" || status === "paused" ? status : "running";
+    const io = ProcessIO.adopt(record.stdio, join(bundle, INIT_IO_DIR));
+    init.io = io;
+    await io.start();
+    container.memoryCgroup = await memoryCgroupOf(init.pid);
+    foreign.watch(init.pid, record.startTime, (exit) => onExit(container, init, exit));
+    return container;
   }
 
   /** The init process for "", else the exec'd process with that id. */

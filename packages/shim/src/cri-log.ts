@@ -1,4 +1,4 @@
-import { close, mkdir, open, write } from "node:fs";
+import { close, mkdir, open, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Readable } from "node:stream";
 import { failedPrecondition } from "./errors.js";
@@ -155,9 +155,6 @@ export class CriLineEncoder {
   }
 }
 
-/** Queued bytes above which the pipes are not read until the file has caught up. */
-const HIGH_WATER = 256 * 1024;
-
 function openAppend(path: string): Promise<number> {
   return new Promise((resolve, reject) => {
     mkdir(dirname(path), { recursive: true }, (mkdirErr) => {
@@ -175,7 +172,6 @@ export class CriLogWriter {
   /** A file opened by reopen(), used from the next write on. */
   #next: { fd: number; swapped: () => void } | undefined;
   readonly #queue: Buffer[] = [];
-  #queued = 0;
   #writing = false;
   /** Each source being copied, with what ends its copy. */
   readonly #sources = new Map<Readable, () => void>();
@@ -209,7 +205,6 @@ export class CriLogWriter {
       source.on("data", (chunk: Buffer) => {
         if (ended) return;
         this.#push(encoder.encode(chunk, rfc3339Nano()));
-        if (this.#queued > HIGH_WATER) source.pause();
       });
       source.once("end", finish);
       source.once("close", finish);
@@ -267,43 +262,48 @@ export class CriLogWriter {
   #push(entries: Buffer): void {
     if (entries.length === 0) return;
     this.#queue.push(entries);
-    this.#queued += entries.length;
     this.#drain();
   }
 
+  /**
+   * Writes what is queued, synchronously: an entry is in the file before the next read
+   * of the pipe, so a shim killed at any moment has lost at most the read it was handling
+   * (its container's output then waits in the FIFO for the next shim, docs/faults.md).
+   * A local log file takes such a write in microseconds.
+   */
   #drain(): void {
     if (this.#writing) return;
-    const next = this.#next;
-    if (next !== undefined) {
-      this.#next = undefined;
-      close(this.#fd, () => {});
-      this.#fd = next.fd;
-      next.swapped();
-    }
-    const entries = this.#queue.shift();
-    if (entries === undefined) {
-      for (const w of this.#idle.splice(0)) w();
-      return;
-    }
     this.#writing = true;
-    this.#writeAll(entries, 0, () => {
-      this.#writing = false;
-      this.#queued -= entries.length;
-      if (this.#queued <= HIGH_WATER / 2) {
-        for (const s of this.#sources.keys()) if (s.isPaused()) s.resume();
+    try {
+      for (;;) {
+        const next = this.#next;
+        if (next !== undefined) {
+          this.#next = undefined;
+          close(this.#fd, () => {});
+          this.#fd = next.fd;
+          next.swapped();
+        }
+        const entries = this.#queue.shift();
+        if (entries === undefined) break;
+        this.#writeAll(entries);
       }
-      this.#drain();
-    });
+    } finally {
+      this.#writing = false;
+    }
+    for (const w of this.#idle.splice(0)) w();
   }
 
-  #writeAll(buf: Buffer, offset: number, done: () => void): void {
-    write(this.#fd, buf, offset, buf.length - offset, null, (err, written) => {
-      // A failed write (disk full) drops the entries: the output must keep draining.
-      if (err === null && offset + written < buf.length && written > 0) {
-        this.#writeAll(buf, offset + written, done);
-        return;
+  #writeAll(buf: Buffer): void {
+    let offset = 0;
+    while (offset < buf.length) {
+      let written: number;
+      try {
+        written = writeSync(this.#fd, buf, offset, buf.length - offset);
+      } catch {
+        return; // A failed write (disk full) drops the entries: the output must keep draining.
       }
-      done();
-    });
+      if (written <= 0) return;
+      offset += written;
+    }
   }
 }

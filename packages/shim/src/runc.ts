@@ -124,6 +124,16 @@ export class Runc {
     return parsed;
   }
 
+  /** `runc state`: the container's status ("created", "running", "paused", "stopped"). */
+  async state(id: string): Promise<{ status: string; pid: number }> {
+    const { stdout } = await this.#run("OCI runtime state", ["state", id]);
+    const state = parseRuncJson(stdout) as { status?: unknown; pid?: unknown } | null;
+    if (typeof state?.status !== "string") {
+      throw new RuncError(`runc state: unexpected output ${stdout.slice(0, 200)}`);
+    }
+    return { status: state.status, pid: typeof state.pid === "number" ? state.pid : 0 };
+  }
+
   /** `runc update --resources -` with LinuxResources JSON on stdin. */
   async update(id: string, resources: Uint8Array): Promise<void> {
     await this.#run("OCI runtime update", ["update", "--resources", "-", id], {

@@ -1,7 +1,10 @@
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { readFile, readdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { TaskDefinition } from "@berth/api/containerd/runtime/v2/task/shim";
 import { TtrpcServer } from "@berth/ttrpc";
 import { socketPath } from "./address.js";
+import { ADOPTION_RECORD } from "./container.js";
 import { messageOf } from "./errors.js";
 import { EventPublisher } from "./events.js";
 import type { ShimFlags } from "./flags.js";
@@ -21,8 +24,10 @@ export async function serve(flags: ShimFlags): Promise<void> {
   openLog("log", flags.debug);
 
   let ownSocket: string | undefined;
+  let ownAddress: string | undefined;
   try {
-    ownSocket = socketPath(readFileSync("address", "utf8").trim());
+    ownAddress = readFileSync("address", "utf8").trim();
+    ownSocket = socketPath(ownAddress);
   } catch {
     ownSocket = flags.socket || undefined;
   }
@@ -58,6 +63,12 @@ export async function serve(flags: ShimFlags): Promise<void> {
     onShutdown: () => void shutdown("Shutdown with no container left"),
   });
   server.register(TaskDefinition, service.implementation);
+  if (ownAddress !== undefined) {
+    const adopted = await service.adopt(await orphanedBundles(ownAddress), (bundle, err) =>
+      log.warn(`cannot adopt the container of ${bundle}: ${messageOf(err)}`),
+    );
+    if (adopted.length > 0) log.info(`adopted ${adopted.length} containers: ${adopted.join(" ")}`);
+  }
 
   if (flags.socket !== "") {
     await server.listen(flags.socket);
@@ -70,4 +81,21 @@ export async function serve(flags: ShimFlags): Promise<void> {
   process.on("uncaughtException", (err) => log.error(`uncaught: ${err.stack ?? messageOf(err)}`));
   process.on("unhandledRejection", (err) => log.error(`unhandled rejection: ${messageOf(err)}`));
   log.debug(`serving ${flags.namespace}/${flags.id}`);
+}
+
+/**
+ * Bundles beside ours (the namespace's directory) whose task this group's socket served
+ * and that hold an adoption record: the containers of a shim of this group that died. A
+ * shim starting for a new group finds none.
+ */
+async function orphanedBundles(ownAddress: string): Promise<string[]> {
+  const parent = dirname(process.cwd());
+  const found: string[] = [];
+  for (const name of await readdir(parent).catch(() => [] as string[])) {
+    const bundle = join(parent, name);
+    if (!existsSync(join(bundle, ADOPTION_RECORD))) continue;
+    const address = await readFile(join(bundle, "address"), "utf8").catch(() => "");
+    if (address.trim() === ownAddress) found.push(bundle);
+  }
+  return found;
 }

@@ -18,7 +18,7 @@ import { alreadyExists, notFound, unimplemented } from "./errors.js";
 import { type EventPublisher, Topics, packEvent } from "./events.js";
 import { OomWatcher } from "./oom.js";
 import type { ShimProcess } from "./process.js";
-import type { Reaper } from "./reaper.js";
+import { ForeignWatch, type Reaper } from "./reaper.js";
 import type { ChildExit } from "./sys.js";
 import { VERSION } from "./version.js";
 
@@ -70,6 +70,7 @@ export class TaskService {
   readonly containers = new Map<string, Container>();
   readonly #options: TaskServiceOptions;
   readonly #oom: OomWatcher;
+  readonly #foreign = new ForeignWatch();
 
   constructor(options: TaskServiceOptions) {
     this.#options = options;
@@ -330,7 +331,30 @@ export class TaskService {
     },
   };
 
+  /**
+   * Adopts the containers of `bundles` that a shim of this group started and then died
+   * serving (Container.adopt); those without a record are skipped, failures logged. Runs
+   * before the socket is served, so the daemon's first call finds them.
+   */
+  async adopt(bundles: string[], onError: (bundle: string, err: unknown) => void): Promise<string[]> {
+    const adopted: string[] = [];
+    for (const bundle of bundles) {
+      try {
+        const c = await Container.adopt(bundle, this.#options.reaper, this.#foreign, this.#onExit);
+        if (c === undefined || this.containers.has(c.id)) continue;
+        this.containers.set(c.id, c);
+        if (c.memoryCgroup !== undefined && c.init.state !== "created")
+          await this.#oom.add(c.id, c.memoryCgroup);
+        adopted.push(c.id);
+      } catch (err) {
+        onError(bundle, err);
+      }
+    }
+    return adopted;
+  }
+
   stop(): void {
     this.#oom.stop();
+    this.#foreign.stop();
   }
 }

@@ -29,6 +29,28 @@ describe("stdio", () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  it("output through FIFOs outlives the reader: a writer never gets EPIPE, a new reader reads on", async () => {
+    const fifos = join(dir, "adopt-io");
+    const log = join(dir, "adopt.log");
+    const stdio = { stdin: "", stdout: `file://${log}`, stderr: `file://${log}`, terminal: false };
+    const io = ProcessIO.create(stdio, fifos);
+    const child = spawn("sh", ["-c", "echo one; sleep 0.3; echo two >&2; sleep 0.2; echo three"], {
+      stdio: io.childStdio(),
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    io.closeChildEnds();
+    await io.start();
+    await new Promise((r) => setTimeout(r, 100));
+    io.close(); // the reader dies, as with its shim
+    await new Promise((r) => setTimeout(r, 250)); // "two" is written while nobody reads
+    const adopted = ProcessIO.adopt(stdio, fifos);
+    await adopted.start();
+    assert.equal(await exited, 0, "the writer exits normally (no SIGPIPE)");
+    await adopted.done(2_000);
+    adopted.close();
+    assert.equal(readFileSync(log, "utf8"), "one\ntwo\nthree\n");
+  });
+
   it("reads the delivery kind from the stdout URI", () => {
     const io = (stdout: string) => ({ stdin: "", stdout, stderr: "", terminal: false });
     assert.deepEqual(parseStdio({ stdin: "", stdout: "", stderr: "", terminal: false }), { kind: "null" });

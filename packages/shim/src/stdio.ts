@@ -1,16 +1,32 @@
-import { constants, closeSync, createWriteStream, fstatSync, openSync, statSync } from "node:fs";
+import {
+  constants,
+  closeSync,
+  createWriteStream,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { mkdir } from "node:fs/promises";
 import net from "node:net";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import type { CriLogWriter } from "./cri-log.js";
 import { failedPrecondition, invalidArgument } from "./errors.js";
-import { pipe } from "./sys.js";
+import { mkfifo, pipe } from "./sys.js";
 
 // A process's standard streams. runc gets real pipes (a container may reopen /dev/stdout,
 // which fails on a socket); the shim keeps the other ends and copies them to and from the
 // FIFOs or file the client named, or writes them into a CRI log, so the client may come
 // and go while the process runs.
+//
+// A container's own output (its init process's stdout and stderr) goes through FIFOs in
+// the bundle instead of anonymous pipes, so that it outlives the shim (docs/faults.md):
+// the container is handed the FIFO opened read-write, so it holds a reader itself and a
+// write never raises EPIPE or SIGPIPE while no shim reads; what it writes then waits in
+// the pipe (the writer blocks once the pipe is full) until a new shim opens the FIFO and
+// reads on from where the old one stopped.
 
 export interface StdioPaths {
   stdin: string;
@@ -112,6 +128,23 @@ function writeStream(fd: number): net.Socket {
   return s;
 }
 
+/**
+ * A new FIFO at `path`: our read end (non-blocking, so opening waits for no writer) and the
+ * read-write end the process gets. Holding a reader itself, the process never sees EPIPE;
+ * it sees EOF on nothing, and we see EOF once every process holding its end has exited.
+ */
+function outputFifo(path: string): Pipe {
+  rmSync(path, { force: true });
+  mkfifo(path, 0o600);
+  const read = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    return { read, write: openSync(path, constants.O_RDWR) };
+  } catch (err) {
+    closeSync(read);
+    throw err;
+  }
+}
+
 /** Opens a FIFO for writing without blocking: read-write keeps it open while the client is away. */
 function openFifoForWriting(path: string): number {
   return openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
@@ -161,23 +194,50 @@ export class ProcessIO {
     this.#kind = kind;
   }
 
-  /** Makes the pipes runc will be given; parseStdio errors surface here, before runc runs. */
-  static create(stdio: StdioPaths): ProcessIO {
+  /**
+   * Makes the pipes runc will be given; parseStdio errors surface here, before runc runs.
+   * With `fifoDir`, stdout and stderr are FIFOs there (outputFifo), which adopt() reopens.
+   */
+  static create(stdio: StdioPaths, fifoDir?: string): ProcessIO {
     const io = new ProcessIO(stdio, parseStdio(stdio));
     if (io.#kind.kind === "null") return io;
+    const output = (name: string): Pipe => {
+      if (fifoDir === undefined) {
+        const [read, write] = pipe();
+        return { read, write };
+      }
+      return outputFifo(join(fifoDir, name));
+    };
     try {
       if (stdio.stdin !== "") {
         const [read, write] = pipe();
         io.#stdin = { read, write };
       }
-      if (stdio.stdout !== "") {
-        const [read, write] = pipe();
-        io.#stdout = { read, write };
-      }
-      if (stdio.stderr !== "") {
-        const [read, write] = pipe();
-        io.#stderr = { read, write };
-      }
+      if (fifoDir !== undefined) mkdirSync(fifoDir, { recursive: true, mode: 0o700 });
+      if (stdio.stdout !== "") io.#stdout = output("stdout");
+      if (stdio.stderr !== "") io.#stderr = output("stderr");
+    } catch (err) {
+      io.close();
+      throw err;
+    }
+    return io;
+  }
+
+  /**
+   * The output of a process another shim started with `fifoDir` (create): the FIFOs are
+   * opened for reading again, and start() copies on from what is waiting in them. Its stdin
+   * ended with that shim (an anonymous pipe: its writer is gone).
+   */
+  static adopt(stdio: StdioPaths, fifoDir: string): ProcessIO {
+    const io = new ProcessIO(stdio, parseStdio(stdio));
+    if (io.#kind.kind === "null") return io;
+    const reopen = (name: string): Pipe => ({
+      read: openSync(join(fifoDir, name), constants.O_RDONLY | constants.O_NONBLOCK),
+      write: -1,
+    });
+    try {
+      if (stdio.stdout !== "") io.#stdout = reopen("stdout");
+      if (stdio.stderr !== "") io.#stderr = reopen("stderr");
     } catch (err) {
       io.close();
       throw err;

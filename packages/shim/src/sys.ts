@@ -1,7 +1,7 @@
 import { getSystemErrorName } from "node:util";
 import type koffiModule from "koffi";
 
-// The one door to libc for what Node lacks: child subreaper, waiting on one pid, pipes,
+// The one door to libc for what Node lacks: child subreaper, waiting on one pid, pipes, FIFOs,
 // close-on-exec, mounts, receiving a descriptor over a unix socket, and pty sizes. koffi
 // is loaded on first use; every failure is a SyscallError naming the call and errno.
 
@@ -46,6 +46,7 @@ interface Libc {
   bind: KoffiFunction;
   listen: KoffiFunction;
   close: KoffiFunction;
+  mkfifo: KoffiFunction;
   msghdr: koffiModule.IKoffiCType;
 }
 
@@ -91,6 +92,7 @@ export async function initLibc(): Promise<void> {
     bind: lib.func("int bind(int fd, const void *addr, uint32_t len)"),
     listen: lib.func("int listen(int fd, int backlog)"),
     close: lib.func("int close(int fd)"),
+    mkfifo: lib.func("int mkfifo(const char *path, uint32_t mode)"),
     msghdr,
   };
 }
@@ -178,6 +180,11 @@ export function pipe(): [number, number] {
   const fds = Buffer.alloc(8);
   check("pipe2", "", () => libc().pipe2(fds, O_CLOEXEC));
   return [fds.readInt32LE(0), fds.readInt32LE(4)];
+}
+
+/** mkfifo(3): a named pipe at `path`. */
+export function mkfifo(path: string, mode = 0o600): void {
+  check("mkfifo", path, () => libc().mkfifo(path, mode));
 }
 
 const F_GETFD = 1;

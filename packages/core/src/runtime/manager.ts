@@ -1,6 +1,6 @@
 // The runtime manager: one bundle per task under the state dir, shims launched by
 // runtime name and shared by address, reconnected on restart, cleaned up when they die.
-import { existsSync } from "node:fs";
+import { constants, closeSync, existsSync, openSync } from "node:fs";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { TaskDelete, TaskExit } from "@berth/api/containerd/events/task";
@@ -10,7 +10,7 @@ import {
   TaskDefinition,
 } from "@berth/api/containerd/runtime/v2/task/shim";
 import type { Mount as WireMount } from "@berth/api/containerd/types/mount";
-import type { Any } from "@berth/api/google/protobuf/any";
+import { Any } from "@berth/api/google/protobuf/any";
 import { alreadyExists, invalidArgument, notFound } from "@berth/client/errdefs";
 import { eachLimited } from "@berth/client/limiter";
 import type { Logger } from "@berth/client/log";
@@ -49,6 +49,8 @@ export interface TaskEntry {
   shim: ShimConnection;
   /** Typed client for this task's namespace. */
   api: TaskClient;
+  /** Our read ends of the output FIFOs of Berth's shim (holdOutput). */
+  held: number[];
 }
 
 export interface RuntimeConfig {
@@ -63,6 +65,8 @@ export interface RuntimeConfig {
 interface BundleRecord {
   runtime: string;
   binary: string;
+  /** The task's runtime options (protobuf Any, base64): a relaunched shim gets them again. */
+  options?: string;
 }
 
 export interface CreateOptions {
@@ -82,12 +86,43 @@ const key = (ns: string, id: string) => `${ns}/${id}`;
 const CLEANUP_CONCURRENCY = 8;
 /** Tasks reconnected (or cleaned up) at once when berthd starts. */
 const RESTORE_CONCURRENCY = 16;
+/** The output FIFOs of a container started by Berth's shim (its stdio.ts), in the bundle. */
+const OUTPUT_FIFOS = ["io/stdout", "io/stderr"];
+
+/**
+ * Opens the container's output FIFOs for reading, never to read: while any process holds
+ * a FIFO open, what the container wrote and no shim has read yet stays in the pipe, even
+ * if the container exits while its shim is dead; the shim that adopts it reads it then.
+ */
+function holdOutput(bundle: string): number[] {
+  const fds: number[] = [];
+  for (const name of OUTPUT_FIFOS) {
+    try {
+      fds.push(openSync(join(bundle, name), constants.O_RDONLY | constants.O_NONBLOCK));
+    } catch {
+      // not a container of Berth's shim, or no such stream
+    }
+  }
+  return fds;
+}
+
+function release(fds: number[]): void {
+  for (const fd of fds.splice(0)) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
+}
 
 export class RuntimeManager {
   private readonly tasks = new Map<string, TaskEntry>();
   private readonly shims = new Map<string, ShimConnection>();
   private readonly connecting = new Map<string, Promise<ShimConnection>>();
   private readonly creating = new Set<string>();
+  /** Berth's shims being started again after one died, by address (relaunch). */
+  private readonly relaunching = new Map<string, Promise<ShimConnection>>();
   private closed = false;
 
   constructor(
@@ -196,10 +231,10 @@ export class RuntimeManager {
       await rm(bundle, { recursive: true, force: true });
       await mkdir(join(bundle, "rootfs"), { recursive: true, mode: 0o711 });
       await writeFile(join(bundle, "config.json"), container.spec.value);
-      await writeFile(
-        join(bundle, "runtime.json"),
-        JSON.stringify({ runtime: container.runtime.name, binary } satisfies BundleRecord),
-      );
+      const record: BundleRecord = { runtime: container.runtime.name, binary };
+      if (taskOptions !== undefined && taskOptions.typeUrl !== "")
+        record.options = Buffer.from(Any.encode(taskOptions).finish()).toString("base64");
+      await writeFile(join(bundle, "runtime.json"), JSON.stringify(record));
       let address = await this.runningGroupShim(binary, ns, container.id, container.spec.value, bundle);
       if (address === undefined) {
         closeLog = await openShimLog(bundle, this.log.child({ shim: container.id }));
@@ -241,6 +276,7 @@ export class RuntimeManager {
         pid: resp.pid,
         shim: conn,
         api,
+        held: holdOutput(bundle),
       };
       conn.tasks.add(k);
       this.tasks.set(k, entry);
@@ -259,6 +295,7 @@ export class RuntimeManager {
   async delete(ns: string, id: string): Promise<DeleteResponse> {
     const t = this.get(ns, id);
     const resp = await t.api.delete({ id, execId: "" });
+    release(t.held);
     this.tasks.delete(key(ns, id));
     t.shim.tasks.delete(key(ns, id));
     if (t.shim.tasks.size === 0) {
@@ -286,18 +323,32 @@ export class RuntimeManager {
     );
   }
 
-  /** A shim connection closed: unless we closed it, its tasks are dead; clean up after them. */
+  /**
+   * A shim connection closed: unless we closed it, the shim died. Berth's shim is started
+   * again and adopts the containers, which outlived it (docs/faults.md); what it does not
+   * adopt, and the tasks of any other shim, are dead: clean up after them.
+   */
   private async onShimClosed(conn: ShimConnection): Promise<void> {
     if (this.shims.get(conn.address) === conn) this.shims.delete(conn.address);
     conn.closeLog?.();
     if (conn.closing || this.closed) return;
-    const dead: TaskEntry[] = [];
+    const lost: TaskEntry[] = [];
     for (const k of conn.tasks) {
       const t = this.tasks.get(k);
-      if (!t) continue;
-      this.tasks.delete(k);
-      dead.push(t);
+      if (t !== undefined && t.shim === conn) lost.push(t);
     }
+    if (lost.length === 0) return;
+    const adoptable = lost.filter((t) => basename(t.binary) === BERTH_SHIM_BINARY);
+    const adopted = new Set<TaskEntry>();
+    if (adoptable.length > 0) {
+      this.log.warn("shim died: starting it again to adopt its containers", {
+        address: conn.address,
+        tasks: adoptable.map((t) => `${t.namespace}/${t.id}`),
+      });
+      for (const t of await this.adoptAll(conn.address, adoptable)) adopted.add(t);
+    }
+    const dead = lost.filter((t) => !adopted.has(t));
+    for (const t of dead) this.tasks.delete(key(t.namespace, t.id));
     if (dead.length === 0) return;
     this.log.warn("shim died: cleaning up its tasks", {
       address: conn.address,
@@ -305,9 +356,92 @@ export class RuntimeManager {
     });
     // A pooled shim serves many tasks: their exits are reported together, not one
     // `<shim> delete` after another.
-    await eachLimited(dead, CLEANUP_CONCURRENCY, (t) =>
-      this.cleanupDeadShim(t.namespace, t.id, t.bundle, t.binary, t.pid),
+    await eachLimited(dead, CLEANUP_CONCURRENCY, (t) => {
+      release(t.held);
+      return this.cleanupDeadShim(t.namespace, t.id, t.bundle, t.binary, t.pid);
+    });
+  }
+
+  /**
+   * Starts Berth's shim for a group whose shim died (once per address, whoever asks) and
+   * connects to it; it adopts the group's containers before it serves.
+   */
+  private relaunch(address: string, t: { namespace: string; id: string; bundle: string; binary: string }) {
+    const pending = this.relaunching.get(address);
+    if (pending !== undefined) return pending;
+    const relaunched = (async () => {
+      const rec = JSON.parse(await readFile(join(t.bundle, "runtime.json"), "utf8")) as BundleRecord;
+      const closeLog = await openShimLog(t.bundle, this.log.child({ shim: t.id }));
+      try {
+        const started = await launchBerthShim({
+          binary: t.binary,
+          namespace: t.namespace,
+          id: t.id,
+          bundle: t.bundle,
+          grpcAddress: this.cfg.grpcAddress,
+          ttrpcAddress: this.cfg.ttrpcAddress,
+          publishBinary: this.cfg.publishBinary,
+          options: rec.options === undefined ? undefined : Any.decode(Buffer.from(rec.options, "base64")),
+        });
+        const conn = await this.connect(started);
+        conn.closeLog ??= closeLog;
+        return conn;
+      } catch (err) {
+        closeLog();
+        throw err;
+      }
+    })();
+    this.relaunching.set(address, relaunched);
+    relaunched.then(
+      () => this.relaunching.delete(address),
+      () => this.relaunching.delete(address),
     );
+    return relaunched;
+  }
+
+  /** The tasks of a dead Berth shim that a new one adopted (their entries now point at it). */
+  private async adoptAll(address: string, tasks: TaskEntry[]): Promise<TaskEntry[]> {
+    let conn: ShimConnection;
+    try {
+      conn = await this.relaunch(address, tasks[0]!);
+    } catch (err) {
+      this.log.error("cannot start a shim again to adopt its containers", { address, error: String(err) });
+      return [];
+    }
+    const adopted: TaskEntry[] = [];
+    await eachLimited(tasks, RESTORE_CONCURRENCY, async (t) => {
+      const api = this.taskApi(conn, t.namespace);
+      try {
+        const state = await api.state({ id: t.id, execId: "" }, { timeoutMs: 10_000 });
+        t.shim = conn;
+        t.api = api;
+        t.pid = state.pid;
+        conn.tasks.add(key(t.namespace, t.id));
+        adopted.push(t);
+      } catch (err) {
+        this.log.warn("a task was not adopted by the new shim", {
+          namespace: t.namespace,
+          id: t.id,
+          error: String(err),
+        });
+      }
+    });
+    if (conn.tasks.size === 0) this.shutdownIdle(conn);
+    this.log.info("containers adopted by a new shim", { address: conn.address, adopted: adopted.length });
+    return adopted;
+  }
+
+  /** A shim that serves nothing (it adopted nothing) is asked to exit. */
+  private shutdownIdle(conn: ShimConnection): void {
+    conn.closing = true;
+    void createTtrpcClient(TaskDefinition, conn.client)
+      .shutdown({ id: "", now: false })
+      .catch(() => undefined)
+      .finally(() => {
+        conn.client.close();
+        conn.closeLog?.();
+        if (this.shims.get(conn.address) === conn) this.shims.delete(conn.address);
+      });
   }
 
   private async cleanupDeadShim(
@@ -358,8 +492,7 @@ export class RuntimeManager {
     // being restored when another of its tasks is found gone.
     for (const conn of [...this.shims.values()]) {
       if (conn.tasks.size > 0 || conn.closing) continue;
-      conn.closing = true;
-      conn.client.close();
+      this.shutdownIdle(conn);
     }
   }
 
@@ -378,7 +511,14 @@ export class RuntimeManager {
     try {
       const addressFile = (await readFile(join(bundle, "address"), "utf8")).trim();
       const address = addressFile.startsWith("unix://") ? addressFile.slice("unix://".length) : addressFile;
-      conn = await this.connect(address);
+      try {
+        conn = await this.connect(address);
+      } catch (err) {
+        // Berth's shim died while berthd was away: a new one adopts the containers.
+        if (basename(rec.binary) !== BERTH_SHIM_BINARY) throw err;
+        this.log.warn("shim of a task is gone: starting it again to adopt", { namespace: ns, id });
+        conn = await this.relaunch(address, { namespace: ns, id, bundle, binary: rec.binary });
+      }
       state = await this.taskApi(conn, ns).state({ id, execId: "" }, { timeoutMs: 10_000 });
     } catch (err) {
       this.log.warn("shim of a task is gone: cleaning up", { namespace: ns, id, error: String(err) });
@@ -395,6 +535,7 @@ export class RuntimeManager {
       pid: state.pid,
       shim: conn,
       api,
+      held: holdOutput(bundle),
     };
     conn.tasks.add(key(ns, id));
     this.tasks.set(key(ns, id), entry);
@@ -410,5 +551,6 @@ export class RuntimeManager {
       conn.closeLog?.();
     }
     this.shims.clear();
+    for (const t of this.tasks.values()) release(t.held);
   }
 }

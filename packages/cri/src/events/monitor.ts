@@ -5,7 +5,7 @@
 import { TaskExit, TaskOOM } from "@berth/api/containerd/events/task";
 import { Status as TaskStatus } from "@berth/api/containerd/types/task/task";
 import type { Cri } from "../cri.js";
-import { handleContainerExit, handleSandboxExit } from "../runtime/exit.js";
+import { handleContainerExit, handleSandboxExit, isUnknownExit } from "../runtime/exit.js";
 import { getTask } from "../runtime/task.js";
 import { containerState } from "../store/stores.js";
 
@@ -38,7 +38,7 @@ export class EventMonitor {
     let first = true;
     while (!signal.aborted) {
       try {
-        const stream = cri.containerd.conn.events.subscribe(
+        const stream = cri.containerd.events.subscribe(
           { filters: ['topic=="/tasks/exit"', 'topic=="/tasks/oom"'] },
           { signal },
         );
@@ -73,7 +73,11 @@ export class EventMonitor {
       if (e.id !== e.containerId) return; // an exec's exit: ExecSync waits for it itself
       const c = cri.containers.find(e.containerId);
       if (c !== undefined) {
-        await handleContainerExit(cri, c, { exitStatus: e.exitStatus, exitedAt: e.exitedAt });
+        await handleContainerExit(cri, c, {
+          exitStatus: e.exitStatus,
+          exitedAt: e.exitedAt,
+          unknown: isUnknownExit(e),
+        });
         return;
       }
       const s = cri.sandboxes.find(e.containerId);

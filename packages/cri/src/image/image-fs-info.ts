@@ -30,16 +30,16 @@ export class ImageFsUsage {
   }
 
   async #gather(): Promise<FilesystemUsage> {
-    const { conn } = this.#containerd;
+    const daemon = this.#containerd;
     this.#mountpoint ??= await this.#root();
     const snapshotter = this.#snapshotter;
     let usedBytes = 0;
     let inodesUsed = 0;
     const infos = [];
-    for await (const res of conn.snapshots.list({ snapshotter, filters: [] })) infos.push(...res.info);
+    for await (const res of daemon.snapshots.list({ snapshotter, filters: [] })) infos.push(...res.info);
     for (const info of infos) {
       try {
-        const u = await conn.snapshots.usage({ snapshotter, key: info.name });
+        const u = await daemon.snapshots.usage({ snapshotter, key: info.name });
         usedBytes += u.size;
         inodesUsed += u.inodes;
       } catch (err) {
@@ -57,7 +57,7 @@ export class ImageFsUsage {
   }
 
   async #root(): Promise<string> {
-    const res = await this.#containerd.conn.introspection.plugins({
+    const res = await this.#containerd.introspection.plugins({
       filters: [`type==io.containerd.snapshotter.v1,id==${this.#snapshotter}`],
     });
     return res.plugins[0]?.exports.root ?? "";

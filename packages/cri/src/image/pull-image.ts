@@ -6,7 +6,6 @@ import type { Descriptor } from "@berth/api/containerd/types/descriptor";
 import type { PullImageRequest, PullImageResponse } from "@berth/api/cri/runtime/v1/api";
 import type { AuthConfig } from "@berth/api/cri/runtime/v1/api";
 import {
-  type Connection,
   type CredentialsHint,
   type HostsConfig,
   type RegistryCredentials,
@@ -15,10 +14,10 @@ import {
   invalidArgument,
   isAlreadyExists,
   parseReference,
-  pull,
   referenceName,
   registryEndpoints,
 } from "@berth/client";
+import type { Containerd } from "../containerd.js";
 import type { Cri } from "../cri.js";
 import { IMAGE_LABEL_KEY, IMAGE_LABEL_VALUE } from "./image-store.js";
 
@@ -42,7 +41,7 @@ export async function pullImage(
       ? cri.resolver
       : new Resolver({ hosts, credentialsHint: criCredentialsHint });
   const started = Date.now();
-  const record = await pull(cri.containerd.conn, name, {
+  const record = await cri.containerd.pull(name, {
     resolver,
     snapshotter: cri.config.containerd.snapshotter,
     labels: { [IMAGE_LABEL_KEY]: IMAGE_LABEL_VALUE },
@@ -57,7 +56,7 @@ export async function pullImage(
   const repoTag = ref.tag !== undefined ? name : "";
   const repoDigest = ref.digest !== undefined ? name : `${referenceName(ref)}@${target.digest}`;
   for (const r of [image.id, repoTag, repoDigest]) {
-    if (r !== "" && r !== name) await createReference(cri.containerd.conn, r, target);
+    if (r !== "" && r !== name) await createReference(cri.containerd, r, target);
   }
   cri.images.invalidate();
   cri.log.info("image pulled", { image: name, id: image.id, ms: Date.now() - started });
@@ -65,7 +64,11 @@ export async function pullImage(
 }
 
 /** Creates or retargets an image record, marking it as managed by CRI. */
-async function createReference(conn: Connection, name: string, target: Descriptor): Promise<void> {
+async function createReference(
+  conn: Pick<Containerd, "images">,
+  name: string,
+  target: Descriptor,
+): Promise<void> {
   const image = { name, target, labels: { [IMAGE_LABEL_KEY]: IMAGE_LABEL_VALUE } };
   try {
     await conn.images.create({ image });

@@ -21,7 +21,7 @@ export async function removeImage(
   const refs = image.references;
   for (let i = 0; i < refs.length; i++) {
     try {
-      await cri.containerd.conn.images.delete({ name: refs[i]!, sync: i === refs.length - 1 }, { signal });
+      await cri.containerd.images.delete({ name: refs[i]!, sync: i === refs.length - 1 }, { signal });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

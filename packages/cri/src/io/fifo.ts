@@ -136,3 +136,20 @@ export function openReaderNow(path: string): Promise<net.Socket> {
     ),
   );
 }
+
+/**
+ * A socket on a FIFO's write end. Without `readerThere` it never waits for a reader
+ * (read-write never blocks); with it, it opens only while a reader (the shim) has the FIFO
+ * open, and fails at once otherwise.
+ */
+export function openFifoWriter(path: string, readerThere = false): Promise<net.Socket> {
+  const flags = (readerThere ? constants.O_WRONLY : constants.O_RDWR) | constants.O_NONBLOCK;
+  return new Promise((resolve, reject) =>
+    open(path, flags, (err, fd) => {
+      if (err) return reject(err);
+      const s = new net.Socket({ fd, readable: false, writable: true });
+      s.on("error", () => {});
+      resolve(s);
+    }),
+  );
+}

@@ -8,13 +8,22 @@ import type { Mount } from "@berth/api/containerd/types/mount";
 import { BerthError, uniquePart } from "@berth/client";
 import { type GroupLookup, type PasswdLookup, userDatabase } from "@berth/client/oci/index";
 import { execa } from "execa";
-import type { Cri } from "../cri.js";
+import type { CriConfig } from "../config.js";
+import type { Containerd } from "../containerd.js";
 import { unmount } from "../sys/libc.js";
 import { resolveInRoot } from "./scoped-path.js";
 
 export interface UserDatabase {
   passwd: PasswdLookup;
   group: GroupLookup;
+}
+
+/** Reads the users of the committed snapshot `chainId` under `lease` (imageUserDatabase on the node). */
+export type ImageUsers = (chainId: string, lease: string) => Promise<UserDatabase>;
+
+interface Daemon {
+  config: CriConfig;
+  containerd: Containerd;
 }
 
 async function mountAll(mounts: readonly Mount[], target: string): Promise<void> {
@@ -43,7 +52,7 @@ const CACHE_SIZE = 64;
 const cache = new Map<string, Promise<UserDatabase>>();
 
 /** The passwd and group files of the snapshot `chainId` (committed: an image's top layer). */
-export function imageUserDatabase(cri: Cri, chainId: string, lease: string): Promise<UserDatabase> {
+export function imageUserDatabase(cri: Daemon, chainId: string, lease: string): Promise<UserDatabase> {
   const key = `${cri.config.containerd.snapshotter}/${chainId}`;
   const known = cache.get(key);
   if (known !== undefined) {
@@ -58,9 +67,9 @@ export function imageUserDatabase(cri: Cri, chainId: string, lease: string): Pro
   return reading;
 }
 
-async function readUserDatabase(cri: Cri, chainId: string, lease: string): Promise<UserDatabase> {
+async function readUserDatabase(cri: Daemon, chainId: string, lease: string): Promise<UserDatabase> {
   const { snapshotter } = cri.config.containerd;
-  const conn = cri.containerd.conn.withLease(lease);
+  const conn = cri.containerd.withLease(lease);
   const key = `user-view-${uniquePart()}`;
   const res = await conn.snapshots.view({ snapshotter, key, parent: chainId, labels: {} });
   const base = join(cri.config.state, "tmpmounts");

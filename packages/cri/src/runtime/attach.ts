@@ -10,7 +10,7 @@ import type { StreamingServer } from "../streaming/server.js";
 
 export async function attach(
   cri: Cri,
-  streaming: StreamingServer,
+  streaming: Pick<StreamingServer, "url">,
   req: AttachRequest,
 ): Promise<AttachResponse> {
   if (req.containerId === "") throw invalidArgument("missing required container_id");

@@ -18,7 +18,7 @@ export function specAny(spec: Spec): Any {
 /** Runs `fn` under a fresh lease (expiring on its own after a crash), deleted afterwards. */
 export async function withLease<T>(cri: Cri, fn: (lease: string) => Promise<T>): Promise<T> {
   const expires = new Date(Date.now() + 60 * 60 * 1000).toISOString().replace(/\.\d+Z$/, "Z");
-  const res = await cri.containerd.conn.leases.create({
+  const res = await cri.containerd.leases.create({
     id: `berth-cri-${uniquePart()}`,
     labels: { [GC_EXPIRE]: expires },
   });
@@ -26,18 +26,18 @@ export async function withLease<T>(cri: Cri, fn: (lease: string) => Promise<T>):
   try {
     return await fn(lease);
   } finally {
-    await cri.containerd.conn.leases.delete({ id: lease, sync: false }).catch(() => undefined);
+    await cri.containerd.leases.delete({ id: lease, sync: false }).catch(() => undefined);
   }
 }
 
 /** Prepares the writable snapshot `key` on top of an image's top layer, under `lease`. */
 export async function prepareSnapshot(cri: Cri, lease: string, key: string, parent: string): Promise<void> {
-  const conn = cri.containerd.conn.withLease(lease);
+  const conn = cri.containerd.withLease(lease);
   await conn.snapshots.prepare({ snapshotter: cri.config.containerd.snapshotter, key, parent, labels: {} });
 }
 
 export async function snapshotMounts(cri: Cri, key: string): Promise<Mount[]> {
-  const res = await cri.containerd.conn.snapshots.mounts({
+  const res = await cri.containerd.snapshots.mounts({
     snapshotter: cri.config.containerd.snapshotter,
     key,
   });
@@ -47,7 +47,7 @@ export async function snapshotMounts(cri: Cri, key: string): Promise<Mount[]> {
 export async function removeSnapshot(cri: Cri, key: string): Promise<void> {
   if (key === "") return;
   try {
-    await cri.containerd.conn.snapshots.remove({ snapshotter: cri.config.containerd.snapshotter, key });
+    await cri.containerd.snapshots.remove({ snapshotter: cri.config.containerd.snapshotter, key });
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }

@@ -18,7 +18,6 @@ import { containerSpec } from "@berth/client/oci/index";
 import { runtimeOf } from "../config.js";
 import type { Cri } from "../cri.js";
 import { imageConfigOf } from "../image/ensure-image.js";
-import { imageUserDatabase } from "../rootfs/user-database.js";
 import {
   CONTAINER_METADATA_EXT,
   CONTAINER_STATUS_EXT,
@@ -124,7 +123,7 @@ export async function createContainer(
     await withLease(cri, async (lease) => {
       await prepareSnapshot(cri, lease, id, image.chainId);
       cleanup.add("remove snapshot", () => removeSnapshot(cri, id));
-      const users = await imageUserDatabase(cri, image.chainId, lease);
+      const users = await cri.imageUsers(image.chainId, lease);
       const spec = containerSpec({
         id,
         sandboxId: sandbox.meta.id,

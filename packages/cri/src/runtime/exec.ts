@@ -7,7 +7,11 @@ import type { Cri } from "../cri.js";
 import { containerState } from "../store/stores.js";
 import type { StreamingServer } from "../streaming/server.js";
 
-export async function exec(cri: Cri, streaming: StreamingServer, req: ExecRequest): Promise<ExecResponse> {
+export async function exec(
+  cri: Cri,
+  streaming: Pick<StreamingServer, "url">,
+  req: ExecRequest,
+): Promise<ExecResponse> {
   if (req.containerId === "") throw invalidArgument("missing required container_id");
   if (req.cmd.length === 0) throw invalidArgument("exec command must not be empty");
   if (req.tty && req.stderr) throw invalidArgument("tty and stderr cannot both be true");

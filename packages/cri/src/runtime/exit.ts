@@ -18,20 +18,28 @@ export const UNKNOWN_EXIT_CODE = 255;
  */
 const LOG_DRAIN_MS = 2_000;
 
-export function handleContainerExit(
-  cri: Cri,
-  c: Container,
-  exit: { exitStatus: number; exitedAt: Date | undefined } | undefined,
-): Promise<void> {
+/**
+ * An exit as the daemon reported it. `unknown`: the shim did not see the status (the
+ * process ended while no shim was alive, or after a new shim adopted it), so the code is
+ * UNKNOWN_EXIT_CODE and the reason `Unknown`, as when the task vanished.
+ */
+export interface ReportedExit {
+  exitStatus: number;
+  exitedAt: Date | undefined;
+  unknown?: boolean;
+}
+
+/** Berth's shim reports an exit it did not see with pid 0 (a process it saw exit has its pid). */
+export function isUnknownExit(e: { pid: number; exitStatus: number }): boolean {
+  return e.pid === 0 && e.exitStatus === UNKNOWN_EXIT_CODE;
+}
+
+export function handleContainerExit(cri: Cri, c: Container, exit: ReportedExit | undefined): Promise<void> {
   c.exiting ??= recordExit(cri, c, exit);
   return c.exiting;
 }
 
-async function recordExit(
-  cri: Cri,
-  c: Container,
-  exit: { exitStatus: number; exitedAt: Date | undefined } | undefined,
-): Promise<void> {
+async function recordExit(cri: Cri, c: Container, exit: ReportedExit | undefined): Promise<void> {
   const id = c.meta.id;
   let known = exit;
   try {
@@ -48,7 +56,11 @@ async function recordExit(
       pid: 0,
       finishedAt: exitedAt < c.status.startedAt ? c.status.startedAt : exitedAt,
       exitCode: known !== undefined ? known.exitStatus : UNKNOWN_EXIT_CODE,
-      reason: c.status.oomKilled ? "OOMKilled" : known === undefined ? "Unknown" : c.status.reason,
+      reason: c.status.oomKilled
+        ? "OOMKilled"
+        : known === undefined || exit?.unknown === true
+          ? "Unknown"
+          : c.status.reason,
     };
     c.unknown = false;
     await cri.persistStatus(c).catch((err) => {

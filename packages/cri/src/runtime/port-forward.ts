@@ -8,7 +8,7 @@ import type { StreamingServer } from "../streaming/server.js";
 
 export async function portForward(
   cri: Cri,
-  streaming: StreamingServer,
+  streaming: Pick<StreamingServer, "url">,
   req: PortForwardRequest,
 ): Promise<PortForwardResponse> {
   if (req.podSandboxId === "") throw invalidArgument("missing required pod_sandbox_id");

@@ -4,7 +4,6 @@
 import type { RemovePodSandboxRequest, RemovePodSandboxResponse } from "@berth/api/cri/runtime/v1/api";
 import { isNotFound } from "@berth/client";
 import type { Cri } from "../cri.js";
-import { removeSandboxFiles } from "../sandbox/files.js";
 import type { Sandbox } from "../store/stores.js";
 import { deleteContainerRecord, removeSnapshot } from "./containerd-records.js";
 import { removeContainerNow } from "./remove-container.js";
@@ -33,7 +32,7 @@ export async function removePodSandbox(
     await deleteTask(cri, id);
     await deleteContainerRecord(cri, id);
     await removeSnapshot(cri, id);
-    await removeSandboxFiles(cri.config.root, cri.config.state, id, s.meta.shmPath);
+    await cri.podFiles.remove(id, s.meta.shmPath);
     cri.sandboxes.delete(id);
     cri.names.release(s.meta.name);
     forgetCpuSample(id);

@@ -17,8 +17,6 @@ import { runtimeOf } from "../config.js";
 import type { Cri } from "../cri.js";
 import { ensureImage, imageConfigOf } from "../image/ensure-image.js";
 import { type CniAttachment, type PortMapping, resultIps } from "../network/cni.js";
-import { imageUserDatabase } from "../rootfs/user-database.js";
-import { removeSandboxFiles, setUpSandboxFiles } from "../sandbox/files.js";
 import {
   KIND_LABEL,
   KIND_SANDBOX,
@@ -151,10 +149,8 @@ export async function runPodSandbox(
       meta.network = { config: netConfig, result, portMappings: ports };
     }
 
-    const files = await setUpSandboxFiles(cri.config.root, cri.config.state, id, config);
-    cleanup.add("remove sandbox files", () =>
-      removeSandboxFiles(cri.config.root, cri.config.state, id, files.shmPath),
-    );
+    const files = await cri.podFiles.setUp(id, config);
+    cleanup.add("remove sandbox files", () => cri.podFiles.remove(id, files.shmPath));
     Object.assign(meta, files);
 
     const shimGroup = await sandboxShimGroup(cri, id);
@@ -163,7 +159,7 @@ export async function runPodSandbox(
     await withLease(cri, async (lease) => {
       await prepareSnapshot(cri, lease, id, image.chainId);
       cleanup.add("remove snapshot", () => removeSnapshot(cri, id));
-      const users = await imageUserDatabase(cri, image.chainId, lease);
+      const users = await cri.imageUsers(image.chainId, lease);
       const spec = sandboxSpec({
         id,
         config,

@@ -86,7 +86,7 @@ export async function containerStats(
   let writable: ContainerStats["writableLayer"];
   if (c.meta.snapshotKey !== "") {
     try {
-      const u = await cri.containerd.conn.snapshots.usage({
+      const u = await cri.containerd.snapshots.usage({
         snapshotter: cri.config.containerd.snapshotter,
         key: c.meta.snapshotKey,
       });

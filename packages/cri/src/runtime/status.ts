@@ -10,7 +10,7 @@ export async function status(cri: Cri, req: StatusRequest): Promise<StatusRespon
   let runtimeReady = true;
   let runtimeMessage = "";
   try {
-    await cri.containerd.conn.version.version({}, { signal: AbortSignal.timeout(5_000) });
+    await cri.containerd.version.version({}, { signal: AbortSignal.timeout(5_000) });
   } catch (err) {
     runtimeReady = false;
     runtimeMessage = `the daemon at ${cri.containerd.address} does not answer: ${errorMessage(err)}`;

@@ -4,7 +4,6 @@
 
 import type { StopPodSandboxRequest, StopPodSandboxResponse } from "@berth/api/cri/runtime/v1/api";
 import type { Cri } from "../cri.js";
-import { unmountSandboxShm } from "../sandbox/files.js";
 import type { Sandbox } from "../store/stores.js";
 import { handleSandboxExit } from "./exit.js";
 import { cniAttachment } from "./run-pod-sandbox.js";
@@ -27,7 +26,7 @@ export async function stopPodSandboxNow(cri: Cri, s: Sandbox): Promise<void> {
     await waitTask(cri, id, 30_000).catch(() => undefined);
   }
   await handleSandboxExit(cri, s);
-  await unmountSandboxShm(s.meta);
+  await cri.podFiles.unmountShm(s.meta);
   await tearDownNetwork(cri, s);
   cri.log.info("sandbox stopped", { id });
 }

@@ -16,6 +16,22 @@ export interface SandboxFiles {
   shmPath: string;
 }
 
+/** The pod files RunPodSandbox sets up and Stop/RemovePodSandbox take down (nodePodFiles on the node). */
+export interface PodFiles {
+  setUp(id: string, config: PodSandboxConfig): Promise<SandboxFiles>;
+  /** Unmounts the pod's /dev/shm (at stop: nothing may use it any more). */
+  unmountShm(files: Pick<SandboxFiles, "shmPath">): Promise<void>;
+  remove(id: string, shmPath: string): Promise<void>;
+}
+
+export function nodePodFiles(root: string, state: string): PodFiles {
+  return {
+    setUp: (id, config) => setUpSandboxFiles(root, state, id, config),
+    unmountShm: (files) => unmountSandboxShm(files),
+    remove: (id, shmPath) => removeSandboxFiles(root, state, id, shmPath),
+  };
+}
+
 const SHM_SIZE = "65536k";
 
 export function sandboxRootDir(root: string, id: string): string {

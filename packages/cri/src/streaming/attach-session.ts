@@ -8,15 +8,16 @@
 // container's stdin: stdin_once without a terminal); the container keeps running when the
 // client leaves. See docs/berth-cri.md, "Attach".
 
-import { constants, open, statSync } from "node:fs";
-import net from "node:net";
+import { statSync } from "node:fs";
+import type net from "node:net";
 import type { Writable } from "node:stream";
 import { errorMessage } from "@berth/client";
 import type { Cri } from "../cri.js";
-import { stdinFifoPath } from "../io/fifo.js";
+import { openFifoWriter, stdinFifoPath } from "../io/fifo.js";
+import { within } from "../runtime/exec-process.js";
 import { fifoDir } from "../runtime/start-container.js";
 import { type ContainerState, containerState } from "../store/stores.js";
-import { ResizeQueue, endWithin, within } from "./exec-session.js";
+import { ResizeQueue, endWithin } from "./exec-session.js";
 import { CriLogFollower, entryBytes } from "./log-follower.js";
 import type { RemoteCommandStreams } from "./remote-command.js";
 import type { RemoteCommandResult } from "./status.js";
@@ -35,18 +36,6 @@ const DETACH_MAX_MS = 5_000;
 /** containerd's wording for attach to a container that does not run. */
 export function notRunningMessage(id: string, state: ContainerState): string {
   return `container ${id} is in CONTAINER_${state.toUpperCase()} state: only a running container can be attached to`;
-}
-
-/** Opens a FIFO's write end while its reader (the shim) is there; fails at once if not. */
-function openStdinFifo(path: string): Promise<net.Socket> {
-  return new Promise((resolve, reject) =>
-    open(path, constants.O_WRONLY | constants.O_NONBLOCK, (err, fd) => {
-      if (err) return reject(err);
-      const s = new net.Socket({ fd, readable: false, writable: true });
-      s.on("error", () => {});
-      resolve(s);
-    }),
-  );
 }
 
 function isFifo(path: string): boolean {
@@ -96,7 +85,7 @@ export async function runAttach(
         };
       }
       try {
-        stdin = await openStdinFifo(fifo);
+        stdin = await openFifoWriter(fifo, true);
       } catch (err) {
         return { kind: "error", message: `cannot open the stdin of container ${id}: ${errorMessage(err)}` };
       }
