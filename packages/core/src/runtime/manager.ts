@@ -204,6 +204,10 @@ export class RuntimeManager {
       return undefined; // let `start` report what is wrong
     }
     const path = socketPath(address);
+    // The group's shim died and is being started again: wait for it, or two shims would be
+    // launched at one address (and both adopt the group's containers).
+    const relaunch = this.relaunching.get(path);
+    if (relaunch !== undefined) await relaunch.catch(() => undefined);
     const conn = this.shims.get(path);
     if (conn === undefined || conn.client.isClosed || conn.closing || conn.tasks.size === 0) return undefined;
     await writeFile(join(bundle, "address"), address);
