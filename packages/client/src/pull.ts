@@ -199,7 +199,7 @@ export async function pull(conn: Connection, ref: string, options: PullOptions =
   }
 
   const lease = await createLease(conn, signal);
-  const job = new PullJob(conn.withLease(lease), fetcher, reference, platform, options, emit);
+  const job = new PullJob(conn.withLease(lease), lease, fetcher, reference, platform, options, emit);
   let keepLease = false;
   try {
     return await job.run(name, top);
@@ -216,6 +216,7 @@ export async function pull(conn: Connection, ref: string, options: PullOptions =
 
 class PullJob {
   readonly #conn: Connection;
+  readonly #lease: string;
   readonly #fetcher: Fetcher;
   readonly #reference: Reference;
   readonly #platform: Platform;
@@ -230,6 +231,7 @@ class PullJob {
 
   constructor(
     conn: Connection,
+    lease: string,
     fetcher: Fetcher,
     reference: Reference,
     platform: Platform,
@@ -237,6 +239,7 @@ class PullJob {
     emit: (event: PullProgress) => void,
   ) {
     this.#conn = conn;
+    this.#lease = lease;
     this.#fetcher = fetcher;
     this.#reference = reference;
     this.#platform = platform;
@@ -309,6 +312,7 @@ class PullJob {
     await unpackLayers(this.#conn, config, layers, diffIds, {
       snapshotter: this.#options.snapshotter ?? DEFAULT_SNAPSHOTTER,
       signal: this.#signal,
+      lease: this.#lease,
       onProgress: this.#emit,
       layerReady: (i) => layerDone[i] ?? Promise.resolve(),
     });
@@ -343,9 +347,22 @@ class PullJob {
     this.#emit(blobProgress(desc, status, offset));
   }
 
+  /**
+   * Puts a blob in the pull's lease before looking for it in the store, as containerd's
+   * writer does for a blob it finds: one found there (another image's) must not be
+   * garbage-collected by a removal of that image while this pull still needs it.
+   */
+  async #hold(desc: Descriptor): Promise<void> {
+    await this.#conn.leases.addResource(
+      { id: this.#lease, resource: { id: desc.digest, type: "content" } },
+      { signal: this.#signal },
+    );
+  }
+
   /** An index, manifest or config: in memory afterwards, from the store when it is there already. */
   async #fetchDocument(desc: Descriptor, maxBytes: number): Promise<Buffer> {
     const signal = this.#signal;
+    await this.#hold(desc);
     if ((await contentInfo(this.#conn, desc.digest, signal)) !== undefined) {
       this.#blobEvent(desc, "exists", desc.size);
       return readBlob(this.#conn, desc.digest, signal);
@@ -364,6 +381,7 @@ class PullJob {
 
   async #fetchLayer(desc: Descriptor): Promise<void> {
     const signal = this.#signal;
+    await this.#hold(desc);
     if ((await contentInfo(this.#conn, desc.digest, signal)) !== undefined) {
       this.#blobEvent(desc, "exists", desc.size);
     } else {

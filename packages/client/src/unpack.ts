@@ -32,6 +32,11 @@ export interface UnpackProgress {
 export interface UnpackOptions {
   snapshotter?: string;
   signal?: AbortSignal;
+  /**
+   * The lease the unpack works under: a snapshot it finds already there (another image's)
+   * is put in it first, so that removing that image cannot collect it meanwhile.
+   */
+  lease?: string;
   onProgress?(event: UnpackProgress): void;
   /**
    * Resolves once layer `i`'s blob is in the content store. Lets unpacking start while
@@ -120,6 +125,12 @@ export async function unpackLayers(
     const diffId = diffIds[i]!;
     const chainId = chain[i]!;
     const parent = chain[i - 1] ?? "";
+    if (options.lease !== undefined) {
+      await conn.leases.addResource(
+        { id: options.lease, resource: { id: chainId, type: `snapshots/${snapshotter}` } },
+        { signal },
+      );
+    }
     if (await snapshotExists(conn, snapshotter, chainId, signal)) {
       progress(i, "exists");
       continue;
