@@ -8,7 +8,7 @@ import { mountAll, unmountAll } from "./mount.js";
 import { decodeOptions } from "./options.js";
 import { ShimProcess, type StdioCopy } from "./process.js";
 import { type ForeignWatch, type Reaper, readStat } from "./reaper.js";
-import { DEFAULT_RUNC_BINARY, DEFAULT_RUNC_ROOT, Runc, readPidFile } from "./runc.js";
+import { DEFAULT_RUNC_BINARY, DEFAULT_RUNC_ROOT, Runc, readPidFile, runcOfBundle } from "./runc.js";
 import { ProcessIO, type StdioPaths, parseStdio } from "./stdio.js";
 import type { ChildExit } from "./sys.js";
 
@@ -30,12 +30,6 @@ interface AdoptionRecord {
   stdio: StdioPaths;
   rootfs: string;
   killAllOnExit: boolean;
-}
-
-interface RuncOptionsFile {
-  binary_name?: string;
-  root?: string;
-  systemd_cgroup?: boolean;
 }
 
 /**
@@ -262,14 +256,7 @@ export class Container {
     } catch {
       return undefined;
     }
-    const options = JSON.parse(await readFile(join(bundle, "options.json"), "utf8")) as RuncOptionsFile;
-    const namespace = basename(dirname(bundle));
-    const runc = new Runc({
-      binary: options.binary_name || DEFAULT_RUNC_BINARY,
-      root: join(options.root || DEFAULT_RUNC_ROOT, namespace),
-      log: join(bundle, "log.json"),
-      systemdCgroup: options.systemd_cgroup === true,
-    });
+    const runc = await runcOfBundle(bundle, basename(dirname(bundle)));
     const request = { id: record.id, bundle, ...record.stdio } as CreateTaskRequest;
     const container = new Container(request, runc, record.rootfs, reaper, onExit);
     const init = container.init;

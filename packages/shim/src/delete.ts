@@ -6,25 +6,11 @@ import { socketPath } from "./address.js";
 import { messageOf } from "./errors.js";
 import type { ShimFlags } from "./flags.js";
 import { unmountAll } from "./mount.js";
-import { DEFAULT_RUNC_BINARY, DEFAULT_RUNC_ROOT, Runc, readPidFile } from "./runc.js";
+import { readPidFile, runcOfBundle } from "./runc.js";
 import { initLibc } from "./sys.js";
 
 // `delete`: the daemon found the shim dead. Remove what it left (the runc container and the
 // rootfs mount) and report the task as killed, as upstream's cleanup does.
-
-interface SavedOptions {
-  binary_name?: string;
-  root?: string;
-  systemd_cgroup?: boolean;
-}
-
-async function savedOptions(bundle: string): Promise<SavedOptions> {
-  try {
-    return JSON.parse(await readFile(join(bundle, "options.json"), "utf8")) as SavedOptions;
-  } catch {
-    return {};
-  }
-}
 
 /** The dead shim's socket, unless another shim of the group answers on it. */
 async function removeDeadSocket(bundle: string, warn: (message: string) => void): Promise<void> {
@@ -53,13 +39,7 @@ async function removeDeadSocket(bundle: string, warn: (message: string) => void)
 export async function deleteShim(flags: ShimFlags, warn: (message: string) => void): Promise<Uint8Array> {
   await initLibc();
   const bundle = flags.bundle || process.cwd();
-  const options = await savedOptions(bundle);
-  const runc = new Runc({
-    binary: options.binary_name || DEFAULT_RUNC_BINARY,
-    root: join(options.root || DEFAULT_RUNC_ROOT, flags.namespace),
-    log: join(bundle, "log.json"),
-    systemdCgroup: options.systemd_cgroup === true,
-  });
+  const runc = await runcOfBundle(bundle, flags.namespace);
   try {
     await runc.delete(flags.id, true);
   } catch (err) {

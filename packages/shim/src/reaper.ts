@@ -109,13 +109,7 @@ export async function zombieChildren(parent: number): Promise<number[]> {
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = await readFile(`/proc/${entry}/stat`, "utf8");
-    } catch {
-      continue;
-    }
-    const parsed = parseStat(stat);
+    const parsed = await readStat(Number(entry));
     if (parsed !== undefined && parsed.state === "Z" && parsed.ppid === parent) found.push(Number(entry));
   }
   return found;

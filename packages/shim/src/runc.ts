@@ -35,6 +35,32 @@ export interface ExecOptions {
   stdio: Stdio;
 }
 
+/** The runtime options a shim saved in the bundle's options.json (Container.create). */
+interface SavedOptions {
+  binary_name?: string;
+  root?: string;
+  systemd_cgroup?: boolean;
+}
+
+/**
+ * The runc of a container another shim process created, from the options it saved in the
+ * bundle (the defaults when there are none): for `delete` and for adoption.
+ */
+export async function runcOfBundle(bundle: string, namespace: string): Promise<Runc> {
+  let options: SavedOptions = {};
+  try {
+    options = JSON.parse(await readFile(join(bundle, "options.json"), "utf8")) as SavedOptions;
+  } catch {
+    // none saved: runc's defaults
+  }
+  return new Runc({
+    binary: options.binary_name || DEFAULT_RUNC_BINARY,
+    root: join(options.root || DEFAULT_RUNC_ROOT, namespace),
+    log: join(bundle, "log.json"),
+    systemdCgroup: options.systemd_cgroup === true,
+  });
+}
+
 /** A failed runc call; `message` is upstream's "<what> failed: <runc's last error>". */
 export class RuncError extends Error {
   override name = "RuncError";
